@@ -1,0 +1,79 @@
+"""nlu_toolkit: applied NLP on Hugging Face models, offline-first.
+
+The library API is exported lazily, so ``import nlu_toolkit`` (and ``nlu --help``)
+never imports torch or transformers::
+
+    from nlu_toolkit import classify, ner, qa
+    classify(["I loved it"], labels="positive,negative")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "classify": "nlu_toolkit.tasks.classify",
+    "Classifier": "nlu_toolkit.tasks.classify",
+    "ner": "nlu_toolkit.tasks.ner",
+    "EntityRecognizer": "nlu_toolkit.tasks.ner",
+    "qa": "nlu_toolkit.tasks.qa",
+    "QuestionAnswerer": "nlu_toolkit.tasks.qa",
+    "load_model": "nlu_toolkit.resolver",
+    "ModelInfo": "nlu_toolkit.resolver",
+    "list_models": "nlu_toolkit.models",
+    "pull": "nlu_toolkit.models",
+    "verify": "nlu_toolkit.models",
+    "iter_records": "nlu_toolkit.io.readers",
+    "write_records": "nlu_toolkit.io.writers",
+    "embedded_path": "nlu_toolkit.embedded",
+}
+_ERRORS = (
+    "NluError",
+    "InputError",
+    "UsageError",
+    "ModelNotAvailable",
+    "ModelMismatch",
+    "ModelCorrupted",
+    "MissingExtra",
+    "IndexCorrupted",
+    "TrainingDataError",
+)
+
+if TYPE_CHECKING:
+    from nlu_toolkit.embedded import embedded_path
+    from nlu_toolkit.errors import (
+        IndexCorrupted,
+        InputError,
+        MissingExtra,
+        ModelCorrupted,
+        ModelMismatch,
+        ModelNotAvailable,
+        NluError,
+        TrainingDataError,
+        UsageError,
+    )
+    from nlu_toolkit.io.readers import iter_records
+    from nlu_toolkit.io.writers import write_records
+    from nlu_toolkit.models import list_models, pull, verify
+    from nlu_toolkit.resolver import ModelInfo, load_model
+    from nlu_toolkit.tasks.classify import Classifier, classify
+    from nlu_toolkit.tasks.ner import EntityRecognizer, ner
+    from nlu_toolkit.tasks.qa import QuestionAnswerer, qa
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ERRORS:
+        return getattr(importlib.import_module("nlu_toolkit.errors"), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'nlu_toolkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*_EXPORTS, *_ERRORS, "__version__"])
+
+
+__all__ = [*_EXPORTS, *_ERRORS]

@@ -1,0 +1,76 @@
+"""Length-sorted batching: windows of records in, padded tensor batches out.
+
+Records are gathered into windows (1,024 by default) so memory is bounded by the
+window, not the input. Inside a window, features are sorted by token length and
+cut into batches, so padding is minimal; outputs are put back in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+#: Records collected before sorting and batching; bounds memory on any input size.
+WINDOW = 1024
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Yield lists of up to ``size`` items, lazily."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first.
+
+    Longest first means an out-of-memory batch fails at once, not after an hour.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pad_features(features: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dict[str, np.ndarray]:
+    """Right-pad ``input_ids`` (with ``pad_id``), ``attention_mask`` and ``token_type_ids`` to one length."""
+    width = max(len(f["input_ids"]) for f in features)
+    out: dict[str, np.ndarray] = {}
+    for key in features[0]:
+        if key not in ("input_ids", "attention_mask", "token_type_ids"):
+            continue
+        fill = pad_id if key == "input_ids" else 0
+        arr = np.full((len(features), width), fill, dtype=np.int64)
+        for row, f in enumerate(features):
+            arr[row, : len(f[key])] = f[key]
+        out[key] = arr
+    if "attention_mask" not in out:
+        mask = np.zeros((len(features), width), dtype=np.int64)
+        for row, f in enumerate(features):
+            mask[row, : len(f["input_ids"])] = 1
+        out["attention_mask"] = mask
+    return out
+
+
+def run_sorted(
+    features: Sequence[dict[str, Sequence[int]]],
+    forward: Callable[[dict[str, np.ndarray]], Any],
+    *,
+    batch_size: int,
+    pad_id: int,
+) -> list[Any]:
+    """Run ``forward`` over length-sorted padded batches; return one output per feature, in order.
+
+    ``forward`` takes a dict of padded int64 arrays and returns a sequence (or
+    array) with one row per batch row.
+    """
+    results: list[Any] = [None] * len(features)
+    lengths = [len(f["input_ids"]) for f in features]
+    for batch in length_sorted_batches(lengths, batch_size):
+        outputs = forward(pad_features([features[i] for i in batch], pad_id))
+        for row, i in enumerate(batch):
+            results[i] = outputs[row]
+    return results

@@ -1,0 +1,1 @@
+"""The ``nlu`` command line: one module per command, all thin layers over the library."""

@@ -1,0 +1,98 @@
+"""The Typer app and its single error boundary.
+
+`NluGroup.invoke` is the one place that catches `NluError` (and click's usage
+errors): it prints one line, ``nlu: error: <what> (<what to do>)``, to stderr
+and exits 2 for bad input, usage or model availability, 1 otherwise. Set
+``NLU_DEBUG=1`` to get the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from nlu_toolkit import __version__
+from nlu_toolkit.cli import models as models_cli
+from nlu_toolkit.cli.classify import classify_cli
+from nlu_toolkit.cli.ner import ner_cli
+from nlu_toolkit.cli.qa import qa_cli
+from nlu_toolkit.errors import NluError
+
+
+def _debug() -> bool:
+    return os.environ.get("NLU_DEBUG", "") not in ("", "0")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"nlu: error: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+class NluGroup(TyperGroup):
+    """A Typer group whose ``invoke`` maps every error to one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except NluError as e:
+            if _debug():
+                raise
+            _fail(str(e).replace("\n", " "), e.exit_code)
+        except click.UsageError as e:
+            if _debug():
+                raise
+            where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+            _fail(e.format_message().replace("\n", " ") + where, 2)
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`); stop quietly, as Unix tools do.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            raise click.exceptions.Exit(0) from None
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as e:
+            if _debug():
+                raise
+            _fail(f"unexpected {type(e).__name__}: {e} (set NLU_DEBUG=1 for the traceback)".replace("\n", " "), 1)
+
+
+app = typer.Typer(
+    cls=NluGroup,
+    name="nlu",
+    help="Applied NLP on Hugging Face models: classify, ner, qa, and model management. Offline-first.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nlu_toolkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Applied NLP on Hugging Face models, offline-first."""
+
+
+app.command("classify", rich_help_panel="Tasks")(classify_cli)
+app.command("ner", rich_help_panel="Tasks")(ner_cli)
+app.command("qa", rich_help_panel="Tasks")(qa_cli)
+app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

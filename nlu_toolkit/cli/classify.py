@@ -1,0 +1,143 @@
+"""``nlu classify``: sentiment/topic classification, multi-label and zero-shot."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, read_inputs, short
+
+TASK = "Classification"
+
+
+class Long(str, Enum):
+    truncate = "truncate"
+    window = "window"
+
+
+def classify_cli(
+    texts: o.TextsArg = None,
+    input_file: o.InputOpt = None,
+    model: o.ModelOpt = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            "-l",
+            help="Zero-shot: candidate labels, comma-separated. Without --model, uses the embedded MiniLM (offline).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    hypothesis_template: Annotated[
+        str,
+        typer.Option(
+            "--hypothesis-template", help="Zero-shot template; {} is replaced by each label.", rich_help_panel=TASK
+        ),
+    ] = "This example is {}.",
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            "--top-k",
+            "-k",
+            min=1,
+            help="Labels to keep per text (default: all).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    multi_label: Annotated[
+        bool | None,
+        typer.Option(
+            "--multi-label/--single-label",
+            help="Independent per-label scores (sigmoid); default: the model's problem_type.",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Multi-label: keep labels scoring at least this (default 0.5; 0.25 cosine for embedding zero-shot).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    long: Annotated[
+        Long,
+        typer.Option(
+            "--long",
+            help="Texts over the model's limit: truncate (flagged) or window "
+            "(score overlapping windows and pool them).",
+            rich_help_panel=TASK,
+        ),
+    ] = Long.truncate,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    max_length: o.MaxLengthOpt = None,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Classify texts: sentiment by default, your labels with --labels (zero-shot), or any fine-tuned model.
+
+    Examples:
+      nlu classify "I loved this film" "Dull and far too long"
+      nlu classify --input data/reviews.txt --labels positive,negative
+      cat texts.txt | nlu classify - --model ./my-model --format json
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.tasks.classify import Classifier
+
+    classifier = Classifier(
+        model,
+        labels=labels,
+        hypothesis_template=hypothesis_template,
+        top_k=top_k,
+        multi_label=multi_label,
+        threshold=threshold,
+        long=long.value,
+        max_length=max_length,
+        batch_size=batch_size,
+        device=device.value,
+        trust_remote_code=trust_remote_code,
+    )
+    note_model(classifier.model_info, verbose)
+    with progress_bar(input_file is not None and not quiet, "classifying") as progress:
+        records = read_inputs(
+            texts,
+            input_file,
+            fields={"text": text_column},
+            id_column=id_column,
+            input_format=input_format and input_format.value,
+            encoding=encoding,
+            max_chars=max_chars,
+            progress=progress,
+        )
+        emit(
+            (r.to_dict() for r in classifier.predict(records)),
+            fmt=fmt and fmt.value,
+            output=output,
+            columns=[
+                ("id", lambda r: str(r["id"])),
+                ("text", lambda r: short(r["text"])),
+                ("label", lambda r: str(r["label"] or "")),
+                ("score", lambda r: num(r["score"])),
+                ("labels", lambda r: ", ".join(f"{x['label']} {x['score']:.2f}" for x in r["labels"][:5])),
+                ("truncated", lambda r: "yes" if r["truncated"] else ""),
+            ],
+            title=f"model: {classifier.model_info.describe()}",
+        )

@@ -1,0 +1,107 @@
+"""``nlu ner``: named entities with character offsets, on texts of any length."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short
+
+TASK = "Entities"
+
+
+class Aggregation(str, Enum):
+    none = "none"
+    simple = "simple"
+    first = "first"
+    average = "average"
+    max = "max"
+
+
+def ner_cli(
+    texts: o.TextsArg = None,
+    input_file: o.InputOpt = None,
+    model: o.ModelOpt = None,
+    aggregation: Annotated[
+        Aggregation,
+        typer.Option(
+            "--aggregation",
+            "-a",
+            help="How subword tokens become entities: none (raw tags per token), "
+            "simple, or word-level first/average/max.",
+            rich_help_panel=TASK,
+        ),
+    ] = Aggregation.first,
+    stride: Annotated[
+        int | None,
+        typer.Option(
+            "--stride",
+            min=0,
+            help="Tokens shared by overlapping windows of long texts (default: a quarter of the window).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    max_length: o.MaxLengthOpt = None,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Find named entities (people, places, organisations, ...) with exact character offsets.
+
+    Examples:
+      nlu ner "Ada Lovelace was born in London."
+      nlu ner --input news.jsonl --model ./my-ner --format jsonl -o entities.jsonl
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.tasks.ner import EntityRecognizer
+
+    recognizer = EntityRecognizer(
+        model,
+        aggregation=aggregation.value,
+        max_length=max_length,
+        stride=stride,
+        batch_size=batch_size,
+        device=device.value,
+        trust_remote_code=trust_remote_code,
+    )
+    note_model(recognizer.model_info, verbose)
+    with progress_bar(input_file is not None and not quiet, "tagging") as progress:
+        records = read_inputs(
+            texts,
+            input_file,
+            fields={"text": text_column},
+            id_column=id_column,
+            input_format=input_format and input_format.value,
+            encoding=encoding,
+            max_chars=max_chars,
+            progress=progress,
+        )
+        emit(
+            (r.to_dict() for r in recognizer.predict(records)),
+            fmt=fmt and fmt.value,
+            output=output,
+            columns=[
+                ("id", lambda r: str(r["id"])),
+                ("text", lambda r: short(r["text"], 40)),
+                (
+                    "entities",
+                    lambda r: "; ".join(
+                        f"{e['word']} [{e['label']} {e['score']:.2f}] {e['start']}-{e['end']}" for e in r["entities"]
+                    ),
+                ),
+            ],
+            title=f"model: {recognizer.model_info.describe()}",
+        )

@@ -1,0 +1,197 @@
+"""``nlu qa``: extractive question answering over contexts of any length."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, short
+from nlu_toolkit.errors import UsageError
+
+TASK = "Question answering"
+
+
+def qa_cli(
+    question: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--question", "-Q", help="A question; repeat for several.", rich_help_panel=o.INPUT, show_default=False
+        ),
+    ] = None,
+    questions_file: Annotated[
+        str | None,
+        typer.Option(
+            "--questions",
+            help="Questions from FILE: a question per line, or csv/jsonl with a question column.",
+            rich_help_panel=o.INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context", "-c", help="The context to answer from.", rich_help_panel=o.INPUT, show_default=False
+        ),
+    ] = None,
+    context_file: Annotated[
+        str | None,
+        typer.Option(
+            "--context-file",
+            help="Read the context from FILE ('-' for stdin).",
+            rich_help_panel=o.INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    input_file: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Batch mode: csv/tsv/jsonl/parquet rows with question and context columns.",
+            rich_help_panel=o.INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    question_column: Annotated[str, typer.Option("--question-column", rich_help_panel=o.INPUT)] = "question",
+    context_column: Annotated[str, typer.Option("--context-column", rich_help_panel=o.INPUT)] = "context",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    model: o.ModelOpt = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Answers per question.", rich_help_panel=TASK)] = 1,
+    max_answer_len: Annotated[
+        int, typer.Option("--max-answer-len", min=1, help="Longest answer, in tokens.", rich_help_panel=TASK)
+    ] = 30,
+    doc_stride: Annotated[
+        int | None,
+        typer.Option(
+            "--doc-stride",
+            min=0,
+            help="Tokens shared by windows of a long context (default: min(128, max-length/4)).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    allow_impossible: Annotated[
+        bool, typer.Option("--allow-impossible", help="Allow 'no answer' (SQuAD v2 style).", rich_help_panel=TASK)
+    ] = False,
+    max_length: Annotated[
+        int,
+        typer.Option("--max-length", min=16, help="Tokens per window (question + context).", rich_help_panel=o.MODEL),
+    ] = 384,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 16,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Answer questions from a context, or from question/context rows of a file.
+
+    Examples:
+      nlu qa -Q "Who wrote it?" -Q "When?" --context "It was written by Ada in 1843."
+      nlu qa --questions questions.txt --context-file report.txt --top-k 3
+      nlu qa --input squad_rows.jsonl --allow-impossible --format json
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.tasks.qa import QuestionAnswerer
+
+    answerer = QuestionAnswerer(
+        model,
+        top_k=top_k,
+        max_answer_len=max_answer_len,
+        max_length=max_length,
+        doc_stride=doc_stride,
+        allow_impossible=allow_impossible,
+        batch_size=batch_size,
+        device=device.value,
+        trust_remote_code=trust_remote_code,
+    )
+    note_model(answerer.model_info, verbose)
+    with progress_bar(input_file is not None and not quiet, "answering") as progress:
+        records = _records(
+            question,
+            questions_file,
+            context,
+            context_file,
+            input_file,
+            question_column,
+            context_column,
+            id_column,
+            input_format and input_format.value,
+            encoding,
+            max_chars,
+            progress,
+        )
+        emit(
+            (r.to_dict() for r in answerer.predict(records)),
+            fmt=fmt and fmt.value,
+            output=output,
+            columns=[
+                ("id", lambda r: str(r["id"])),
+                ("question", lambda r: short(r["question"], 40)),
+                ("answer", lambda r: "(no answer)" if r["impossible"] else short(r["answer"], 40)),
+                ("score", lambda r: num(r["score"])),
+                ("span", lambda r: f"{r['start']}-{r['end']}"),
+            ],
+            title=f"model: {answerer.model_info.describe()}",
+        )
+
+
+def _records(
+    question,
+    questions_file,
+    context,
+    context_file,
+    input_file,
+    question_column,
+    context_column,
+    id_column,
+    input_format,
+    encoding,
+    max_chars,
+    progress,
+) -> Iterator[dict[str, Any]]:
+    from nlu_toolkit.io.readers import iter_records, read_text_file
+
+    if input_file is not None:
+        if question or questions_file or context is not None or context_file:
+            raise UsageError("--input takes questions and contexts from the file", "drop --question/--context options")
+        return iter_records(
+            input_file,
+            fields={"question": question_column, "context": context_column},
+            id_column=id_column,
+            fmt=input_format,
+            encoding=encoding,
+            max_chars=max_chars,
+            progress=progress,
+        )
+    if (context is None) == (context_file is None):
+        raise UsageError("give exactly one of --context or --context-file", "or use --input FILE for batch mode")
+    if not question and not questions_file:
+        raise UsageError("no question", "pass --question TEXT (repeatable) or --questions FILE")
+    text = context if context is not None else read_text_file(context_file, encoding=encoding, max_chars=max_chars)
+
+    def gen() -> Iterator[dict[str, Any]]:
+        n = 0
+        for q in question or []:
+            yield {"id": n, "question": q, "context": text}
+            n += 1
+        if questions_file:
+            for r in iter_records(
+                questions_file,
+                fields={"question": question_column},
+                id_column=id_column,
+                fmt=input_format,
+                encoding=encoding,
+                max_chars=max_chars,
+            ):
+                yield {**r, "id": r["id"] if id_column else n, "context": text}
+                n += 1
+
+    return gen()

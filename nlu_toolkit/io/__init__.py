@@ -1,0 +1,13 @@
+"""Streaming readers and atomic writers: the one place that touches input and output files."""
+
+from nlu_toolkit.io.readers import count_chars_limit, detect_format, iter_records, records_from_texts
+from nlu_toolkit.io.writers import atomic_output, write_records
+
+__all__ = [
+    "atomic_output",
+    "count_chars_limit",
+    "detect_format",
+    "iter_records",
+    "records_from_texts",
+    "write_records",
+]

@@ -1,0 +1,107 @@
+"""Streaming writers for json, jsonl and csv, and atomic file output.
+
+Files are written to a temporary file beside the target and renamed into place
+only on success, so a failed run never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from nlu_toolkit.errors import InputError, UsageError
+
+OUTPUT_FORMATS = ("table", "json", "jsonl", "csv")
+_BY_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+def format_for_output(output: str | None, fmt: str | None, *, isatty: bool) -> str:
+    """Pick the output format: explicit, else from the output file's suffix, else table/jsonl by terminal."""
+    if fmt is not None:
+        if fmt not in OUTPUT_FORMATS:
+            raise UsageError(f"unknown output format {fmt!r}", f"use one of: {', '.join(OUTPUT_FORMATS)}")
+        if fmt == "table" and output not in (None, "-"):
+            raise UsageError("--format table writes to the terminal only", "use json, jsonl or csv with --output")
+        return fmt
+    if output not in (None, "-"):
+        return _BY_SUFFIX.get(Path(output).suffix.lower(), "jsonl")
+    return "table" if isatty else "jsonl"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; rename it to ``path`` only if the block succeeds."""
+    target = Path(path)
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError("the output folder does not exist", "create it first", path=str(parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as f:
+            yield f
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    # numpy scalars and arrays sneak in from models; json cannot write them.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def dumps(record: Any) -> str:
+    return json.dumps(record, ensure_ascii=False, default=_jsonable)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return dumps(value)
+    if value is None:
+        return ""
+    return value
+
+
+def _write(records: Iterable[dict[str, Any]], fmt: str, f: IO[str]) -> int:
+    n = 0
+    if fmt == "jsonl":
+        for record in records:
+            f.write(dumps(record) + "\n")
+            n += 1
+    elif fmt == "json":
+        f.write("[")
+        for record in records:
+            f.write(("\n" if n == 0 else ",\n") + dumps(record))
+            n += 1
+        f.write("\n]\n" if n else "]\n")
+    elif fmt == "csv":
+        writer: csv.DictWriter[str] | None = None
+        for record in records:
+            if writer is None:
+                writer = csv.DictWriter(f, fieldnames=list(record), extrasaction="ignore", restval="")
+                writer.writeheader()
+            writer.writerow({k: _cell(v) for k, v in record.items()})
+            n += 1
+    else:
+        raise UsageError(f"cannot stream format {fmt!r}", "use json, jsonl or csv")
+    return n
+
+
+def write_records(records: Iterable[dict[str, Any]], fmt: str, output: str | None = None) -> int:
+    """Stream ``records`` as ``fmt`` to ``output`` (atomically) or stdout; return the count."""
+    if output in (None, "-"):
+        n = _write(records, fmt, sys.stdout)
+        sys.stdout.flush()
+        return n
+    with atomic_output(output, "w", encoding="utf-8", newline="" if fmt == "csv" else None) as f:
+        return _write(records, fmt, f)

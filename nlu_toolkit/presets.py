@@ -1,0 +1,50 @@
+"""Named presets: the well-known default model of each task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nlu_toolkit.embedded import EMBEDDED_NAME
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    model: str
+    task: str
+    used_by: str
+    embedded: bool = False
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "sentiment",
+            "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+            "text-classification",
+            "nlu classify",
+        ),
+        Preset(
+            "zero-shot-nli", "facebook/bart-large-mnli", "zero-shot", "nlu classify --labels ... --model zero-shot-nli"
+        ),
+        Preset("ner", "dslim/bert-base-NER", "token-classification", "nlu ner"),
+        Preset("qa", "distilbert/distilbert-base-cased-distilled-squad", "question-answering", "nlu qa"),
+        Preset("embedded", EMBEDDED_NAME, "sentence-embedding", "nlu classify --labels (no --model)", embedded=True),
+    )
+}
+
+#: The preset each task uses when no --model is given.
+TASK_DEFAULTS = {
+    "text-classification": "sentiment",
+    "token-classification": "ner",
+    "question-answering": "qa",
+    "sentence-embedding": "embedded",
+    "zero-shot": "embedded",
+}
+
+#: What to suggest when a task's default cannot be loaded offline.
+OFFLINE_ALTERNATIVES = {
+    "text-classification": "or classify offline with the embedded model: nlu classify --labels a,b,c",
+    "zero-shot": "or drop --model to use the embedded model",
+}

@@ -1,0 +1,296 @@
+"""Text classification: supervised heads, NLI zero-shot and embedding zero-shot.
+
+Three scorers share one path: tokenize a window of texts once (with overflow
+windows), run length-sorted batches, pool windows back to one row per text and
+turn the rows into `Classification` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from nlu_toolkit.batching import WINDOW, chunked, run_sorted
+from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
+from nlu_toolkit.errors import UsageError
+from nlu_toolkit.records import Classification, LabelScore
+from nlu_toolkit.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
+from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
+
+LONG_MODES = ("truncate", "window")
+DEFAULT_TEMPLATE = "This example is {}."
+#: Cosine similarities are scaled by this before the softmax in embedding
+#: zero-shot: the scale MiniLM-style models are trained with
+#: (MultipleNegativesRankingLoss), so the probabilities are neither flat nor one-hot.
+EMBEDDING_SCALE = 20.0
+#: Default multi-label thresholds: on probabilities, and on raw cosine similarity.
+THRESHOLD = 0.5
+COSINE_THRESHOLD = 0.25
+
+
+def parse_labels(labels: str | Sequence[str] | None) -> list[str] | None:
+    """Split ``"a,b,c"`` (or take a list), strip, and refuse empty or repeated labels."""
+    if labels is None:
+        return None
+    items = [x.strip() for x in (labels.split(",") if isinstance(labels, str) else labels)]
+    items = [x for x in items if x]
+    if len(items) < 1:
+        raise UsageError("--labels is empty", "give labels separated by commas, e.g. --labels sports,politics")
+    if len(set(items)) != len(items):
+        raise UsageError("--labels repeats a label", "give each label once")
+    return items
+
+
+def _windows(
+    tokenizer: Any, first: list[str], second: list[str] | None, limit: int, long: str
+) -> tuple[list[dict], list[int], list[bool]]:
+    """Tokenize once with overflow windows; keep all windows (window) or the first (truncate)."""
+    stride = limit // 4 if long == "window" else 0
+    kwargs: dict[str, Any] = {
+        "truncation": "only_first" if second is not None else True,
+        "max_length": limit,
+        "stride": stride,
+        "return_overflowing_tokens": True,
+    }
+    enc = tokenizer(first, second, **kwargs) if second is not None else tokenizer(first, **kwargs)
+    mapping = list(enc["overflow_to_sample_mapping"])
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    counts = np.bincount(mapping, minlength=len(first))
+    features, sample_of, seen = [], [], set()
+    for w, s in enumerate(mapping):
+        if long == "truncate" and s in seen:
+            continue
+        seen.add(s)
+        features.append({k: enc[k][w] for k in keys})
+        sample_of.append(s)
+    return features, sample_of, [bool(c > 1) for c in counts]
+
+
+class _Scorer:
+    labels: list[str]
+    cosine: bool = False
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _SupervisedScorer(_Scorer):
+    def __init__(self, loaded: LoadedModel, multi_label: bool, long: str, max_length: int | None, batch_size: int):
+        self.loaded, self.multi_label, self.long, self.batch_size = loaded, multi_label, long, batch_size
+        config = loaded.model.config
+        self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+        self.limit = token_limit(loaded.tokenizer, loaded.model, max_length)
+        self.forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        tok = self.loaded.tokenizer
+        features, sample_of, truncated = _windows(tok, texts, None, self.limit, self.long)
+        logits = np.stack(run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0))
+        probs = sigmoid(logits) if self.multi_label else softmax(logits)
+        weights = [len(f["input_ids"]) for f in features]
+        pooled = pool_windows(probs, sample_of, len(texts), weights)
+        return pooled, [t and self.long == "truncate" for t in truncated]
+
+
+class _NliScorer(_Scorer):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        labels: list[str],
+        template: str,
+        multi_label: bool,
+        long: str,
+        max_length: int | None,
+        batch_size: int,
+    ):
+        self.loaded, self.labels, self.multi_label, self.long, self.batch_size = (
+            loaded,
+            labels,
+            multi_label,
+            long,
+            batch_size,
+        )
+        self.hypotheses = [template.format(label) for label in labels]
+        names = {str(v).lower(): int(k) for k, v in loaded.model.config.id2label.items()}
+        self.entail = next(i for n, i in names.items() if n.startswith("entail"))
+        self.contra = next((i for n, i in names.items() if n.startswith("contra")), None)
+        self.limit = token_limit(loaded.tokenizer, loaded.model, max_length)
+        self.forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        tok, n_labels = self.loaded.tokenizer, len(self.labels)
+        first = [t for t in texts for _ in self.hypotheses]
+        second = self.hypotheses * len(texts)
+        features, sample_of, truncated = _windows(tok, first, second, self.limit, self.long)
+        logits = np.stack(run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0))
+        pooled = pool_windows(logits, sample_of, len(first)).reshape(len(texts), n_labels, -1)
+        if self.multi_label and self.contra is not None:
+            probs = softmax(pooled[:, :, [self.contra, self.entail]])[:, :, 1]
+        else:
+            probs = softmax(pooled[:, :, self.entail])
+        cut = np.array(truncated).reshape(len(texts), n_labels).any(axis=1)
+        return probs, [bool(c) and self.long == "truncate" for c in cut]
+
+
+class _EmbeddingScorer(_Scorer):
+    cosine = True
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        labels: list[str],
+        template: str,
+        multi_label: bool,
+        long: str,
+        max_length: int | None,
+        batch_size: int,
+    ):
+        self.loaded, self.labels, self.multi_label, self.long, self.batch_size = (
+            loaded,
+            labels,
+            multi_label,
+            long,
+            batch_size,
+        )
+        model = loaded.model
+        self.limit = min(int(model.max_seq_length or 512), max_length or 1 << 30)
+        # Labels are encoded once per call, never per text.
+        self.label_vectors = self._encode_features(
+            _windows(loaded.tokenizer, [template.format(x) for x in labels], None, self.limit, "truncate")[0]
+        )
+
+        def pick(out: Any) -> Any:
+            return out["sentence_embedding"]
+
+        self._pick = pick
+
+    def _encode_features(self, features: list[dict]) -> np.ndarray:
+        import torch
+
+        model, device = self.loaded.model, self.loaded.info.device
+
+        def forward(batch: dict[str, np.ndarray]) -> np.ndarray:
+            inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+            with torch.inference_mode():
+                emb = model(inputs)["sentence_embedding"]
+            return torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy()
+
+        pad = self.loaded.tokenizer.pad_token_id or 0
+        return np.stack(run_sorted(features, forward, batch_size=self.batch_size, pad_id=pad))
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        features, sample_of, truncated = _windows(self.loaded.tokenizer, texts, None, self.limit, self.long)
+        vectors = self._encode_features(features)
+        weights = [len(f["input_ids"]) for f in features]
+        pooled = pool_windows(vectors, sample_of, len(texts), weights)
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True) + 1e-12
+        cosine = pooled @ self.label_vectors.T
+        scores = np.clip(cosine, 0.0, 1.0) if self.multi_label else softmax(cosine * EMBEDDING_SCALE)
+        return scores, [t and self.long == "truncate" for t in truncated]
+
+
+class Classifier:
+    """A loaded classifier; `predict` streams `Classification` records in input order.
+
+    Modes:
+        - no ``labels``: the model's own classification head (default: distilbert SST-2);
+        - ``labels`` and an NLI ``model``: NLI zero-shot (entailment of ``hypothesis_template``);
+        - ``labels`` and no model (or a sentence-transformers model): embedding zero-shot,
+          cosine similarity between texts and templated labels, offline on the embedded MiniLM.
+
+    Args:
+        model: hub id, local folder, preset name or ``embedded``.
+        labels: zero-shot candidate labels, a list or ``"a,b,c"``.
+        hypothesis_template: template with ``{}`` for zero-shot labels.
+        top_k: labels kept per record (default: all).
+        multi_label: independent per-label scores (sigmoid; for zero-shot, per-label
+            entailment or cosine). Default: the model config's ``problem_type``.
+        threshold: with multi-label, keep labels scoring at least this (default 0.5;
+            0.25 for embedding zero-shot, whose scores are cosine similarities).
+        long: ``truncate`` cuts texts at the model's limit and flags them;
+            ``window`` scores overlapping windows and averages them.
+        max_length: lower the token limit.
+        batch_size: texts (windows) per forward pass.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        labels: str | Sequence[str] | None = None,
+        hypothesis_template: str = DEFAULT_TEMPLATE,
+        top_k: int | None = None,
+        multi_label: bool | None = None,
+        threshold: float | None = None,
+        long: str = "truncate",
+        max_length: int | None = None,
+        batch_size: int = 32,
+        device: str | None = "auto",
+        trust_remote_code: bool = False,
+    ) -> None:
+        if long not in LONG_MODES:
+            raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
+        check_positive("--batch-size", batch_size)
+        check_positive("--top-k", top_k)
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise UsageError(f"--threshold must be between 0 and 1, got {threshold}", "pass e.g. --threshold 0.5")
+        if "{}" not in hypothesis_template:
+            raise UsageError("--hypothesis-template has no {} for the label", 'use e.g. "This example is {}."')
+        label_list = parse_labels(labels)
+        self.top_k = top_k
+        args = (long, max_length, batch_size)
+        if label_list is None:
+            loaded = load_model(model, "text-classification", device=device, trust_remote_code=trust_remote_code)
+            if multi_label is None:
+                multi_label = getattr(loaded.model.config, "problem_type", None) == "multi_label_classification"
+            self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args)
+        elif model is None or is_sentence_transformer(locate(model, "zero-shot").path):
+            loaded = load_model(model, "zero-shot", device=device, trust_remote_code=trust_remote_code)
+            multi_label = bool(multi_label)
+            self._scorer = _EmbeddingScorer(loaded, label_list, hypothesis_template, multi_label, *args)
+        else:
+            loaded = load_model(model, "zero-shot", device=device, trust_remote_code=trust_remote_code)
+            multi_label = bool(multi_label)
+            self._scorer = _NliScorer(loaded, label_list, hypothesis_template, multi_label, *args)
+        self.multi_label = multi_label
+        default = COSINE_THRESHOLD if self._scorer.cosine else THRESHOLD
+        self.threshold = default if threshold is None else threshold
+        self.model_info: ModelInfo = loaded.info
+        self.labels = self._scorer.labels
+
+    def predict(self, inputs: Inputs) -> Iterator[Classification]:
+        """Classify ``inputs`` (a string, strings, or records with ``text``), lazily and in order."""
+        for window in chunked(as_records(inputs), WINDOW):
+            scores, truncated = self._scorer.score([r["text"] for r in window])
+            for record, row, cut in zip(window, scores, truncated, strict=True):
+                yield self._record(record, row, cut)
+
+    def _record(self, record: dict[str, Any], row: np.ndarray, truncated: bool) -> Classification:
+        order = np.argsort(-row, kind="stable")
+        ranked = [LabelScore(self.labels[i], float(row[i])) for i in order]
+        if self.multi_label:
+            ranked = [x for x in ranked if x.score >= self.threshold]
+        if self.top_k is not None:
+            ranked = ranked[: self.top_k]
+        best = ranked[0] if ranked else None
+        return Classification(
+            id=record["id"],
+            text=record["text"],
+            label=best.label if best else None,
+            score=best.score if best else None,
+            labels=ranked,
+            truncated=truncated,
+            extra=passthrough(record, ["text"]),
+        )
+
+
+def classify(inputs: Inputs, model: str | None = None, **options: Any) -> list[Classification]:
+    """Classify texts; see `Classifier` for the options.
+
+    >>> classify(["I loved it", "Dull."], labels="positive,negative")[0].label  # doctest: +SKIP
+    'positive'
+    """
+    return list(Classifier(model, **options).predict(inputs))

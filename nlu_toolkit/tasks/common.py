@@ -1,0 +1,76 @@
+"""Helpers shared by the task modules: record normalisation, token limits, model calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from nlu_toolkit.errors import UsageError
+from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, records_from_texts
+
+Inputs = str | Iterable[str] | Iterable[Mapping[str, Any]]
+
+
+def as_records(
+    inputs: Inputs, field: str = "text", max_chars: int | None = DEFAULT_MAX_CHARS
+) -> Iterator[dict[str, Any]]:
+    """Normalise strings, lists of strings or dict records to records with an ``id``."""
+    return records_from_texts(inputs, field=field, max_chars=max_chars)  # type: ignore[arg-type]
+
+
+def passthrough(record: Mapping[str, Any], used: Iterable[str]) -> dict[str, Any]:
+    """The record's columns that the task did not consume, copied unchanged."""
+    skip = {"id", *used}
+    return {k: v for k, v in record.items() if k not in skip}
+
+
+def token_limit(tokenizer: Any, model: Any, requested: int | None = None) -> int:
+    """The longest input the model takes, in tokens (optionally lowered by ``requested``).
+
+    Tokenizers without a limit report a huge sentinel, so fall back to the
+    config's position embeddings.
+    """
+    limit = getattr(tokenizer, "model_max_length", None)
+    if not limit or limit > 100_000:
+        config = getattr(model, "config", None)
+        limit = getattr(config, "max_position_embeddings", None) or 512
+    if requested is not None:
+        if requested < 8:
+            raise UsageError(f"--max-length {requested} is too small", "use at least 8 tokens")
+        limit = min(limit, requested)
+    return int(limit)
+
+
+def check_positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UsageError(f"{name} must be at least 1, got {value}", f"pass a positive {name}")
+
+
+def torch_forward(model: Any, device: str, pick: Callable[[Any], Any]) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """A ``forward(batch)`` for `batching.run_sorted` that runs ``model`` under inference mode.
+
+    ``pick`` selects the output tensor(s) from the model output; they come back
+    as float32 numpy arrays with the batch on axis 0.
+    """
+    import torch
+
+    accepted = set(getattr(model, "main_input_names", [])) | {"input_ids", "attention_mask", "token_type_ids"}
+    try:
+        import inspect
+
+        params = set(inspect.signature(model.forward).parameters)
+        accepted &= params
+    except (TypeError, ValueError):
+        pass
+
+    def forward(batch: dict[str, np.ndarray]) -> Any:
+        inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items() if k in accepted}
+        with torch.inference_mode():
+            out = pick(model(**inputs))
+        if isinstance(out, tuple):
+            return np.stack([o.float().cpu().numpy() for o in out], axis=-1)
+        return out.float().cpu().numpy()
+
+    return forward

@@ -1,0 +1,174 @@
+"""Extractive question answering over contexts of any length (doc stride)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from nlu_toolkit.batching import chunked, run_sorted
+from nlu_toolkit.core.qa import decode_window
+from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.records import Answer, QAResult
+from nlu_toolkit.resolver import ModelInfo, load_model
+from nlu_toolkit.tasks.common import check_positive, passthrough, token_limit, torch_forward
+
+#: QA windows are large (question + context); fewer records per window keeps memory flat.
+QA_WINDOW = 256
+
+
+class QuestionAnswerer:
+    """A loaded extractive-QA model; `predict` streams `QAResult` records in order.
+
+    Contexts longer than ``max_length`` tokens are split into windows that
+    overlap by ``doc_stride`` tokens; the best spans of all windows compete.
+
+    Args:
+        model: hub id, local folder or preset name (default: distilbert SQuAD).
+        top_k: answers kept per question.
+        max_answer_len: longest answer, in tokens.
+        max_length: tokens per window (question + context), default 384.
+        doc_stride: tokens shared by neighbouring windows, default min(128, max_length // 4).
+        allow_impossible: allow "no answer" (SQuAD v2); it wins when the null
+            score beats every span.
+        batch_size: windows per forward pass.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        top_k: int = 1,
+        max_answer_len: int = 30,
+        max_length: int = 384,
+        doc_stride: int | None = None,
+        allow_impossible: bool = False,
+        batch_size: int = 16,
+        device: str | None = "auto",
+        trust_remote_code: bool = False,
+    ) -> None:
+        for name, value in (("--top-k", top_k), ("--max-answer-len", max_answer_len), ("--batch-size", batch_size)):
+            check_positive(name, value)
+        self.loaded = load_model(model, "question-answering", device=device, trust_remote_code=trust_remote_code)
+        self.model_info: ModelInfo = self.loaded.info
+        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, max_length)
+        if doc_stride is None:
+            doc_stride = min(128, self.limit // 4)
+        if not 0 <= doc_stride < self.limit // 2:
+            raise UsageError(
+                f"--doc-stride must be between 0 and {self.limit // 2 - 1} for --max-length {self.limit}",
+                "lower --doc-stride",
+            )
+        self.top_k, self.max_answer_len, self.doc_stride = top_k, max_answer_len, doc_stride
+        self.allow_impossible, self.batch_size = allow_impossible, batch_size
+        self.forward = torch_forward(
+            self.loaded.model, self.model_info.device, lambda out: (out.start_logits, out.end_logits)
+        )
+
+    def predict(self, records: Iterable[Mapping[str, Any]]) -> Iterator[QAResult]:
+        """Answer records ``{"question", "context", ...}`` lazily and in order."""
+        tok = self.loaded.tokenizer
+        for window in chunked(_checked(records), QA_WINDOW):
+            questions = [r["question"].strip() for r in window]
+            contexts = [r["context"] for r in window]
+            try:
+                enc = tok(
+                    questions,
+                    contexts,
+                    truncation="only_second",
+                    max_length=self.limit,
+                    stride=self.doc_stride,
+                    return_overflowing_tokens=True,
+                    return_offsets_mapping=True,
+                )
+            except Exception as e:  # the tokenizer refuses a question that leaves no room for context
+                raise InputError(
+                    f"a question is too long for --max-length {self.limit} ({e})",
+                    "shorten the question or raise --max-length",
+                ) from e
+            keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+            features = [{k: enc[k][w] for k in keys} for w in range(len(enc["input_ids"]))]
+            logits = run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0)
+            candidates: list[list[Answer]] = [[] for _ in window]
+            null: list[float] = [1.0] * len(window)
+            for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
+                n = len(features[w]["input_ids"])
+                seq_ids = enc.sequence_ids(w)
+                mask = np.array([s == 1 for s in seq_ids])
+                ids = features[w]["input_ids"]
+                cls = ids.index(tok.cls_token_id) if tok.cls_token_id in ids else 0
+                spans, null_score = decode_window(
+                    logits[w][:n, 0],
+                    logits[w][:n, 1],
+                    mask,
+                    max_answer_len=self.max_answer_len,
+                    top_k=self.top_k,
+                    null_index=cls,
+                )
+                null[sample] = min(null[sample], null_score)
+                offsets = enc["offset_mapping"][w]
+                context = contexts[sample]
+                for span in spans:
+                    start, end = int(offsets[span.start_token][0]), int(offsets[span.end_token][1])
+                    candidates[sample].append(Answer(context[start:end], span.score, start, end))
+            for record, question, found, null_score in zip(window, questions, candidates, null, strict=True):
+                yield self._result(record, question, found, null_score)
+
+    def _result(self, record: Mapping[str, Any], question: str, found: list[Answer], null_score: float) -> QAResult:
+        best: dict[tuple[int, int], Answer] = {}
+        for a in found:  # a span seen in two windows counts once, with its best score
+            if (a.start, a.end) not in best or a.score > best[(a.start, a.end)].score:
+                best[(a.start, a.end)] = a
+        ranked = sorted(best.values(), key=lambda a: -a.score)
+        if self.allow_impossible:
+            ranked.append(Answer("", null_score, 0, 0))
+            ranked.sort(key=lambda a: -a.score)
+        ranked = ranked[: self.top_k]
+        top = ranked[0] if ranked else Answer("", 0.0, 0, 0)
+        impossible = self.allow_impossible and top.answer == "" and top.start == top.end == 0
+        return QAResult(
+            id=record["id"],
+            question=question,
+            answer=top.answer,
+            score=top.score,
+            start=top.start,
+            end=top.end,
+            answers=ranked,
+            impossible=impossible,
+            extra=passthrough(record, ["question", "context"]),
+        )
+
+
+def _checked(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    n = 0
+    for i, r in enumerate(records):
+        for key in ("question", "context"):
+            if not isinstance(r.get(key), str) or not r[key].strip():
+                raise InputError(f"record {r.get('id', i)!r} has no {key}", f"give every record a non-empty {key!r}")
+        n += 1
+        yield {"id": r.get("id", i), **{k: v for k, v in r.items() if k != "id"}}
+    if n == 0:
+        raise InputError("no questions given", "pass --question, --questions FILE or --input FILE")
+
+
+def qa(
+    question: str | Iterable[str] | None = None,
+    context: str | None = None,
+    *,
+    records: Iterable[Mapping[str, Any]] | None = None,
+    model: str | None = None,
+    **options: Any,
+) -> list[QAResult]:
+    """Answer questions about a context, or a batch of ``{"question", "context"}`` records.
+
+    >>> qa("Who wrote it?", context="It was written by Ada.")[0].answer  # doctest: +SKIP
+    'Ada'
+    """
+    if records is None:
+        if question is None or context is None:
+            raise UsageError("qa() needs a question and a context, or records", "pass context=... or records=[...]")
+        questions = [question] if isinstance(question, str) else list(question)
+        records = [{"id": i, "question": q, "context": context} for i, q in enumerate(questions)]
+    return list(QuestionAnswerer(model, **options).predict(records))

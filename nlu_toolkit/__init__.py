@@ -76,4 +76,28 @@ def __dir__() -> list[str]:
     return sorted([*_EXPORTS, *_ERRORS, "__version__"])
 
 
-__all__ = [*_EXPORTS, *_ERRORS]
+__all__ = [
+    "Classifier",
+    "EntityRecognizer",
+    "IndexCorrupted",
+    "InputError",
+    "MissingExtra",
+    "ModelCorrupted",
+    "ModelInfo",
+    "ModelMismatch",
+    "ModelNotAvailable",
+    "NluError",
+    "QuestionAnswerer",
+    "TrainingDataError",
+    "UsageError",
+    "classify",
+    "embedded_path",
+    "iter_records",
+    "list_models",
+    "load_model",
+    "ner",
+    "pull",
+    "qa",
+    "verify",
+    "write_records",
+]

@@ -12,9 +12,13 @@ import os
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+try:  # typer >= 0.24 vendors click; older releases use click itself
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
 
 from nlu_toolkit import __version__
 from nlu_toolkit.cli import models as models_cli
@@ -29,23 +33,23 @@ def _debug() -> bool:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"nlu: error: {message}", err=True)
-    raise click.exceptions.Exit(code)
+    typer.echo(f"nlu: error: {message}", err=True)
+    raise typer.Exit(code)
 
 
 class NluGroup(TyperGroup):
     """A Typer group whose ``invoke`` maps every error to one line and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, NoArgsIsHelpError):
             raise
         except NluError as e:
             if _debug():
                 raise
             _fail(str(e).replace("\n", " "), e.exit_code)
-        except click.UsageError as e:
+        except UsageError as e:
             if _debug():
                 raise
             where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
@@ -53,7 +57,7 @@ class NluGroup(TyperGroup):
         except BrokenPipeError:
             # The reader went away (e.g. `| head`); stop quietly, as Unix tools do.
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-            raise click.exceptions.Exit(0) from None
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except Exception as e:

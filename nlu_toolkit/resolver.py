@@ -152,7 +152,8 @@ def locate(model_spec: str | None, task: str, *, revision: str | None = None) ->
         name = PRESETS[name].model
         if name in EMBEDDED_ALIASES:
             return ModelInfo(spec, EMBEDDED_NAME, "embedded", str(embedded_path()), task, sha256=EMBEDDED_SHA256)
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep in name and local.suffix):
+    # Something path-like that is not a folder is a typo, not a hub id: say so instead of asking the hub.
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name):
         raise ModelNotAvailable(f"no model folder {name!r}", "check the path given to --model")
     snapshot = cached_snapshot(name, revision)
     if snapshot is None:

@@ -90,9 +90,14 @@ def embedded_path() -> Path:
         try:
             os.rename(tmp, target)
         except OSError:
-            # Another process finished first; its copy is as good as ours.
-            if not (target / _MARKER).is_file():
-                raise
+            if (target / _MARKER).is_file():
+                pass  # another process finished first; its copy is as good as ours
+            else:
+                # A stale folder without the marker (an interrupted copy): move it aside, then retry once.
+                stale = Path(tempfile.mkdtemp(prefix=".stale-", dir=target.parent))
+                os.rename(target, stale / "old")
+                shutil.rmtree(stale, ignore_errors=True)
+                os.rename(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -61,8 +61,12 @@ class ModelInfo:
         return asdict(self)
 
     def describe(self) -> str:
-        extra = self.revision[:10] if self.revision else (self.sha256[:12] if self.sha256 else self.path)
-        return f"{self.name} ({self.source}, {extra}, {self.device})"
+        parts = [self.source]
+        if self.revision:
+            parts.append(f"revision {self.revision[:10]}")
+        elif self.sha256:
+            parts.append(f"sha256 {self.sha256[:12]}")
+        return f"{self.name} ({', '.join([*parts, self.device])})"
 
 
 @dataclass

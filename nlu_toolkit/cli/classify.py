@@ -102,20 +102,6 @@ def classify_cli(
     configure_runtime(verbose)
     from nlu_toolkit.tasks.classify import Classifier
 
-    classifier = Classifier(
-        model,
-        labels=labels,
-        hypothesis_template=hypothesis_template,
-        top_k=top_k,
-        multi_label=multi_label,
-        threshold=threshold,
-        long=long.value,
-        max_length=max_length,
-        batch_size=batch_size,
-        device=device.value,
-        trust_remote_code=trust_remote_code,
-    )
-    note_model(classifier.model_info, verbose)
     with progress_bar(input_file is not None and not quiet, "classifying") as progress:
         records = read_inputs(
             texts,
@@ -127,6 +113,21 @@ def classify_cli(
             max_chars=max_chars,
             progress=progress,
         )
+        # Inputs are checked (file exists, format, columns) before the slow model load.
+        classifier = Classifier(
+            model,
+            labels=labels,
+            hypothesis_template=hypothesis_template,
+            top_k=top_k,
+            multi_label=multi_label,
+            threshold=threshold,
+            long=long.value,
+            max_length=max_length,
+            batch_size=batch_size,
+            device=device.value,
+            trust_remote_code=trust_remote_code,
+        )
+        note_model(classifier.model_info, verbose)
         emit(
             (r.to_dict() for r in classifier.predict(records)),
             fmt=fmt and fmt.value,

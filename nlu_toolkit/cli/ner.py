@@ -68,16 +68,6 @@ def ner_cli(
     configure_runtime(verbose)
     from nlu_toolkit.tasks.ner import EntityRecognizer
 
-    recognizer = EntityRecognizer(
-        model,
-        aggregation=aggregation.value,
-        max_length=max_length,
-        stride=stride,
-        batch_size=batch_size,
-        device=device.value,
-        trust_remote_code=trust_remote_code,
-    )
-    note_model(recognizer.model_info, verbose)
     with progress_bar(input_file is not None and not quiet, "tagging") as progress:
         records = read_inputs(
             texts,
@@ -89,6 +79,17 @@ def ner_cli(
             max_chars=max_chars,
             progress=progress,
         )
+        # Inputs are checked (file exists, format, columns) before the slow model load.
+        recognizer = EntityRecognizer(
+            model,
+            aggregation=aggregation.value,
+            max_length=max_length,
+            stride=stride,
+            batch_size=batch_size,
+            device=device.value,
+            trust_remote_code=trust_remote_code,
+        )
+        note_model(recognizer.model_info, verbose)
         emit(
             (r.to_dict() for r in recognizer.predict(records)),
             fmt=fmt and fmt.value,

@@ -101,18 +101,6 @@ def qa_cli(
     configure_runtime(verbose)
     from nlu_toolkit.tasks.qa import QuestionAnswerer
 
-    answerer = QuestionAnswerer(
-        model,
-        top_k=top_k,
-        max_answer_len=max_answer_len,
-        max_length=max_length,
-        doc_stride=doc_stride,
-        allow_impossible=allow_impossible,
-        batch_size=batch_size,
-        device=device.value,
-        trust_remote_code=trust_remote_code,
-    )
-    note_model(answerer.model_info, verbose)
     with progress_bar(input_file is not None and not quiet, "answering") as progress:
         records = _records(
             question,
@@ -128,6 +116,19 @@ def qa_cli(
             max_chars,
             progress,
         )
+        # Inputs are checked (file exists, format, columns) before the slow model load.
+        answerer = QuestionAnswerer(
+            model,
+            top_k=top_k,
+            max_answer_len=max_answer_len,
+            max_length=max_length,
+            doc_stride=doc_stride,
+            allow_impossible=allow_impossible,
+            batch_size=batch_size,
+            device=device.value,
+            trust_remote_code=trust_remote_code,
+        )
+        note_model(answerer.model_info, verbose)
         emit(
             (r.to_dict() for r in answerer.predict(records)),
             fmt=fmt and fmt.value,

@@ -14,7 +14,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    # exp(-logaddexp(0, -x)) == 1 / (1 + exp(-x)), without overflow warnings on large |x|.
+    return np.exp(-np.logaddexp(0, -np.asarray(x)))
 
 
 def pool_windows(

@@ -106,7 +106,9 @@ def aggregate(
         run: list[tuple[str, float, int, int]] = []
         for unit in [*units, ("O", 0.0, -1, -1)]:  # sentinel flushes the last run
             bi, tag = _tag(unit[0])
-            if run and tag == _tag(run[-1][0])[1] and bi != "B" and unit[2] >= 0:
+            last_bi, last_tag = _tag(run[-1][0]) if run else ("", "")
+            # B/S/U open an entity and E/L/S/U close one (IOB1, IOB2, BIOES and BILOU alike).
+            if run and tag == last_tag and bi not in "BSU" and last_bi not in "ELSU" and unit[2] >= 0:
                 run.append(unit)
                 continue
             if run and _tag(run[-1][0])[1] != "O":

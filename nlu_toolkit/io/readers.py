@@ -142,10 +142,20 @@ def iter_records(
     if fmt == "parquet":
         rows = _parquet_rows(path, progress)
     elif fmt == "json":
-        rows = _json_rows(path, encoding)
+        rows = _json_rows(path, encoding, progress)
     else:
         rows = _line_rows(path, fmt, encoding, progress)
+    # The checks above run now, before a caller loads a model; the rows are read lazily.
+    return _records(rows, fields, id_column, path, max_chars)
 
+
+def _records(
+    rows: Iterator[tuple[int | None, str | dict[str, Any]]],
+    fields: dict[str, str],
+    id_column: str | None,
+    path: str,
+    max_chars: int | None,
+) -> Iterator[dict[str, Any]]:
     n = 0
     first_key = next(iter(fields))
     for line, row in rows:
@@ -292,6 +302,8 @@ def _csv_rows(lines: Iterator[tuple[int, str]], label: str, delimiter: str) -> I
             current[0] = lineno
             yield text
 
+    # Lengths are policed by max_chars, not by the csv module's 128 KiB field cap.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.reader(feed(), delimiter=delimiter, strict=True)
     kind = "TSV" if delimiter == "\t" else "CSV"
     try:
@@ -321,7 +333,9 @@ def _csv_rows(lines: Iterator[tuple[int, str]], label: str, delimiter: str) -> I
         ) from e
 
 
-def _json_rows(path: str, encoding: str) -> Iterator[tuple[int | None, str | dict[str, Any]]]:
+def _json_rows(
+    path: str, encoding: str, progress: Progress | None
+) -> Iterator[tuple[int | None, str | dict[str, Any]]]:
     """A .json file is one array, so it is read whole; use JSONL for big inputs."""
     label = "<stdin>" if path == "-" else path
     try:
@@ -331,6 +345,8 @@ def _json_rows(path: str, encoding: str) -> Iterator[tuple[int | None, str | dic
         raise InputError(f"not valid {encoding}", "re-save the file as UTF-8, or pass --encoding", path=label) from e
     except json.JSONDecodeError as e:
         raise InputError(f"ill-formed JSON: {e.msg}", "fix the file, or use JSONL", path=label, line=e.lineno) from e
+    if progress is not None:
+        progress(len(raw), len(raw))
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):

@@ -40,9 +40,15 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: 
     """Open a temp file beside ``path``; rename it to ``path`` only if the block succeeds."""
     target = Path(path)
     parent = target.parent
+    if target.is_dir():
+        raise InputError("is a folder, not a file", "give a file path for --output", path=str(target))
     if not parent.is_dir():
         raise InputError("the output folder does not exist", "create it first", path=str(parent))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    # mkstemp makes the file 0600; give the result the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
@@ -65,7 +71,7 @@ def dumps(record: Any) -> str:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
+    if isinstance(value, (list, dict, tuple)) or getattr(value, "ndim", 0) > 0:
         return dumps(value)
     if value is None:
         return ""
@@ -79,11 +85,12 @@ def _write(records: Iterable[dict[str, Any]], fmt: str, f: IO[str]) -> int:
             f.write(dumps(record) + "\n")
             n += 1
     elif fmt == "json":
-        f.write("[")
+        # "[" is written with the first record, so an input error found before any
+        # record leaves stdout empty rather than holding half an array.
         for record in records:
-            f.write(("\n" if n == 0 else ",\n") + dumps(record))
+            f.write(("[\n" if n == 0 else ",\n") + dumps(record))
             n += 1
-        f.write("\n]\n" if n else "]\n")
+        f.write("\n]\n" if n else "[]\n")
     elif fmt == "csv":
         writer: csv.DictWriter[str] | None = None
         for record in records:

@@ -275,7 +275,7 @@ def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_cod
             "ForTokenClassification": "token-classification (NER)",
             "ForQuestionAnswering": "question-answering",
         }[head]
-        hint = "use a model fine-tuned for it, or train one with nlu finetune"
+        hint = "use a model fine-tuned for it"
         if task == "text-classification":
             hint = "use --labels a,b,c for zero-shot, " + hint
         raise UsageError(f"model {info.name!r} has no {what} head (architectures: {', '.join(archs)})", hint)

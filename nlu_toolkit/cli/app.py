@@ -37,8 +37,24 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _usage_line(e: UsageError) -> str:
+    where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+    return e.format_message().replace("\n", " ") + where
+
+
 class NluGroup(TyperGroup):
     """A Typer group whose ``invoke`` maps every error to one line and an exit code."""
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        # Top-level options (`nlu --bogus`) are parsed here, before `invoke` runs.
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as e:
+            if _debug():
+                raise
+            _fail(_usage_line(e), 2)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -52,15 +68,16 @@ class NluGroup(TyperGroup):
         except UsageError as e:
             if _debug():
                 raise
-            where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-            _fail(e.format_message().replace("\n", " ") + where, 2)
+            _fail(_usage_line(e), 2)
         except BrokenPipeError:
             # The reader went away (e.g. `| head`); stop quietly, as Unix tools do.
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             raise typer.Exit(0) from None
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except Exception as e:
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as e:
+            # BaseException, not Exception: a Rust panic inside tokenizers surfaces as
+            # pyo3's PanicException, which derives from BaseException.
             if _debug():
                 raise
             _fail(f"unexpected {type(e).__name__}: {e} (set NLU_DEBUG=1 for the traceback)".replace("\n", " "), 1)

@@ -64,7 +64,7 @@ def classify_cli(
             "--threshold",
             min=0.0,
             max=1.0,
-            help="Multi-label: keep labels scoring at least this (default 0.5; 0.25 cosine for embedding zero-shot).",
+            help="Multi-label: keep labels scoring at least this (default 0.5; 0.1 cosine for embedding zero-shot).",
             rich_help_panel=TASK,
             show_default=False,
         ),

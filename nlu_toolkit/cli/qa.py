@@ -176,23 +176,18 @@ def _records(
         raise UsageError("give exactly one of --context or --context-file", "or use --input FILE for batch mode")
     if not question and not questions_file:
         raise UsageError("no question", "pass --question TEXT (repeatable) or --questions FILE")
+    if question and questions_file:
+        raise UsageError("give --question or --questions FILE, not both", "put every question in the file")
     text = context if context is not None else read_text_file(context_file, encoding=encoding, max_chars=max_chars)
 
-    def gen() -> Iterator[dict[str, Any]]:
-        n = 0
-        for q in question or []:
-            yield {"id": n, "question": q, "context": text}
-            n += 1
-        if questions_file:
-            for r in iter_records(
-                questions_file,
-                fields={"question": question_column},
-                id_column=id_column,
-                fmt=input_format,
-                encoding=encoding,
-                max_chars=max_chars,
-            ):
-                yield {**r, "id": r["id"] if id_column else n, "context": text}
-                n += 1
-
-    return gen()
+    if questions_file:
+        rows = iter_records(
+            questions_file,
+            fields={"question": question_column},
+            id_column=id_column,
+            fmt=input_format,
+            encoding=encoding,
+            max_chars=max_chars,
+        )
+        return ({**r, "context": text} for r in rows)
+    return ({"id": i, "question": q, "context": text} for i, q in enumerate(question))

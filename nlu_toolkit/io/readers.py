@@ -80,8 +80,8 @@ def records_from_texts(
     n = 0
     for i, item in enumerate(texts):
         if isinstance(item, Mapping):
-            if field not in item:
-                raise InputError(f"record {i} has no {field!r} key", f"give each record a {field!r}")
+            if not isinstance(item.get(field), str):
+                raise InputError(f"record {i} has no string {field!r}", f"give each record a {field!r} string")
             record = {"id": item.get("id", i), **{k: v for k, v in item.items() if k != "id"}}
         elif isinstance(item, str):
             record = {"id": i, field: item}

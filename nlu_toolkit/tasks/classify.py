@@ -27,7 +27,7 @@ DEFAULT_TEMPLATE = "This example is {}."
 EMBEDDING_SCALE = 20.0
 #: Default multi-label thresholds: on probabilities, and on raw cosine similarity.
 THRESHOLD = 0.5
-COSINE_THRESHOLD = 0.25
+COSINE_THRESHOLD = 0.1
 
 
 def parse_labels(labels: str | Sequence[str] | None) -> list[str] | None:
@@ -118,6 +118,16 @@ class _NliScorer(_Scorer):
         self.contra = next((i for n, i in names.items() if n.startswith("contra")), None)
         self.limit = token_limit(loaded.tokenizer, loaded.model, max_length)
         self.forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
+        # The text shares each window with a hypothesis; check the text keeps room (more than the stride).
+        tok = loaded.tokenizer
+        longest = max(len(ids) for ids in tok(self.hypotheses, add_special_tokens=False)["input_ids"])
+        room = self.limit - tok.num_special_tokens_to_add(pair=True) - longest
+        stride = self.limit // 4 if long == "window" else 0
+        if room <= stride:
+            raise UsageError(
+                f"the hypotheses take {longest} tokens, leaving {max(room, 0)} for the text under --max-length {self.limit}",
+                "raise --max-length, or shorten --hypothesis-template or the labels",
+            )
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         tok, n_labels = self.loaded.tokenizer, len(self.labels)
@@ -161,11 +171,6 @@ class _EmbeddingScorer(_Scorer):
             _windows(loaded.tokenizer, [template.format(x) for x in labels], None, self.limit, "truncate")[0]
         )
 
-        def pick(out: Any) -> Any:
-            return out["sentence_embedding"]
-
-        self._pick = pick
-
     def _encode_features(self, features: list[dict]) -> np.ndarray:
         import torch
 
@@ -208,7 +213,8 @@ class Classifier:
         multi_label: independent per-label scores (sigmoid; for zero-shot, per-label
             entailment or cosine). Default: the model config's ``problem_type``.
         threshold: with multi-label, keep labels scoring at least this (default 0.5;
-            0.25 for embedding zero-shot, whose scores are cosine similarities).
+            0.1 for embedding zero-shot, whose scores are cosine similarities: MiniLM's
+            cosines between a sentence and a templated label are mostly below 0.4).
         long: ``truncate`` cuts texts at the model's limit and flags them;
             ``window`` scores overlapping windows and averages them.
         max_length: lower the token limit.

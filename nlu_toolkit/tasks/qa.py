@@ -73,6 +73,7 @@ class QuestionAnswerer:
         for window in chunked(_checked(records), QA_WINDOW):
             questions = [r["question"].strip() for r in window]
             contexts = [r["context"] for r in window]
+            self._check_room(questions)
             try:
                 enc = tok(
                     questions,
@@ -115,6 +116,22 @@ class QuestionAnswerer:
                     candidates[sample].append(Answer(context[start:end], span.score, start, end))
             for record, question, found, null_score in zip(window, questions, candidates, null, strict=True):
                 yield self._result(record, question, found, null_score)
+
+    def _check_room(self, questions: list[str]) -> None:
+        """Refuse questions that leave no more context room than the stride.
+
+        The tokenizer would panic in Rust (a BaseException) rather than raise.
+        """
+        tok = self.loaded.tokenizer
+        specials = tok.num_special_tokens_to_add(pair=True)
+        for q, ids in zip(questions, tok(questions, add_special_tokens=False)["input_ids"], strict=True):
+            room = self.limit - specials - len(ids)
+            if room <= self.doc_stride:
+                raise InputError(
+                    f"question {q[:40]!r} is too long: {len(ids)} tokens, leaving {max(room, 0)} for the context under "
+                    f"--max-length {self.limit} with --doc-stride {self.doc_stride}",
+                    "shorten the question, raise --max-length or lower --doc-stride",
+                )
 
     def _result(self, record: Mapping[str, Any], question: str, found: list[Answer], null_score: float) -> QAResult:
         best: dict[tuple[int, int], Answer] = {}

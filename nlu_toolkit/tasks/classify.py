@@ -69,8 +69,13 @@ def _windows(
 
 
 class _Scorer:
-    labels: list[str]
-    cosine: bool = False
+    """Scores a window of texts: ``(n_texts, n_labels)`` scores and per-text truncation flags."""
+
+    cosine: bool = False  # scores are cosine similarities, not probabilities
+
+    def __init__(self, loaded: LoadedModel, labels: list[str], multi_label: bool, long: str, batch_size: int):
+        self.loaded, self.labels, self.multi_label = loaded, labels, multi_label
+        self.long, self.batch_size = long, batch_size
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -78,9 +83,9 @@ class _Scorer:
 
 class _SupervisedScorer(_Scorer):
     def __init__(self, loaded: LoadedModel, multi_label: bool, long: str, max_length: int | None, batch_size: int):
-        self.loaded, self.multi_label, self.long, self.batch_size = loaded, multi_label, long, batch_size
         config = loaded.model.config
-        self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+        labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+        super().__init__(loaded, labels, multi_label, long, batch_size)
         self.limit = token_limit(loaded.tokenizer, loaded.model, max_length)
         self.forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
 
@@ -105,13 +110,7 @@ class _NliScorer(_Scorer):
         max_length: int | None,
         batch_size: int,
     ):
-        self.loaded, self.labels, self.multi_label, self.long, self.batch_size = (
-            loaded,
-            labels,
-            multi_label,
-            long,
-            batch_size,
-        )
+        super().__init__(loaded, labels, multi_label, long, batch_size)
         self.hypotheses = [template.format(label) for label in labels]
         names = {str(v).lower(): int(k) for k, v in loaded.model.config.id2label.items()}
         self.entail = next(i for n, i in names.items() if n.startswith("entail"))
@@ -157,13 +156,7 @@ class _EmbeddingScorer(_Scorer):
         max_length: int | None,
         batch_size: int,
     ):
-        self.loaded, self.labels, self.multi_label, self.long, self.batch_size = (
-            loaded,
-            labels,
-            multi_label,
-            long,
-            batch_size,
-        )
+        super().__init__(loaded, labels, multi_label, long, batch_size)
         model = loaded.model
         self.limit = min(int(model.max_seq_length or 512), max_length or 1 << 30)
         # Labels are encoded once per call, never per text.

@@ -74,3 +74,43 @@ def run_sorted(
         for row, i in enumerate(batch):
             results[i] = outputs[row]
     return results
+
+
+def tokenize_windows(
+    tokenizer: Any,
+    first: list[str],
+    second: list[str] | None = None,
+    *,
+    limit: int,
+    all_windows: bool,
+    stride: int | None = None,
+) -> tuple[list[dict[str, Any]], list[int], list[bool]]:
+    """Tokenize once, with overflow windows of at most ``limit`` tokens.
+
+    ``second`` (e.g. NLI hypotheses) is paired with ``first`` and never cut; the
+    windows slide over ``first``, overlapping by ``stride`` tokens (default a
+    quarter of ``limit``).
+
+    Returns the features of every window (``all_windows``) or only of each
+    input's first window, the input index of each kept window, and per-input
+    flags saying whether it ran past one window.
+    """
+    step = (limit // 4 if stride is None else stride) if all_windows else 0
+    kwargs: dict[str, Any] = {
+        "truncation": "only_first" if second is not None else True,
+        "max_length": limit,
+        "stride": step,
+        "return_overflowing_tokens": True,
+    }
+    enc = tokenizer(first, second, **kwargs) if second is not None else tokenizer(first, **kwargs)
+    mapping = list(enc["overflow_to_sample_mapping"])
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    counts = np.bincount(mapping, minlength=len(first))
+    features, sample_of, seen = [], [], set()
+    for w, s in enumerate(mapping):
+        if not all_windows and s in seen:
+            continue
+        seen.add(s)
+        features.append({k: enc[k][w] for k in keys})
+        sample_of.append(s)
+    return features, sample_of, [bool(c > 1) for c in counts]

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.batching import WINDOW, chunked, run_sorted
+from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.records import Classification, LabelScore
 from nlu_toolkit.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
+from nlu_toolkit.tasks.embed import Embedder
 
 LONG_MODES = ("truncate", "window")
 DEFAULT_TEMPLATE = "This example is {}."
@@ -43,31 +44,6 @@ def parse_labels(labels: str | Sequence[str] | None) -> list[str] | None:
     return items
 
 
-def _windows(
-    tokenizer: Any, first: list[str], second: list[str] | None, limit: int, long: str
-) -> tuple[list[dict], list[int], list[bool]]:
-    """Tokenize once with overflow windows; keep all windows (window) or the first (truncate)."""
-    stride = limit // 4 if long == "window" else 0
-    kwargs: dict[str, Any] = {
-        "truncation": "only_first" if second is not None else True,
-        "max_length": limit,
-        "stride": stride,
-        "return_overflowing_tokens": True,
-    }
-    enc = tokenizer(first, second, **kwargs) if second is not None else tokenizer(first, **kwargs)
-    mapping = list(enc["overflow_to_sample_mapping"])
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    counts = np.bincount(mapping, minlength=len(first))
-    features, sample_of, seen = [], [], set()
-    for w, s in enumerate(mapping):
-        if long == "truncate" and s in seen:
-            continue
-        seen.add(s)
-        features.append({k: enc[k][w] for k in keys})
-        sample_of.append(s)
-    return features, sample_of, [bool(c > 1) for c in counts]
-
-
 class _Scorer:
     """Scores a window of texts: ``(n_texts, n_labels)`` scores and per-text truncation flags."""
 
@@ -91,7 +67,9 @@ class _SupervisedScorer(_Scorer):
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         tok = self.loaded.tokenizer
-        features, sample_of, truncated = _windows(tok, texts, None, self.limit, self.long)
+        features, sample_of, truncated = tokenize_windows(
+            tok, texts, limit=self.limit, all_windows=self.long == "window"
+        )
         logits = np.stack(run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0))
         probs = sigmoid(logits) if self.multi_label else softmax(logits)
         weights = [len(f["input_ids"]) for f in features]
@@ -132,7 +110,9 @@ class _NliScorer(_Scorer):
         tok, n_labels = self.loaded.tokenizer, len(self.labels)
         first = [t for t in texts for _ in self.hypotheses]
         second = self.hypotheses * len(texts)
-        features, sample_of, truncated = _windows(tok, first, second, self.limit, self.long)
+        features, sample_of, truncated = tokenize_windows(
+            tok, first, second, limit=self.limit, all_windows=self.long == "window"
+        )
         logits = np.stack(run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0))
         pooled = pool_windows(logits, sample_of, len(first)).reshape(len(texts), n_labels, -1)
         if self.multi_label and self.contra is not None:
@@ -146,47 +126,17 @@ class _NliScorer(_Scorer):
 class _EmbeddingScorer(_Scorer):
     cosine = True
 
-    def __init__(
-        self,
-        loaded: LoadedModel,
-        labels: list[str],
-        template: str,
-        multi_label: bool,
-        long: str,
-        max_length: int | None,
-        batch_size: int,
-    ):
-        super().__init__(loaded, labels, multi_label, long, batch_size)
-        model = loaded.model
-        self.limit = min(int(model.max_seq_length or 512), max_length or 1 << 30)
+    def __init__(self, embedder: Embedder, labels: list[str], template: str, multi_label: bool):
+        super().__init__(embedder.loaded, labels, multi_label, embedder.long, embedder.batch_size)
+        self.embedder = embedder
         # Labels are encoded once per call, never per text.
-        self.label_vectors = self._encode_features(
-            _windows(loaded.tokenizer, [template.format(x) for x in labels], None, self.limit, "truncate")[0]
-        )
-
-    def _encode_features(self, features: list[dict]) -> np.ndarray:
-        import torch
-
-        model, device = self.loaded.model, self.loaded.info.device
-
-        def forward(batch: dict[str, np.ndarray]) -> np.ndarray:
-            inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
-            with torch.inference_mode():
-                emb = model(inputs)["sentence_embedding"]
-            return torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy()
-
-        pad = self.loaded.tokenizer.pad_token_id or 0
-        return np.stack(run_sorted(features, forward, batch_size=self.batch_size, pad_id=pad))
+        self.label_vectors, _ = embedder.encode([template.format(x) for x in labels])
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
-        features, sample_of, truncated = _windows(self.loaded.tokenizer, texts, None, self.limit, self.long)
-        vectors = self._encode_features(features)
-        weights = [len(f["input_ids"]) for f in features]
-        pooled = pool_windows(vectors, sample_of, len(texts), weights)
-        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True) + 1e-12
-        cosine = pooled @ self.label_vectors.T
+        vectors, truncated = self.embedder.encode(texts)
+        cosine = vectors @ self.label_vectors.T
         scores = np.clip(cosine, 0.0, 1.0) if self.multi_label else softmax(cosine * EMBEDDING_SCALE)
-        return scores, [t and self.long == "truncate" for t in truncated]
+        return scores, truncated
 
 
 class Classifier:
@@ -247,9 +197,18 @@ class Classifier:
                 multi_label = getattr(loaded.model.config, "problem_type", None) == "multi_label_classification"
             self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args)
         elif model is None or is_sentence_transformer(locate(model, "zero-shot").path):
-            loaded = load_model(model, "zero-shot", device=device, trust_remote_code=trust_remote_code)
+            embedder = Embedder(
+                model,
+                normalize=True,
+                long="chunk" if long == "window" else "truncate",
+                max_length=max_length,
+                batch_size=batch_size,
+                device=device,
+                trust_remote_code=trust_remote_code,
+            )
+            loaded = embedder.loaded
             multi_label = bool(multi_label)
-            self._scorer = _EmbeddingScorer(loaded, label_list, hypothesis_template, multi_label, *args)
+            self._scorer = _EmbeddingScorer(embedder, label_list, hypothesis_template, multi_label)
         else:
             loaded = load_model(model, "zero-shot", device=device, trust_remote_code=trust_remote_code)
             multi_label = bool(multi_label)

@@ -168,15 +168,15 @@ def test_embedding_zero_shot_multi_label_is_cosine(st_model):
 
 def test_embedding_zero_shot_encodes_labels_once(st_model, monkeypatch):
     clf = Classifier(st_model, labels=["sports", "politics", "food"])
-    scorer = clf._scorer
+    embedder = clf._scorer.embedder
     seen: list[int] = []
-    real = scorer._encode_features
+    real = embedder.encode
 
-    def spy(features):
-        seen.append(len(features))
-        return real(features)
+    def spy(texts):
+        seen.append(len(texts))
+        return real(texts)
 
-    monkeypatch.setattr(scorer, "_encode_features", spy)
+    monkeypatch.setattr(embedder, "encode", spy)
     list(clf.predict(["a", "b"]))
     list(clf.predict(["c"]))
     assert seen == [2, 1]  # texts only: the label vectors were computed once, at construction

@@ -1,0 +1,152 @@
+"""Sentence embeddings with sentence-transformers models, on the shared batching path.
+
+`Embedder` tokenizes a window of texts once (with overflow windows for
+``long="chunk"``), runs length-sorted batches through the SentenceTransformer
+modules and restores input order. Vectors equal ``SentenceTransformer.encode``
+up to float noise; the benchmark checks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
+from nlu_toolkit.core.pooling import pool_windows
+from nlu_toolkit.errors import UsageError
+from nlu_toolkit.resolver import LoadedModel, ModelInfo, load_model
+from nlu_toolkit.tasks.common import Inputs, as_records, check_positive
+
+PRECISIONS = ("float32", "int8", "ubinary")
+LONG_MODES = ("truncate", "chunk")
+
+
+class Embedder:
+    """A loaded sentence-transformers model that turns texts into vectors.
+
+    Args:
+        model: hub id, local folder or ``embedded`` (default: the embedded all-MiniLM-L6-v2).
+        normalize: scale every vector to unit length.
+        long: ``truncate`` cuts texts at the model's limit (records say ``truncated``);
+            ``chunk`` embeds overlapping windows and mean-pools them, weighted by tokens.
+        max_length: lower the token limit.
+        batch_size: windows per forward pass.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        normalize: bool = False,
+        long: str = "truncate",
+        max_length: int | None = None,
+        batch_size: int = 32,
+        device: str | None = "auto",
+        trust_remote_code: bool = False,
+    ) -> None:
+        if long not in LONG_MODES:
+            raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
+        check_positive("--batch-size", batch_size)
+        self.loaded: LoadedModel = load_model(
+            model, "sentence-embedding", device=device, trust_remote_code=trust_remote_code
+        )
+        self.model_info: ModelInfo = self.loaded.info
+        st = self.loaded.model
+        self.dimension = int(st.get_embedding_dimension())
+        limit = int(st.max_seq_length or 512)
+        if max_length is not None:
+            if max_length < 8:
+                raise UsageError(f"--max-length {max_length} is too small", "use at least 8 tokens")
+            limit = min(limit, max_length)
+        self.limit = limit
+        self.normalize, self.long, self.batch_size = normalize, long, batch_size
+
+    def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        device = self.model_info.device
+        inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+        with torch.inference_mode():
+            emb = self.loaded.model(inputs)["sentence_embedding"]
+        return emb.float().cpu().numpy()
+
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
+        """Embed ``texts``: ``(n, dimension)`` float32 in input order, and per-text truncation flags.
+
+        Memory is one window of features plus the output; call it per window of
+        texts (as `embed` does) for unbounded inputs.
+        """
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        tok = self.loaded.tokenizer
+        chunk = self.long == "chunk"
+        features, sample_of, truncated = tokenize_windows(tok, texts, limit=self.limit, all_windows=chunk)
+        vectors = np.stack(
+            run_sorted(features, self._forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0)
+        )
+        if chunk and len(features) > len(texts):
+            weights = [len(f["input_ids"]) for f in features]
+            vectors = pool_windows(vectors, sample_of, len(texts), weights).astype(np.float32)
+        if self.normalize:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32, copy=False), [t and not chunk for t in truncated]
+
+    def embed(self, inputs: Inputs) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, list[bool]]]:
+        """Stream ``(records, vectors, truncated)`` per window of up to 1,024 records, in input order."""
+        for window in chunked(as_records(inputs), WINDOW):
+            vectors, truncated = self.encode([r["text"] for r in window])
+            yield window, vectors, truncated
+
+
+def quantize(vectors: np.ndarray, precision: str, ranges: np.ndarray | None = None) -> np.ndarray:
+    """Quantize float vectors with sentence-transformers: ``int8`` (calibrated on ``ranges`` or the
+    vectors themselves) or ``ubinary`` (packed bits, ``dimension / 8`` bytes per vector)."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
+    if precision == "float32":
+        return vectors
+    from sentence_transformers.quantization import quantize_embeddings
+
+    return np.asarray(quantize_embeddings(vectors, precision=precision, ranges=ranges))
+
+
+def embed(
+    inputs: Inputs, model: str | None = None, *, precision: str = "float32", **options: Any
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Embed texts; returns the records (``id``, ``truncated``, passthrough) and an ``(n, dim)`` array.
+
+    See `Embedder` for the options; ``precision`` is ``float32``, ``int8`` or ``ubinary``.
+    """
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
+    embedder = Embedder(model, **options)
+    records: list[dict[str, Any]] = []
+    parts: list[np.ndarray] = []
+    for window, vectors, truncated in embedder.embed(inputs):
+        records.extend({**r, "truncated": t} for r, t in zip(window, truncated, strict=True))
+        parts.append(vectors)
+    matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+    return records, quantize(matrix, precision)
+
+
+def similarity(
+    a: str | Sequence[str], b: str | Sequence[str], model: str | None = None, **options: Any
+) -> list[dict[str, Any]]:
+    """Cosine similarity of aligned pairs: ``[{"a", "b", "score"}]`` for ``a[i]`` and ``b[i]``."""
+    left = [a] if isinstance(a, str) else list(a)
+    right = [b] if isinstance(b, str) else list(b)
+    if len(left) != len(right) or not left:
+        raise UsageError("similarity needs as many texts in A as in B, at least one", "give aligned pairs")
+    embedder = Embedder(model, normalize=True, **options)
+    # Encode each distinct text once, even when it appears in many pairs.
+    unique = list(dict.fromkeys(left + right))
+    vectors, _ = embedder.encode(unique)
+    index = {t: i for i, t in enumerate(unique)}
+    return [
+        {"a": x, "b": y, "score": float(vectors[index[x]] @ vectors[index[y]])}
+        for x, y in zip(left, right, strict=True)
+    ]

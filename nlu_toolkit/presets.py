@@ -30,7 +30,10 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset("ner", "dslim/bert-base-NER", "token-classification", "nlu ner"),
         Preset("qa", "distilbert/distilbert-base-cased-distilled-squad", "question-answering", "nlu qa"),
-        Preset("embedded", EMBEDDED_NAME, "sentence-embedding", "nlu classify --labels (no --model)", embedded=True),
+        Preset(
+            "rerank", "cross-encoder/ms-marco-MiniLM-L6-v2", "cross-encoder", "nlu embed --search ... --rerank rerank"
+        ),
+        Preset("embedded", EMBEDDED_NAME, "sentence-embedding", "nlu embed, nlu classify --labels", embedded=True),
     )
 }
 
@@ -41,6 +44,7 @@ TASK_DEFAULTS = {
     "question-answering": "qa",
     "sentence-embedding": "embedded",
     "zero-shot": "embedded",
+    "cross-encoder": "rerank",
 }
 
 #: What to suggest when a task's default cannot be loaded offline.

@@ -15,6 +15,7 @@ long job loads each model once. Weights load from safetensors only, and
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -28,7 +29,14 @@ from nlu_toolkit.embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, EMBEDDED_SHA25
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
 from nlu_toolkit.presets import OFFLINE_ALTERNATIVES, PRESETS, TASK_DEFAULTS
 
-TASKS = ("text-classification", "zero-shot", "token-classification", "question-answering", "sentence-embedding")
+TASKS = (
+    "text-classification",
+    "zero-shot",
+    "token-classification",
+    "question-answering",
+    "sentence-embedding",
+    "cross-encoder",
+)
 
 #: Files fetched from the hub: configs, tokenizers and safetensors weights, never pickles or code.
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*/*.json", "*/*.safetensors"]
@@ -205,6 +213,8 @@ def load_model(
     info = locate(model_spec, task, revision=revision)
     if task == "sentence-embedding" or (task == "zero-shot" and is_sentence_transformer(info.path)):
         loaded = _load_sentence_transformer(info, resolved_device, trust_remote_code)
+    elif task == "cross-encoder":
+        loaded = _load_cross_encoder(info, resolved_device, trust_remote_code)
     else:
         loaded = _load_transformers(info, task, resolved_device, trust_remote_code)
     with _LOCK:
@@ -224,6 +234,43 @@ def _load_error(info: ModelInfo, e: Exception) -> ModelNotAvailable:
         f"cannot load model {info.name!r} from {info.path}: {reason}",
         "check that the folder holds config.json, a tokenizer and model.safetensors",
     )
+
+
+def _load_cross_encoder(info: ModelInfo, device: str, trust_remote_code: bool) -> LoadedModel:
+    from sentence_transformers import CrossEncoder
+
+    try:
+        model = CrossEncoder(info.path, device=device, trust_remote_code=trust_remote_code, local_files_only=True)
+    except Exception as e:  # CrossEncoder wraps many loader errors; all mean "this folder will not load"
+        raise _load_error(info, e) from e
+    model.eval()
+    info = _with_device(info, device, "cross-encoder", model)
+    return LoadedModel(model, model.tokenizer, info)
+
+
+_WEIGHTS_SHA: dict[tuple[str, float], str] = {}
+
+
+def weights_sha256(info: ModelInfo) -> str:
+    """A checksum of a model's weights: every ``*.safetensors`` under its folder, in path order.
+
+    It identifies the model an index was built with, whatever name it was loaded by.
+    The embedded model's checksum is known; others are hashed once per process.
+    """
+    if info.source == "embedded" and info.sha256:
+        return info.sha256
+    root = Path(info.path)
+    files = sorted(root.rglob("*.safetensors"))
+    key = (str(root.resolve()), max((f.stat().st_mtime for f in files), default=0.0))
+    if key not in _WEIGHTS_SHA:
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode())
+            with open(file, "rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+        _WEIGHTS_SHA[key] = digest.hexdigest()
+    return _WEIGHTS_SHA[key]
 
 
 def _load_sentence_transformer(info: ModelInfo, device: str, trust_remote_code: bool) -> LoadedModel:

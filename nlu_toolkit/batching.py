@@ -84,33 +84,41 @@ def tokenize_windows(
     limit: int,
     all_windows: bool,
     stride: int | None = None,
+    sub_batch: int = 128,
 ) -> tuple[list[dict[str, Any]], list[int], list[bool]]:
     """Tokenize once, with overflow windows of at most ``limit`` tokens.
 
     ``second`` (e.g. NLI hypotheses) is paired with ``first`` and never cut; the
     windows slide over ``first``, overlapping by ``stride`` tokens (default a
-    quarter of ``limit``).
+    quarter of ``limit``). Without ``all_windows`` only the first window is kept
+    and no other window is materialised.
 
-    Returns the features of every window (``all_windows``) or only of each
-    input's first window, the input index of each kept window, and per-input
-    flags saying whether it ran past one window.
+    Texts go to the tokenizer ``sub_batch`` at a time: its intermediate buffers
+    grow with the text lengths, and this bounds them without changing the output.
+
+    Returns the features of the kept windows, the input index of each, and
+    per-input flags saying whether it ran past one window.
     """
     step = (limit // 4 if stride is None else stride) if all_windows else 0
-    kwargs: dict[str, Any] = {
-        "truncation": "only_first" if second is not None else True,
-        "max_length": limit,
-        "stride": step,
-        "return_overflowing_tokens": True,
-    }
-    enc = tokenizer(first, second, **kwargs) if second is not None else tokenizer(first, **kwargs)
-    mapping = list(enc["overflow_to_sample_mapping"])
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    counts = np.bincount(mapping, minlength=len(first))
-    features, sample_of, seen = [], [], set()
-    for w, s in enumerate(mapping):
-        if not all_windows and s in seen:
-            continue
-        seen.add(s)
-        features.append({k: enc[k][w] for k in keys})
-        sample_of.append(s)
-    return features, sample_of, [bool(c > 1) for c in counts]
+    kwargs: dict[str, Any] = {"truncation": "only_first" if second is not None else True, "max_length": limit}
+    if all_windows:
+        kwargs.update(stride=step, return_overflowing_tokens=True)
+    features: list[dict[str, Any]] = []
+    sample_of: list[int] = []
+    truncated: list[bool] = []
+    for start in range(0, len(first), sub_batch):
+        part = first[start : start + sub_batch]
+        pair = None if second is None else second[start : start + sub_batch]
+        enc = tokenizer(part, pair, **kwargs) if pair is not None else tokenizer(part, **kwargs)
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+        if all_windows:
+            mapping = list(enc["overflow_to_sample_mapping"])
+            truncated.extend(bool(c > 1) for c in np.bincount(mapping, minlength=len(part)))
+        else:
+            mapping = list(range(len(part)))
+            # The tokenizer keeps what truncation cut in `overflowing`; no need to build those windows.
+            truncated.extend(len(e.overflowing) > 0 for e in enc.encodings)
+        for w, s in enumerate(mapping):
+            features.append({k: enc[k][w] for k in keys})
+            sample_of.append(start + s)
+    return features, sample_of, truncated

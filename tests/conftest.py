@@ -109,3 +109,30 @@ def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def st_model_other(models_dir: Path) -> str:
+    """Another tiny sentence-transformers model, same architecture as `st_model` but another seed."""
+    return _build(models_dir, "st-seed1", "sentence", seed=1)
+
+
+@pytest.fixture(scope="session")
+def st_model_unnormalized(models_dir: Path, st_model: str) -> str:
+    """`st_model` without its Normalize module: same weights, vectors not of unit length."""
+    import json
+
+    folder = models_dir / "st-unnormalized"
+    if not (folder / "modules.json").is_file():
+        shutil.copytree(st_model, folder)
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        kept = [m for m in modules if not m["type"].endswith("Normalize")]
+        assert len(kept) == len(modules) - 1
+        (folder / "modules.json").write_text(json.dumps(kept, indent=2), encoding="utf-8")
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def cross_encoder_model(models_dir: Path) -> str:
+    """A tiny cross-encoder (one-logit sequence classifier), loadable by `sentence_transformers.CrossEncoder`."""
+    return _build(models_dir, "cross-encoder", "sequence", ["score"])

@@ -21,10 +21,14 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
 
 from nlu_toolkit import __version__
+from nlu_toolkit.cli import index as index_cli
 from nlu_toolkit.cli import models as models_cli
 from nlu_toolkit.cli.classify import classify_cli
+from nlu_toolkit.cli.cluster import cluster_cli
+from nlu_toolkit.cli.embed import embed_cli
 from nlu_toolkit.cli.ner import ner_cli
 from nlu_toolkit.cli.qa import qa_cli
+from nlu_toolkit.cli.similarity import dedupe_cli, similarity_cli
 from nlu_toolkit.errors import NluError
 
 
@@ -86,7 +90,7 @@ class NluGroup(TyperGroup):
 app = typer.Typer(
     cls=NluGroup,
     name="nlu",
-    help="Applied NLP on Hugging Face models: classify, ner, qa, and model management. Offline-first.",
+    help="Applied NLP on Hugging Face models: classify, ner, qa, embeddings, search and clustering. Offline-first.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -111,6 +115,11 @@ def main_callback(
 app.command("classify", rich_help_panel="Tasks")(classify_cli)
 app.command("ner", rich_help_panel="Tasks")(ner_cli)
 app.command("qa", rich_help_panel="Tasks")(qa_cli)
+app.command("embed", rich_help_panel="Embeddings and search")(embed_cli)
+app.add_typer(index_cli.app, name="index", rich_help_panel="Embeddings and search")
+app.command("cluster", rich_help_panel="Embeddings and search")(cluster_cli)
+app.command("similarity", rich_help_panel="Embeddings and search")(similarity_cli)
+app.command("dedupe", rich_help_panel="Embeddings and search")(dedupe_cli)
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
 
 

@@ -70,10 +70,11 @@ def records_from_texts(
     *,
     field: str = "text",
     max_chars: int | None = DEFAULT_MAX_CHARS,
+    id_start: int = 0,
 ) -> Iterator[dict[str, Any]]:
-    """Yield ``{"id": i, field: text}`` records for plain strings; dicts pass through.
+    """Yield ``{"id": id_start + i, field: text}`` records for plain strings; dicts pass through.
 
-    A dict must hold ``field``; it gets an ``id`` (its position) when it has none.
+    A dict must hold ``field``; it gets an ``id`` (its position, from ``id_start``) when it has none.
     """
     if isinstance(texts, str):
         texts = [texts]
@@ -82,9 +83,9 @@ def records_from_texts(
         if isinstance(item, Mapping):
             if not isinstance(item.get(field), str):
                 raise InputError(f"record {i} has no string {field!r}", f"give each record a {field!r} string")
-            record = {"id": item.get("id", i), **{k: v for k, v in item.items() if k != "id"}}
+            record = {"id": item.get("id", id_start + i), **{k: v for k, v in item.items() if k != "id"}}
         elif isinstance(item, str):
-            record = {"id": i, field: item}
+            record = {"id": id_start + i, field: item}
         else:
             raise InputError(
                 f"item {i} is a {type(item).__name__}, not a string",
@@ -106,6 +107,7 @@ def iter_records(
     encoding: str = "utf-8",
     max_chars: int | None = DEFAULT_MAX_CHARS,
     progress: Progress | None = None,
+    id_start: int = 0,
 ) -> Iterator[dict[str, Any]]:
     """Yield records from a file, or from stdin when ``source`` is ``"-"``.
 
@@ -119,6 +121,7 @@ def iter_records(
         encoding: text encoding of line-based files.
         max_chars: refuse texts longer than this (None: no limit).
         progress: called with (done, total) as the input is consumed.
+        id_start: first generated id (rows without an id column are numbered from it).
 
     Raises:
         InputError: the file is missing, unreadable, ill-formed, lacks a column,
@@ -146,7 +149,7 @@ def iter_records(
     else:
         rows = _line_rows(path, fmt, encoding, progress)
     # The checks above run now, before a caller loads a model; the rows are read lazily.
-    return _records(rows, fields, id_column, path, max_chars)
+    return _records(rows, fields, id_column, path, max_chars, id_start)
 
 
 def _records(
@@ -155,14 +158,15 @@ def _records(
     id_column: str | None,
     path: str,
     max_chars: int | None,
+    id_start: int,
 ) -> Iterator[dict[str, Any]]:
     n = 0
     first_key = next(iter(fields))
     for line, row in rows:
         if isinstance(row, str):  # txt: the whole line is the first field
-            record: dict[str, Any] = {"id": n, first_key: row}
+            record: dict[str, Any] = {"id": id_start + n, first_key: row}
         else:
-            record = _select(row, fields, id_column, n, path, line)
+            record = _select(row, fields, id_column, id_start + n, path, line)
         for key in fields:
             count_chars_limit(record[key], max_chars, path=path, line=line)
         n += 1

@@ -112,3 +112,44 @@ def write_records(records: Iterable[dict[str, Any]], fmt: str, output: str | Non
         return n
     with atomic_output(output, "w", encoding="utf-8", newline="" if fmt == "csv" else None) as f:
         return _write(records, fmt, f)
+
+
+EMBEDDING_FORMATS = ("npy", "parquet", "jsonl", "json", "csv")
+
+
+def embedding_format(output: str | None, fmt: str | None) -> str:
+    """The format of embedding output: explicit, else the file's suffix (.npy/.parquet/.jsonl), else jsonl."""
+    if fmt is not None:
+        if fmt not in EMBEDDING_FORMATS and fmt != "table":
+            raise UsageError(f"unknown embedding format {fmt!r}", f"use one of: {', '.join(EMBEDDING_FORMATS)}")
+        return fmt
+    if output not in (None, "-"):
+        suffix = Path(output).suffix.lower()
+        return {".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, _BY_SUFFIX.get(suffix, "jsonl"))
+    return "jsonl"
+
+
+def write_embeddings(records: list[dict[str, Any]], vectors: Any, fmt: str, output: str | None = None) -> int:
+    """Write vectors with their records: ``npy`` (the matrix, input order), ``parquet``
+    (``id``, ``embedding``, passthrough columns) or records ``{"id", "embedding", ...}``.
+    """
+    import numpy as np
+
+    if fmt in ("npy", "parquet") and output in (None, "-"):
+        raise UsageError(f"{fmt} output needs a file", f"pass --output FILE.{fmt}")
+    if fmt == "npy":
+        with atomic_output(output, "wb") as f:  # type: ignore[arg-type]
+            np.save(f, np.asarray(vectors))
+        return len(records)
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(
+            [{**r, "embedding": v} for r, v in zip(records, np.asarray(vectors).tolist(), strict=True)]
+        )
+        with atomic_output(output, "wb") as f:  # type: ignore[arg-type]
+            pq.write_table(table, f)
+        return len(records)
+    rows = ({**r, "embedding": v} for r, v in zip(records, np.asarray(vectors).tolist(), strict=True))
+    return write_records(rows, fmt, output)

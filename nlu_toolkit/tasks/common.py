@@ -14,10 +14,10 @@ Inputs = str | Iterable[str] | Iterable[Mapping[str, Any]]
 
 
 def as_records(
-    inputs: Inputs, field: str = "text", max_chars: int | None = DEFAULT_MAX_CHARS
+    inputs: Inputs, field: str = "text", max_chars: int | None = DEFAULT_MAX_CHARS, id_start: int = 0
 ) -> Iterator[dict[str, Any]]:
-    """Normalise strings, lists of strings or dict records to records with an ``id``."""
-    return records_from_texts(inputs, field=field, max_chars=max_chars)  # type: ignore[arg-type]
+    """Normalise strings, lists of strings or dict records to records with an ``id`` (numbered from ``id_start``)."""
+    return records_from_texts(inputs, field=field, max_chars=max_chars, id_start=id_start)  # type: ignore[arg-type]
 
 
 def passthrough(record: Mapping[str, Any], used: Iterable[str]) -> dict[str, Any]:

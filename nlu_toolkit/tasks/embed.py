@@ -95,9 +95,14 @@ class Embedder:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.astype(np.float32, copy=False), [t and not chunk for t in truncated]
 
-    def embed(self, inputs: Inputs) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, list[bool]]]:
-        """Stream ``(records, vectors, truncated)`` per window of up to 1,024 records, in input order."""
-        for window in chunked(as_records(inputs), WINDOW):
+    def embed(
+        self, inputs: Inputs, *, id_start: int = 0
+    ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, list[bool]]]:
+        """Stream ``(records, vectors, truncated)`` per window of up to 1,024 records, in input order.
+
+        Inputs without ids are numbered from ``id_start``.
+        """
+        for window in chunked(as_records(inputs, id_start=id_start), WINDOW):
             vectors, truncated = self.encode([r["text"] for r in window])
             yield window, vectors, truncated
 
@@ -109,6 +114,10 @@ def quantize(vectors: np.ndarray, precision: str, ranges: np.ndarray | None = No
         raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
     if precision == "float32":
         return vectors
+    if precision == "int8" and ranges is None and len(vectors) < 2:
+        raise UsageError(
+            "int8 ranges cannot be calibrated on fewer than 2 embeddings", "embed at least 2 texts, or use float32"
+        )
     from sentence_transformers.quantization import quantize_embeddings
 
     return np.asarray(quantize_embeddings(vectors, precision=precision, ranges=ranges))

@@ -1,0 +1,172 @@
+"""``nlu cluster``: group texts (or saved embeddings) by meaning, with keywords per cluster."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short, stderr_console
+
+TASK = "Clustering"
+
+
+class Method(str, Enum):
+    kmeans = "kmeans"
+    agglomerative = "agglomerative"
+    community = "community"
+    hdbscan = "hdbscan"
+
+
+def cluster_cli(
+    texts: o.TextsArg = None,
+    input_file: o.InputOpt = None,
+    embeddings: Annotated[
+        str | None,
+        typer.Option(
+            "--embeddings",
+            help="Cluster saved vectors (.npy or .parquet from nlu embed); "
+            "add --input with the same texts for keywords.",
+            rich_help_panel=o.INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    model: o.ModelOpt = None,
+    method: Annotated[
+        Method, typer.Option("--method", help="Clustering method.", rich_help_panel=TASK)
+    ] = Method.kmeans,
+    k: Annotated[
+        str | None,
+        typer.Option(
+            "--k",
+            help="Clusters for kmeans/agglomerative: a number, or 'auto' (k-means, by silhouette; the default).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="community: cosine similarity threshold (0.75); agglomerative: cosine distance threshold.",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    min_size: Annotated[
+        int | None,
+        typer.Option(
+            "--min-size", min=1, help="Smallest community / HDBSCAN cluster.", rich_help_panel=TASK, show_default=False
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for k-means, sampling and the map.", rich_help_panel=TASK)
+    ] = 0,
+    summary: Annotated[
+        str | None,
+        typer.Option(
+            "--summary",
+            help="Write the per-cluster summary (size, keywords, representative "
+            "texts) to FILE (.json/.jsonl/.csv); else it is shown on stderr.",
+            rich_help_panel=o.OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            "--plot",
+            help="Draw a 2-D map coloured by cluster to this PNG (UMAP if installed, else PCA).",
+            rich_help_panel=o.OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Cluster texts by meaning: k-means, agglomerative, community detection or HDBSCAN.
+
+    Examples:
+      nlu cluster --input data/corpus.jsonl --method kmeans --k auto --plot clusters.png
+      nlu cluster --embeddings vectors.npy --input data/corpus.jsonl --method community --threshold 0.6 --min-size 2
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.io.writers import format_for_output, write_records
+    from nlu_toolkit.tasks.cluster import cluster, load_embeddings
+
+    k_value: int | str | None = None if k is None else (k if k == "auto" else _int_k(k))
+    records = None
+    if texts or input_file:
+        records = read_inputs(
+            texts,
+            input_file,
+            fields={"text": text_column},
+            id_column=id_column,
+            input_format=input_format and input_format.value,
+            encoding=encoding,
+            max_chars=max_chars,
+            progress=None,
+        )
+    vectors = load_embeddings(embeddings) if embeddings else None
+    result = cluster(
+        records,
+        model,
+        embeddings=vectors,
+        method=method.value,
+        k=k_value,
+        threshold=threshold,
+        min_size=min_size,
+        seed=seed,
+        batch_size=batch_size,
+        device=device.value,
+    )
+    if result.model_info is not None:
+        note_model(result.model_info, verbose)
+    if plot:
+        result.plot(plot, seed=seed)
+    emit(
+        result.records,
+        fmt=fmt and fmt.value,
+        output=output,
+        columns=[
+            ("id", lambda r: str(r["id"])),
+            ("cluster", lambda r: str(r["cluster"])),
+            ("text", lambda r: short(r.get("text", ""), 70)),
+        ],
+    )
+    if summary:
+        write_records(result.summary, format_for_output(summary, None, isatty=False), summary)
+    else:
+        from rich.table import Table
+
+        table = Table("cluster", "size", "keywords", "representative", title="clusters")
+        for c in result.summary:
+            table.add_row(
+                str(c["cluster"]),
+                str(c["size"]),
+                ", ".join(c["keywords"]),
+                short(c["representatives"][0] if c["representatives"] else "", 60),
+            )
+        stderr_console().print(table)
+
+
+def _int_k(k: str) -> int:
+    from nlu_toolkit.errors import UsageError
+
+    try:
+        value = int(k)
+    except ValueError:
+        raise UsageError(f"--k must be a number or 'auto', got {k!r}", "e.g. --k 8 or --k auto") from None
+    if value < 2:
+        raise UsageError(f"--k must be at least 2, got {value}", "e.g. --k 8 or --k auto")
+    return value

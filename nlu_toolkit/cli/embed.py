@@ -1,0 +1,299 @@
+"""``nlu embed``: texts to vectors, and semantic search (``--search``) over a corpus or a saved index."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, read_inputs, short
+from nlu_toolkit.errors import UsageError
+
+EMBED = "Embedding"
+SEARCH = "Search"
+
+
+class Precision(str, Enum):
+    float32 = "float32"
+    int8 = "int8"
+    ubinary = "ubinary"
+
+
+class Long(str, Enum):
+    truncate = "truncate"
+    chunk = "chunk"
+
+
+class Backend(str, Enum):
+    exact = "exact"
+    usearch = "usearch"
+
+
+NormalizeOpt = Annotated[
+    bool, typer.Option("--normalize/--no-normalize", help="Scale vectors to unit length.", rich_help_panel=EMBED)
+]
+PrecisionOpt = Annotated[
+    Precision,
+    typer.Option(
+        "--precision",
+        help="float32, or int8/ubinary through sentence-transformers' quantization.",
+        rich_help_panel=EMBED,
+    ),
+]
+LongOpt = Annotated[
+    Long,
+    typer.Option(
+        "--long",
+        help="Texts over the model's limit: truncate (flagged) or chunk (overlapping windows, mean-pooled).",
+        rich_help_panel=EMBED,
+    ),
+]
+
+
+def embed_cli(
+    texts: o.TextsArg = None,
+    input_file: o.InputOpt = None,
+    model: o.ModelOpt = None,
+    normalize: NormalizeOpt = False,
+    precision: PrecisionOpt = Precision.float32,
+    long: LongOpt = Long.truncate,
+    search: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--search",
+            "-s",
+            help="Search mode: a query (repeatable). Needs --corpus FILE or --index DIR.",
+            rich_help_panel=SEARCH,
+            show_default=False,
+        ),
+    ] = None,
+    queries: Annotated[
+        str | None,
+        typer.Option(
+            "--queries",
+            help="Search mode: queries from FILE (a query per line, or csv/jsonl with a text column).",
+            rich_help_panel=SEARCH,
+            show_default=False,
+        ),
+    ] = None,
+    corpus: Annotated[
+        str | None,
+        typer.Option(
+            "--corpus",
+            help="Search this file (encoded once per call; build an index to reuse it).",
+            rich_help_panel=SEARCH,
+            show_default=False,
+        ),
+    ] = None,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            help="Search a saved index (nlu index build); only queries are encoded.",
+            rich_help_panel=SEARCH,
+            show_default=False,
+        ),
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Hits per query.", rich_help_panel=SEARCH)] = 10,
+    rerank: Annotated[
+        str | None,
+        typer.Option(
+            "--rerank",
+            help="Re-score the top candidates with this cross-encoder (hub id, folder or preset 'rerank').",
+            rich_help_panel=SEARCH,
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            "--backend",
+            help="Search backend for --corpus: exact, or usearch (approximate, needs the ann extra).",
+            rich_help_panel=SEARCH,
+        ),
+    ] = Backend.exact,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format: npy, parquet, jsonl, json, csv (default: from --output's "
+            "extension, else jsonl); search results: table, json, jsonl, csv.",
+            rich_help_panel=o.OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    max_length: o.MaxLengthOpt = None,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Embed texts to vectors (.npy, .parquet or .jsonl), or search a corpus with --search.
+
+    Examples:
+      nlu embed --input data/corpus.jsonl -o vectors.npy --normalize
+      nlu embed --search "how do I get a refund" --corpus data/corpus.jsonl
+      nlu index build data/corpus.jsonl --out corpus.idx && nlu embed --search "refund" --index corpus.idx
+    """
+    configure_runtime(verbose)
+    reading = dict(
+        text_column=text_column,
+        id_column=id_column,
+        input_format=input_format and input_format.value,
+        encoding=encoding,
+        max_chars=max_chars,
+    )
+    options = dict(
+        batch_size=batch_size, device=device.value, max_length=max_length, trust_remote_code=trust_remote_code
+    )
+    if search or queries:
+        _search(
+            texts,
+            input_file,
+            search,
+            queries,
+            corpus,
+            index,
+            model,
+            top_k,
+            rerank,
+            backend.value,
+            long.value,
+            fmt,
+            output,
+            reading,
+            options,
+            verbose,
+            quiet,
+        )
+        return
+    if corpus or index or rerank:
+        raise UsageError("--corpus, --index and --rerank are for search mode", "add --search QUERY or --queries FILE")
+    from nlu_toolkit.io.writers import embedding_format, write_embeddings
+    from nlu_toolkit.tasks.embed import Embedder, quantize
+
+    chosen = embedding_format(output, fmt)
+    with progress_bar(input_file is not None and not quiet, "embedding") as progress:
+        records = read_inputs(
+            texts,
+            input_file,
+            fields={"text": text_column},
+            id_column=id_column,
+            input_format=reading["input_format"],
+            encoding=encoding,
+            max_chars=max_chars,
+            progress=progress,
+        )
+        embedder = Embedder(model, normalize=normalize, long=long.value, **options)
+        note_model(embedder.model_info, verbose)
+        kept: list[dict[str, Any]] = []
+        parts = []
+        for window, vectors, truncated in embedder.embed(records):
+            kept.extend(
+                {"id": r["id"], "truncated": t, **{k: v for k, v in r.items() if k not in ("id", "text")}}
+                for r, t in zip(window, truncated, strict=True)
+            )
+            parts.append(vectors)
+    import numpy as np
+
+    matrix = quantize(np.concatenate(parts), precision.value)
+    if chosen == "table":
+        emit(
+            ({**r, "embedding": v} for r, v in zip(kept, matrix.tolist(), strict=True)),
+            fmt="table",
+            output=None,
+            columns=[
+                ("id", lambda r: str(r["id"])),
+                ("dims", lambda r: str(len(r["embedding"]))),
+                ("embedding", lambda r: short(", ".join(f"{x:.3f}" for x in r["embedding"][:6]), 50)),
+                ("truncated", lambda r: "yes" if r["truncated"] else ""),
+            ],
+            title=f"model: {embedder.model_info.describe()}",
+        )
+        return
+    write_embeddings(kept, matrix, chosen, output)
+
+
+def _search(
+    texts,
+    input_file,
+    search,
+    queries,
+    corpus,
+    index,
+    model,
+    top_k,
+    rerank,
+    backend,
+    long,
+    fmt,
+    output,
+    reading,
+    options,
+    verbose,
+    quiet,
+) -> None:
+    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.io.readers import iter_records
+
+    if texts or input_file:
+        raise UsageError(
+            "in search mode, give queries with --search/--queries and the corpus with --corpus/--index",
+            "drop the text arguments and --input",
+        )
+    if (corpus is None) == (index is None):
+        raise UsageError("search needs exactly one of --corpus FILE or --index DIR", "build an index: nlu index build")
+    if fmt not in (None, "table", "json", "jsonl", "csv"):
+        raise UsageError(f"--format {fmt} is not a search output format", "use table, json, jsonl or csv")
+    query_texts = list(search or [])
+    if queries:
+        query_texts += [
+            r["text"]
+            for r in iter_records(
+                queries,
+                fields={"text": reading["text_column"]},
+                encoding=reading["encoding"],
+                max_chars=reading["max_chars"],
+            )
+        ]
+    with progress_bar(corpus is not None and not quiet, "indexing") as progress:
+        if index is not None:
+            if backend != "exact":
+                raise UsageError("--backend applies when building an index", "pass it to nlu index build")
+            idx = SemanticIndex.load(index, model, batch_size=options["batch_size"], device=options["device"])
+        else:
+            records = iter_records(
+                corpus,
+                fields={"text": reading["text_column"]},
+                id_column=reading["id_column"],
+                fmt=reading["input_format"],
+                encoding=reading["encoding"],
+                max_chars=reading["max_chars"],
+                progress=progress,
+            )
+            idx = SemanticIndex.build(records, model, backend=backend, long=long, **options)
+    note_model(idx.model_info, verbose)
+    results = idx.search(query_texts, top_k=top_k, rerank=rerank)
+    emit(
+        (r.to_dict() for r in results),
+        fmt=fmt,
+        output=output,
+        columns=[
+            ("query", lambda r: short(r["query"], 30)),
+            ("rank", lambda r: "\n".join(str(h["rank"]) for h in r["hits"])),
+            ("score", lambda r: "\n".join(num(h["score"]) for h in r["hits"])),
+            ("id", lambda r: "\n".join(str(h["id"]) for h in r["hits"])),
+            ("text", lambda r: "\n".join(short(h.get("text", ""), 60) for h in r["hits"])),
+        ],
+        title=f"model: {idx.model_info.describe()}",
+    )

@@ -1,0 +1,145 @@
+"""``nlu index build|add|info``: a persisted semantic index, so a corpus is encoded once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.embed import Backend, Long, LongOpt, Precision, PrecisionOpt
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar
+
+app = typer.Typer(help="Build, grow and inspect semantic indexes.", no_args_is_help=True)
+
+FileArg = Annotated[str, typer.Argument(help="Corpus file: txt, csv, tsv, jsonl, json or parquet ('-' for stdin).")]
+DirArg = Annotated[str, typer.Argument(help="The index folder.")]
+
+
+def _summary(index, output: str | None = None) -> None:
+    m = index.manifest
+    emit(
+        [
+            {
+                "path": output,
+                "count": m["count"],
+                "model": m["model"]["name"],
+                "dimension": m["dimension"],
+                "precision": m["precision"],
+                "backend": m["backend"],
+                "corpus_fingerprint": m["corpus_fingerprint"],
+            }
+        ],
+        fmt=None,
+        output=None,
+        columns=[
+            (k, lambda r, k=k: str(r[k])) for k in ("path", "count", "model", "dimension", "precision", "backend")
+        ],
+    )
+
+
+@app.command("build")
+def build_cli(
+    file: FileArg,
+    out: Annotated[str, typer.Option("--out", help="Folder to write the index to (replaced atomically).")],
+    model: o.ModelOpt = None,
+    precision: PrecisionOpt = Precision.float32,
+    backend: Annotated[Backend, typer.Option("--backend", help="exact, or usearch (approximate, the ann extra).")] = (
+        Backend.exact
+    ),
+    long: LongOpt = Long.truncate,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    max_length: o.MaxLengthOpt = None,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Encode a corpus once and save vectors, documents and a manifest to a folder.
+
+    Example: nlu index build data/corpus.jsonl --out corpus.idx
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.io.readers import iter_records
+
+    with progress_bar(not quiet, "indexing") as progress:
+        records = iter_records(
+            file,
+            fields={"text": text_column},
+            id_column=id_column,
+            fmt=input_format and input_format.value,
+            encoding=encoding,
+            max_chars=max_chars,
+            progress=progress,
+        )
+        index = SemanticIndex.build(
+            records,
+            model,
+            precision=precision.value,
+            backend=backend.value,
+            long=long.value,
+            batch_size=batch_size,
+            device=device.value,
+            max_length=max_length,
+        )
+        note_model(index.model_info, verbose)
+        index.save(out)
+    _summary(index, out)
+
+
+@app.command("add")
+def add_cli(
+    index_dir: DirArg,
+    file: FileArg,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Append documents to an index, encoding only the new ones, with the index's own model."""
+    configure_runtime(verbose)
+    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.io.readers import iter_records
+
+    with progress_bar(not quiet, "adding") as progress:
+        index = SemanticIndex.load(index_dir, batch_size=batch_size, device=device.value)
+        records = iter_records(
+            file,
+            fields={"text": text_column},
+            id_column=id_column,
+            fmt=input_format and input_format.value,
+            encoding=encoding,
+            max_chars=max_chars,
+            progress=progress,
+            id_start=len(index),
+        )
+        note_model(index.model_info, verbose)
+        index.add(records)
+        index.save(index_dir)
+    _summary(index, index_dir)
+
+
+@app.command("info")
+def info_cli(index_dir: DirArg, fmt: o.FormatOpt = None) -> None:
+    """Show an index's manifest (model, checksum, dimension, precision, count, fingerprint)."""
+    from pathlib import Path
+
+    from nlu_toolkit.index import read_manifest
+
+    m = read_manifest(Path(index_dir))
+    flat = {
+        **{k: v for k, v in m.items() if k not in ("model", "files")},
+        "model": m["model"]["name"],
+        "model_sha256": m["model"].get("sha256"),
+    }
+    emit([flat], fmt=fmt and fmt.value, output=None, columns=[(k, lambda r, k=k: str(r[k])) for k in flat])

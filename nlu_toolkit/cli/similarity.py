@@ -1,0 +1,120 @@
+"""``nlu similarity`` and ``nlu dedupe``: cosine scores of pairs, and near-duplicate mining."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, num, short
+from nlu_toolkit.errors import UsageError
+
+
+def similarity_cli(
+    a: Annotated[str | None, typer.Argument(help="First text.", show_default=False)] = None,
+    b: Annotated[str | None, typer.Argument(help="Second text.", show_default=False)] = None,
+    pairs: Annotated[
+        str | None,
+        typer.Option(
+            "--pairs",
+            help="Score every row of FILE (csv/tsv/jsonl/parquet with columns a, b).",
+            rich_help_panel=o.INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    a_column: Annotated[str, typer.Option("--a-column", rich_help_panel=o.INPUT)] = "a",
+    b_column: Annotated[str, typer.Option("--b-column", rich_help_panel=o.INPUT)] = "b",
+    encoding: o.EncodingOpt = "utf-8",
+    model: o.ModelOpt = None,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Cosine similarity of two texts, or of every pair in a file.
+
+    Examples:
+      nlu similarity "A man is playing guitar." "Someone plays an instrument."
+      nlu similarity --pairs pairs.csv --format csv -o scored.csv
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.io.readers import iter_records
+    from nlu_toolkit.tasks.embed import similarity
+
+    if pairs is not None:
+        if a is not None or b is not None:
+            raise UsageError("give two texts or --pairs FILE, not both", "drop one of them")
+        rows = list(iter_records(pairs, fields={"a": a_column, "b": b_column}, encoding=encoding))
+        left, right = [r["a"] for r in rows], [r["b"] for r in rows]
+    elif a is None or b is None:
+        raise UsageError("similarity needs two texts", 'e.g. nlu similarity "text one" "text two", or --pairs FILE')
+    else:
+        left, right = [a], [b]
+    scored = similarity(left, right, model, batch_size=batch_size, device=device.value)
+    emit(
+        scored,
+        fmt=fmt and fmt.value,
+        output=output,
+        columns=[
+            ("a", lambda r: short(r["a"], 40)),
+            ("b", lambda r: short(r["b"], 40)),
+            ("score", lambda r: num(r["score"])),
+        ],
+    )
+
+
+def dedupe_cli(
+    texts: o.TextsArg = None,
+    input_file: o.InputOpt = None,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold", min=0.0, max=1.0, help="Cosine similarity at or above which two texts are near-duplicates."
+        ),
+    ] = 0.9,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates kept per text while mining.")] = 100,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 100_000,
+    model: o.ModelOpt = None,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 32,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Find near-duplicate pairs (paraphrase mining): {"score", "a_id", "b_id", "a", "b"}, best first.
+
+    Example: nlu dedupe --input data/corpus.jsonl --threshold 0.85
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.cli.render import read_inputs
+    from nlu_toolkit.tasks.cluster import dedupe
+
+    records = read_inputs(
+        texts,
+        input_file,
+        fields={"text": text_column},
+        id_column=id_column,
+        input_format=input_format and input_format.value,
+        encoding=encoding,
+        max_chars=max_chars,
+        progress=None,
+    )
+    found = dedupe(records, model, threshold=threshold, top_k=top_k, batch_size=batch_size, device=device.value)
+    emit(
+        found,
+        fmt=fmt and fmt.value,
+        output=output,
+        columns=[
+            ("score", lambda r: num(r["score"])),
+            ("a_id", lambda r: str(r["a_id"])),
+            ("b_id", lambda r: str(r["b_id"])),
+            ("a", lambda r: short(r["a"], 40)),
+            ("b", lambda r: short(r["b"], 40)),
+        ],
+    )

@@ -1,0 +1,454 @@
+"""A persisted semantic index: vectors, documents and a manifest in one folder.
+
+Layout of an index folder::
+
+    manifest.json          model name and weights checksum, dimension, normalisation,
+                           precision, backend, count, corpus fingerprint, file checksums
+    vectors.safetensors    "embeddings" float32 (n, dim), "offsets" int64 (n + 1,) into
+                           docs.jsonl, and "codes"/"ranges" for int8 or ubinary precision
+    docs.jsonl             one document per line: {"id", "text", ...passthrough}
+    ann.usearch            the approximate index, with backend "usearch"
+
+Vectors are safetensors, never pickle. Documents are read back by byte offset, so a
+search touches only the lines of its hits and loading an index never parses every
+text. Building streams the input: texts go to disk as they are encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlu_toolkit import __version__
+from nlu_toolkit.errors import IndexCorrupted, InputError, ModelMismatch, UsageError
+from nlu_toolkit.io.writers import dumps
+from nlu_toolkit.resolver import ModelInfo, weights_sha256
+from nlu_toolkit.tasks.common import Inputs
+from nlu_toolkit.tasks.embed import PRECISIONS, Embedder
+
+FORMAT = "nlu-semantic-index"
+VERSION = 1
+BACKENDS = ("exact", "usearch")
+MANIFEST, VECTORS, DOCS, ANN = "manifest.json", "vectors.safetensors", "docs.jsonl", "ann.usearch"
+
+
+@dataclass
+class Hit:
+    rank: int
+    index: int  # row in the index
+    score: float
+    doc: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "id": self.doc.get("id"),
+            "score": self.score,
+            **{k: v for k, v in self.doc.items() if k != "id"},
+        }
+
+
+@dataclass
+class SearchResult:
+    """``{"query_index", "query", "hits": [{"rank", "id", "score", "text", ...passthrough}]}``."""
+
+    query_index: int
+    query: str
+    hits: list[Hit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query_index": self.query_index, "query": self.query, "hits": [h.to_dict() for h in self.hits]}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _model_record(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "spec": info.spec,
+        "source": info.source,
+        "path": info.path,
+        "revision": info.revision,
+        "sha256": weights_sha256(info),
+    }
+
+
+class SemanticIndex:
+    """Vectors of a corpus plus its documents; exact, quantized or approximate search.
+
+    Build one with `build` (or `load` a saved one), grow it with `add`, persist it
+    with `save`, query it with `search`. Only queries are encoded at search time.
+    """
+
+    def __init__(self, embedder: Embedder, *, precision: str = "float32", backend: str = "exact") -> None:
+        if precision not in PRECISIONS:
+            raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown --backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
+        if not embedder.normalize:
+            raise UsageError("an index needs normalised vectors", "create the Embedder with normalize=True")
+        self.embedder = embedder
+        self.precision = precision
+        self.backend = backend
+        self.embeddings = np.zeros((0, embedder.dimension), dtype=np.float32)
+        self.ranges: np.ndarray | None = None
+        self.codes: np.ndarray | None = None
+        self._ann: Any = None
+        # Documents live in a JSONL file; offsets[i]:offsets[i+1] is document i's line.
+        self._staging = Path(tempfile.mkdtemp(prefix="nlu-index-"))
+        self._docs_path = self._staging / DOCS
+        self._docs_path.touch()
+        self.offsets = np.zeros(1, dtype=np.int64)
+        self.fingerprint = hashlib.sha256()
+        self.manifest: dict[str, Any] = {}
+
+    def __del__(self) -> None:
+        staging = getattr(self, "_staging", None)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def __len__(self) -> int:
+        return int(self.embeddings.shape[0])
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.embedder.model_info
+
+    # -- building -----------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        inputs: Inputs,
+        model: str | None = None,
+        *,
+        precision: str = "float32",
+        backend: str = "exact",
+        **options: Any,
+    ) -> SemanticIndex:
+        """Encode ``inputs`` (texts or records with ``text``) into a new index.
+
+        ``options`` go to `Embedder` (batch_size, device, long, max_length).
+        """
+        index = cls(Embedder(model, normalize=True, **options), precision=precision, backend=backend)
+        index.add(inputs)
+        return index
+
+    def add(self, inputs: Inputs) -> int:
+        """Encode and append documents; returns how many were added.
+
+        Texts are written to disk window by window, so only vectors stay in memory.
+        """
+        parts = [self.embeddings]
+        ends = [self.offsets]
+        added = 0
+        with open(self._docs_path, "ab") as f:
+            position = f.tell()
+            # Texts without ids continue the index's numbering rather than restarting at 0.
+            for window, vectors, truncated in self.embedder.embed(inputs, id_start=len(self)):
+                lengths = []
+                for record, cut in zip(window, truncated, strict=True):
+                    doc = dict(record)
+                    if cut:
+                        doc["truncated"] = True
+                    line = (dumps(doc) + "\n").encode("utf-8")
+                    f.write(line)
+                    self.fingerprint.update(line)
+                    lengths.append(len(line))
+                    added += 1
+                ends.append(position + np.cumsum(lengths, dtype=np.int64))
+                position += sum(lengths)
+                parts.append(vectors)
+        self.embeddings = np.concatenate(parts).astype(np.float32, copy=False)
+        self.offsets = np.concatenate(ends)
+        self._refresh_codes(new=added)
+        return added
+
+    def _refresh_codes(self, new: int) -> None:
+        if self.precision != "float32" and new:
+            from nlu_toolkit.core.retrieval import quantize
+
+            # int8 ranges are calibrated on the first documents and reused by later additions,
+            # so old and new codes stay comparable.
+            fresh, self.ranges = quantize(self.embeddings[len(self) - new :], self.precision, self.ranges)
+            self.codes = fresh if self.codes is None else np.concatenate([self.codes, fresh])
+        if self.backend == "usearch":
+            from nlu_toolkit.ann import AnnIndex
+
+            if self._ann is None:
+                self._ann = AnnIndex(self.embedder.dimension)
+            if new:
+                self._ann.add(self.embeddings[len(self) - new :], start_key=len(self) - new)
+
+    # -- searching ----------------------------------------------------------------------
+
+    def search_embeddings(self, queries: np.ndarray, *, top_k: int = 10) -> list[list[tuple[int, float]]]:
+        """Top-k ``(row, cosine score)`` per query vector; queries are ``(q, dim)`` float32."""
+        from nlu_toolkit.core import retrieval
+
+        if len(self) == 0:
+            return [[] for _ in range(len(queries))]
+        top_k = min(top_k, len(self))
+        if self.backend == "usearch":
+            return self._ann.search(queries, top_k)
+        if self.precision != "float32":
+            return retrieval.quantized_search(
+                queries,
+                self.codes,
+                self.precision,
+                ranges=self.ranges,
+                top_k=top_k,
+                rescore_embeddings=self.embeddings,
+            )
+        return retrieval.semantic_search(queries, self.embeddings, top_k=top_k, normalized=True)
+
+    def search(
+        self,
+        queries: str | Sequence[str],
+        *,
+        top_k: int = 10,
+        rerank: str | None = None,
+        rerank_top: int | None = None,
+    ) -> list[SearchResult]:
+        """Search with query texts: one `SearchResult` per query, hits by descending score.
+
+        With ``rerank`` (a cross-encoder hub id or folder), the best ``rerank_top``
+        candidates (default ``max(4 * top_k, 20)``) are re-scored by the cross-encoder;
+        each hit then carries ``score`` (cross-encoder) and ``retrieval_score`` (cosine).
+        """
+        if top_k < 1:
+            raise UsageError(f"--top-k must be at least 1, got {top_k}", "pass a positive --top-k")
+        texts = [queries] if isinstance(queries, str) else list(queries)
+        if not texts:
+            raise InputError("no queries given", "pass --search TEXT or --queries FILE")
+        vectors, _ = self.embedder.encode(texts)
+        pool = top_k if rerank is None else max(rerank_top or 4 * top_k, top_k, 20)
+        found = self.search_embeddings(vectors, top_k=pool)
+        results = []
+        with open(self._docs_path, "rb") as docs:
+            for qi, (query, row_hits) in enumerate(zip(texts, found, strict=True)):
+                hits = [Hit(0, int(i), float(s), self._doc(docs, int(i))) for i, s in row_hits]
+                results.append(SearchResult(qi, query, hits))
+        if rerank is not None:
+            _rerank(results, rerank, device=self.model_info.device)
+        for result in results:
+            result.hits = result.hits[:top_k]
+            for rank, hit in enumerate(result.hits, 1):
+                hit.rank = rank
+        return results
+
+    def _doc(self, f: Any, i: int) -> dict[str, Any]:
+        f.seek(int(self.offsets[i]))
+        return json.loads(f.read(int(self.offsets[i + 1] - self.offsets[i])))
+
+    def documents(self) -> Iterable[dict[str, Any]]:
+        """Every document, in index order."""
+        with open(self._docs_path, encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
+
+    # -- persistence --------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the index to folder ``path`` atomically (a temp folder renamed into place)."""
+        from safetensors.numpy import save_file
+
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            tensors = {"embeddings": self.embeddings, "offsets": self.offsets}
+            if self.codes is not None:
+                tensors["codes"] = self.codes
+            if self.ranges is not None:
+                tensors["ranges"] = self.ranges.astype(np.float32)
+            save_file(tensors, str(tmp / VECTORS))
+            shutil.copyfile(self._docs_path, tmp / DOCS)
+            files = [VECTORS, DOCS]
+            if self._ann is not None:
+                self._ann.save(tmp / ANN)
+                files.append(ANN)
+            self.manifest = {
+                "format": FORMAT,
+                "version": VERSION,
+                "model": _model_record(self.model_info),
+                "dimension": self.embedder.dimension,
+                "normalized": True,
+                "precision": self.precision,
+                "backend": self.backend,
+                "count": len(self),
+                "max_length": self.embedder.limit,
+                "long": self.embedder.long,
+                "corpus_fingerprint": self.fingerprint.hexdigest(),
+                "files": {name: _sha256(tmp / name) for name in files},
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "nlu_toolkit": __version__,
+            }
+            (tmp / MANIFEST).write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
+            # mkdtemp makes the folder 0700 and safetensors writes 0600: give the index the modes of plain files.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)
+            for file in tmp.iterdir():
+                os.chmod(file, 0o666 & ~umask)
+            if target.exists():
+                # Swap: move the old index aside, put the new one in place, then delete the old.
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+                os.rename(target, old / "index")
+                os.rename(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        model: str | None = None,
+        *,
+        verify: bool = True,
+        **options: Any,
+    ) -> SemanticIndex:
+        """Load a saved index; its model is loaded too (only queries get encoded).
+
+        Args:
+            path: the index folder.
+            model: optional; must be the model the index was built with.
+            verify: check every file against the manifest's sha256 (a corrupted file
+                raises `IndexCorrupted`).
+            options: `Embedder` options (batch_size, device).
+
+        Raises:
+            IndexCorrupted: missing files, a bad manifest, checksum or shape mismatch.
+            ModelMismatch: ``model`` (or the model folder named in the manifest) is not
+                the model the index was built with.
+        """
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        folder = Path(path)
+        manifest = read_manifest(folder)
+        files = manifest.get("files", {})
+        for name, digest in files.items():
+            file = folder / name
+            if not file.is_file():
+                raise IndexCorrupted(
+                    f"index {folder} is missing {name}", f"rebuild it: nlu index build FILE --out {folder}"
+                )
+            if verify and _sha256(file) != digest:
+                raise IndexCorrupted(
+                    f"index {folder}: {name} does not match its checksum (the file is corrupted)",
+                    f"rebuild it: nlu index build FILE --out {folder}",
+                )
+        recorded = manifest["model"]
+        spec = model if model is not None else _recorded_spec(recorded)
+        embedder = Embedder(
+            spec,
+            normalize=True,
+            long=manifest.get("long", "truncate"),
+            max_length=manifest.get("max_length"),
+            **options,
+        )
+        have = weights_sha256(embedder.model_info)
+        if have != recorded.get("sha256"):
+            raise ModelMismatch(
+                f"index {folder} was built with {recorded['name']} (weights sha256 {str(recorded.get('sha256'))[:12]}), "
+                f"but {embedder.model_info.name} (sha256 {have[:12]}) was given",
+                "drop --model to use the index's own model, or rebuild the index with this model",
+            )
+        index = cls(embedder, precision=manifest["precision"], backend=manifest["backend"])
+        try:
+            tensors = load_file(str(folder / VECTORS))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise IndexCorrupted(f"index {folder}: cannot read {VECTORS} ({e})", "rebuild the index") from e
+        index.embeddings = tensors["embeddings"]
+        index.offsets = tensors["offsets"]
+        index.codes = tensors.get("codes")
+        index.ranges = tensors.get("ranges")
+        n = manifest["count"]
+        if index.embeddings.shape != (n, manifest["dimension"]) or index.offsets.shape != (n + 1,):
+            raise IndexCorrupted(
+                f"index {folder}: {VECTORS} holds {index.embeddings.shape} vectors, the manifest says ({n}, "
+                f"{manifest['dimension']})",
+                "rebuild the index",
+            )
+        shutil.copyfile(folder / DOCS, index._docs_path)
+        if index._docs_path.stat().st_size != int(index.offsets[-1]):
+            raise IndexCorrupted(f"index {folder}: {DOCS} does not match its offsets", "rebuild the index")
+        with open(index._docs_path, "rb") as f:
+            for line in f:
+                index.fingerprint.update(line)
+        if manifest["backend"] == "usearch":
+            from nlu_toolkit.ann import AnnIndex
+
+            index._ann = AnnIndex.load(folder / ANN, manifest["dimension"])
+        index.manifest = manifest
+        return index
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of an index folder, checked for format and required keys."""
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise InputError("no such index folder", "build one with: nlu index build FILE --out DIR", path=str(folder))
+    if not path.is_file():
+        raise IndexCorrupted(f"{folder} has no {MANIFEST}; it is not an index", "build one with nlu index build")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise IndexCorrupted(f"{path} is not valid JSON ({e})", "rebuild the index") from e
+    required = ("format", "version", "model", "dimension", "precision", "backend", "count", "files")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or any(k not in manifest for k in required):
+        raise IndexCorrupted(f"{path} is not an nlu index manifest", "rebuild the index")
+    if manifest["version"] > VERSION:
+        raise IndexCorrupted(
+            f"index format version {manifest['version']} is newer than this nlu_toolkit understands",
+            "upgrade nlu_toolkit",
+        )
+    return manifest
+
+
+def _recorded_spec(recorded: dict[str, Any]) -> str:
+    """The model spec to reload an index's model: embedded, its folder, or its hub id."""
+    if recorded.get("source") == "embedded":
+        return "embedded"
+    if recorded.get("source") == "local":
+        return str(recorded.get("path"))
+    return str(recorded.get("name"))
+
+
+def _rerank(results: list[SearchResult], model: str, *, device: str) -> None:
+    """Re-score each result's hits with a cross-encoder and sort them by its score."""
+    from nlu_toolkit.resolver import load_model
+
+    loaded = load_model(model, "cross-encoder", device=device)
+    pairs = [(r.query, str(h.doc.get("text", ""))) for r in results for h in r.hits]
+    if not pairs:
+        return
+    scores = np.asarray(loaded.model.predict(pairs, show_progress_bar=False), dtype=np.float64).reshape(len(pairs), -1)
+    it = iter(scores[:, -1])
+    for r in results:
+        for h in r.hits:
+            h.doc = {**h.doc, "retrieval_score": h.score}
+            h.score = float(next(it))
+        r.hits.sort(key=lambda h: -h.score)

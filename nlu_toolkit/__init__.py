@@ -21,6 +21,16 @@ _EXPORTS = {
     "EntityRecognizer": "nlu_toolkit.tasks.ner",
     "qa": "nlu_toolkit.tasks.qa",
     "QuestionAnswerer": "nlu_toolkit.tasks.qa",
+    "embed": "nlu_toolkit.tasks.embed",
+    "Embedder": "nlu_toolkit.tasks.embed",
+    "similarity": "nlu_toolkit.tasks.embed",
+    "cluster": "nlu_toolkit.tasks.cluster",
+    "dedupe": "nlu_toolkit.tasks.cluster",
+    "SemanticIndex": "nlu_toolkit.index",
+    "semantic_search": "nlu_toolkit.core.retrieval",
+    "paraphrase_mining_embeddings": "nlu_toolkit.core.retrieval",
+    "community_detection": "nlu_toolkit.core.retrieval",
+    "cluster_embeddings": "nlu_toolkit.core.cluster",
     "load_model": "nlu_toolkit.resolver",
     "ModelInfo": "nlu_toolkit.resolver",
     "list_models": "nlu_toolkit.models",
@@ -43,6 +53,8 @@ _ERRORS = (
 )
 
 if TYPE_CHECKING:
+    from nlu_toolkit.core.cluster import cluster_embeddings
+    from nlu_toolkit.core.retrieval import community_detection, paraphrase_mining_embeddings, semantic_search
     from nlu_toolkit.embedded import embedded_path
     from nlu_toolkit.errors import (
         IndexCorrupted,
@@ -55,11 +67,14 @@ if TYPE_CHECKING:
         TrainingDataError,
         UsageError,
     )
+    from nlu_toolkit.index import SemanticIndex
     from nlu_toolkit.io.readers import iter_records
     from nlu_toolkit.io.writers import write_records
     from nlu_toolkit.models import list_models, pull, verify
     from nlu_toolkit.resolver import ModelInfo, load_model
     from nlu_toolkit.tasks.classify import Classifier, classify
+    from nlu_toolkit.tasks.cluster import cluster, dedupe
+    from nlu_toolkit.tasks.embed import Embedder, embed, similarity
     from nlu_toolkit.tasks.ner import EntityRecognizer, ner
     from nlu_toolkit.tasks.qa import QuestionAnswerer, qa
 
@@ -78,6 +93,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Classifier",
+    "Embedder",
     "EntityRecognizer",
     "IndexCorrupted",
     "InputError",
@@ -88,16 +104,25 @@ __all__ = [
     "ModelNotAvailable",
     "NluError",
     "QuestionAnswerer",
+    "SemanticIndex",
     "TrainingDataError",
     "UsageError",
     "classify",
+    "cluster",
+    "cluster_embeddings",
+    "community_detection",
+    "dedupe",
+    "embed",
     "embedded_path",
     "iter_records",
     "list_models",
     "load_model",
     "ner",
+    "paraphrase_mining_embeddings",
     "pull",
     "qa",
+    "semantic_search",
+    "similarity",
     "verify",
     "write_records",
 ]

@@ -5,8 +5,8 @@ methods work on L2-normalised rows, so "distance" means cosine distance
 throughout. Labels are an ``(n,)`` int array, ``-1`` for noise (rows in no
 cluster), renumbered so cluster 0 is the largest.
 
-scikit-learn is imported inside the functions that need it, so importing this
-module stays cheap.
+scikit-learn, torch (community detection) and matplotlib are imported inside
+the functions that need them, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Literal
 
 import numpy as np
 
-from nlu_toolkit.core.retrieval import community_detection
 from nlu_toolkit.errors import UsageError
 
 METHODS = ("kmeans", "agglomerative", "community", "hdbscan")
@@ -119,6 +118,8 @@ def cluster_embeddings(
                 "try 0.75 (0.6 looser, 0.9 tighter)",
             )
         size = _check_int("min_size", DEFAULT_MIN_SIZES["community"] if min_size is None else min_size, 1)
+        from nlu_toolkit.core.retrieval import community_detection
+
         labels = np.full(n, -1, dtype=np.int64)
         for cid, members in enumerate(community_detection(x, threshold=thr, min_size=size)):
             labels[members] = cid

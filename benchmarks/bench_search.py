@@ -113,6 +113,9 @@ def bench_size(n: int, args: argparse.Namespace) -> None:
     print(f"\n=== n = {n:,} x {args.dim} ({args.data}), {args.queries} queries; generated in {gen_s:.1f} s ===")
     print(f"{'method':42s} {'build':>10s} {'1 query':>11s} {'batch/query':>11s} {'recall@10':>9s}")
 
+    if args.build_only:
+        bench_ann(n, corpus, queries, None, args)
+        return
     exact = lambda q: semantic_search(q, corpus, top_k=10, normalized=True)  # noqa: E731
     single = single_latency(exact, queries, args.single)
     truth, batch_s = timed(exact, queries)
@@ -149,6 +152,10 @@ def bench_size(n: int, args: argparse.Namespace) -> None:
         print(f"{name:42s} {q_s:9.1f}s {ms(single)} {ms(batch_s / len(queries))} {recall_at(hits, truth):9.3f}")
         del codes
 
+    bench_ann(n, corpus, queries, truth, args)
+
+
+def bench_ann(n: int, corpus: np.ndarray, queries: np.ndarray, truth: list | None, args: argparse.Namespace) -> None:
     try:
         from nlu_toolkit.ann import AnnIndex
     except ImportError:  # pragma: no cover
@@ -159,11 +166,29 @@ def bench_size(n: int, args: argparse.Namespace) -> None:
     if n > args.ann_max_n:
         print(f"usearch: skipped above --ann-max-n {args.ann_max_n:,}")
         return
-    index, build_s = timed(
-        AnnIndex.build, corpus, dtype=args.ann_dtype, connectivity=args.connectivity, expansion_add=args.expansion_add
-    )
     name = f"usearch HNSW {args.ann_dtype} M={args.connectivity} ef_add={args.expansion_add}"
-    print(f"{name}: built in {build_s:.1f} s ({n / build_s:,.0f} vectors/s)")
+    cached = None
+    if args.ann_cache:
+        key = f"{args.data}-{n}-{args.dim}-seed{args.seed}-{args.ann_dtype}-M{args.connectivity}-ef{args.expansion_add}"
+        cached = os.path.join(args.ann_cache, key + ".usearch")
+    if cached and os.path.exists(cached):
+        index, load_s = timed(AnnIndex.load, cached, args.dim)
+        print(f"{name}: loaded from {cached} in {load_s:.1f} s (build time: see the run that saved it)")
+    else:
+        index, build_s = timed(
+            AnnIndex.build,
+            corpus,
+            dtype=args.ann_dtype,
+            connectivity=args.connectivity,
+            expansion_add=args.expansion_add,
+        )
+        print(f"{name}: built in {build_s:.1f} s ({n / build_s:,.0f} vectors/s)")
+        if cached:
+            os.makedirs(args.ann_cache, exist_ok=True)
+            index.save(cached)
+            print(f"  saved to {cached}")
+    if args.build_only:
+        return
     for ef in args.ef:
         index.expansion_search = ef
         single = single_latency(lambda q, index=index: index.search(q, 10), queries, len(queries))
@@ -189,6 +214,13 @@ def main() -> int:
     parser.add_argument("--data", choices=("random", "clustered"), default="random")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-peer", action="store_true", help="skip sentence-transformers' semantic_search")
+    parser.add_argument(
+        "--ann-cache",
+        default=None,
+        help="folder to save each built HNSW index in and reload it from (keyed by data, size and build settings), "
+        "so a slow build can be timed later on a quiet machine",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build (and cache) the HNSW index, search nothing")
     args = parser.parse_args()
     args.ef = [int(v) for v in args.ef.split(",")]
     print("machine:", machine())

@@ -39,6 +39,11 @@ _EXPORTS = {
     "iter_records": "nlu_toolkit.io.readers",
     "write_records": "nlu_toolkit.io.writers",
     "embedded_path": "nlu_toolkit.embedded",
+    "finetune": "nlu_toolkit.train.finetune",
+    "FinetuneResult": "nlu_toolkit.train.finetune",
+    "evaluate": "nlu_toolkit.train.evaluate",
+    "EvaluationResult": "nlu_toolkit.train.evaluate",
+    "load_metric": "nlu_toolkit.core.metrics",
 }
 _ERRORS = (
     "NluError",
@@ -54,6 +59,7 @@ _ERRORS = (
 
 if TYPE_CHECKING:
     from nlu_toolkit.core.cluster import cluster_embeddings
+    from nlu_toolkit.core.metrics import load_metric
     from nlu_toolkit.core.retrieval import community_detection, paraphrase_mining_embeddings, semantic_search
     from nlu_toolkit.embedded import embedded_path
     from nlu_toolkit.errors import (
@@ -77,6 +83,8 @@ if TYPE_CHECKING:
     from nlu_toolkit.tasks.embed import Embedder, embed, similarity
     from nlu_toolkit.tasks.ner import EntityRecognizer, ner
     from nlu_toolkit.tasks.qa import QuestionAnswerer, qa
+    from nlu_toolkit.train.evaluate import EvaluationResult, evaluate
+    from nlu_toolkit.train.finetune import FinetuneResult, finetune
 
 
 def __getattr__(name: str) -> Any:
@@ -95,6 +103,8 @@ __all__ = [
     "Classifier",
     "Embedder",
     "EntityRecognizer",
+    "EvaluationResult",
+    "FinetuneResult",
     "IndexCorrupted",
     "InputError",
     "MissingExtra",
@@ -114,8 +124,11 @@ __all__ = [
     "dedupe",
     "embed",
     "embedded_path",
+    "evaluate",
+    "finetune",
     "iter_records",
     "list_models",
+    "load_metric",
     "load_model",
     "ner",
     "paraphrase_mining_embeddings",

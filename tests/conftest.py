@@ -136,3 +136,9 @@ def st_model_unnormalized(models_dir: Path, st_model: str) -> str:
 def cross_encoder_model(models_dir: Path) -> str:
     """A tiny cross-encoder (one-logit sequence classifier), loadable by `sentence_transformers.CrossEncoder`."""
     return _build(models_dir, "cross-encoder", "sequence", ["score"])
+
+
+@pytest.fixture(scope="session")
+def st_model_long(models_dir: Path) -> str:
+    """A tiny sentence-transformers base with 256 positions: QA windows of question + context need room."""
+    return _build(models_dir, "st-256", "sentence", max_length=256)

@@ -26,6 +26,8 @@ from nlu_toolkit.cli import models as models_cli
 from nlu_toolkit.cli.classify import classify_cli
 from nlu_toolkit.cli.cluster import cluster_cli
 from nlu_toolkit.cli.embed import embed_cli
+from nlu_toolkit.cli.evaluate import evaluate_cli
+from nlu_toolkit.cli.finetune import finetune_cli
 from nlu_toolkit.cli.ner import ner_cli
 from nlu_toolkit.cli.qa import qa_cli
 from nlu_toolkit.cli.similarity import dedupe_cli, similarity_cli
@@ -120,6 +122,8 @@ app.add_typer(index_cli.app, name="index", rich_help_panel="Embeddings and searc
 app.command("cluster", rich_help_panel="Embeddings and search")(cluster_cli)
 app.command("similarity", rich_help_panel="Embeddings and search")(similarity_cli)
 app.command("dedupe", rich_help_panel="Embeddings and search")(dedupe_cli)
+app.command("finetune", rich_help_panel="Training")(finetune_cli)
+app.command("evaluate", rich_help_panel="Training")(evaluate_cli)
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
 
 

@@ -132,3 +132,50 @@ def short(text: Any, width: int = 60) -> str:
 
 def num(value: Any) -> str:
     return "" if value is None else f"{value:.3f}"
+
+
+def print_summary(
+    summary: dict[str, Any],
+    *,
+    fmt: str | None,
+    title: str,
+    rows: Sequence[dict[str, Any]] = (),
+    output: str | None = None,
+) -> None:
+    """One result record: a key/value table (plus a table of ``rows``) on a terminal, else one JSON/CSV record."""
+    from nlu_toolkit.io.writers import format_for_output, write_records
+
+    chosen = format_for_output(output, fmt, isatty=sys.stdout.isatty())
+    if chosen == "json":  # one object, not an array of one
+        from nlu_toolkit.io.writers import atomic_output, dumps
+
+        if output in (None, "-"):
+            sys.stdout.write(dumps(summary) + "\n")
+        else:
+            with atomic_output(output, "w", encoding="utf-8") as f:
+                f.write(dumps(summary) + "\n")
+        return
+    if chosen != "table":
+        write_records([summary], chosen, output)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("", "", title=title, show_header=False, highlight=False)
+    for key, value in summary.items():
+        if not isinstance(value, (dict, list)):
+            table.add_row(key, _cell(value))
+    console = Console()
+    console.print(table)
+    if rows:
+        keys = list(dict.fromkeys(k for row in rows for k in row if not isinstance(row[k], (dict, list))))
+        detail = Table(*keys, highlight=False)
+        for row in rows:
+            detail.add_row(*(_cell(row.get(k)) for k in keys))
+        console.print(detail)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)

@@ -1,0 +1,103 @@
+"""``nlu evaluate``: score a model on labelled data (accuracy/F1/MCC, seqeval, SQuAD, STS, retrieval)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.finetune import DATA, LabelColumn, PairColumn, TaskOpt, TextColumn
+
+
+def evaluate_cli(
+    task: TaskOpt,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="Model folder (e.g. from nlu finetune), hub id or preset.", rich_help_panel=o.MODEL
+        ),
+    ],
+    data: Annotated[
+        str,
+        typer.Option("--data", "-d", help="Labelled data, in the formats nlu finetune reads.", rich_help_panel=DATA),
+    ],
+    text_column: TextColumn = "text",
+    text_pair_column: PairColumn = None,
+    label_column: LabelColumn = "label",
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=1.0, help="Multi-label: score needed to predict a label.")
+    ] = 0.5,
+    errors: Annotated[
+        str | None,
+        typer.Option(
+            "--errors",
+            help="Write the wrong predictions to FILE (jsonl).",
+            rich_help_panel=o.OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    confusion_png: Annotated[
+        str | None,
+        typer.Option(
+            "--confusion-png",
+            help="Classification: draw the confusion matrix to FILE.png.",
+            rich_help_panel=o.OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    batch_size: o.BatchSizeOpt = 32,
+    max_length: o.MaxLengthOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Score a model on labelled data; overall figures first, then per class/type.
+
+    Examples:
+
+      nlu evaluate --task classification --model my-model --data dev.csv --confusion-png cm.png
+
+      nlu evaluate --task ner --model ner-model --data eng.testa --format json --errors wrong.jsonl
+    """
+    from nlu_toolkit.cli.render import configure_runtime, print_summary
+    from nlu_toolkit.io.writers import write_records
+    from nlu_toolkit.train.evaluate import evaluate
+
+    configure_runtime(verbose)
+    result = evaluate(
+        task.value,
+        model,
+        data,
+        batch_size=batch_size,
+        max_length=max_length,
+        threshold=threshold,
+        device=device.value,
+        text_column=text_column,
+        text_pair_column=text_pair_column,
+        label_column=label_column,
+        confusion_png=confusion_png,
+        trust_remote_code=trust_remote_code,
+    )
+    if errors is not None:
+        write_records(result.errors, "jsonl", errors)
+    rows = _detail_rows(result.details)
+    print_summary(
+        result.to_dict(),
+        fmt=fmt.value if fmt else None,
+        title=f"{task.value}: {result.model}",
+        rows=rows,
+        output=output,
+    )
+
+
+def _detail_rows(details: dict) -> list[dict]:
+    """Per-class (classification) or per-type (NER) rows for the table view."""
+    table = details.get("per_class") or details.get("per_type") or {}
+    rows = [{"name": name, **values} for name, values in table.items()]
+    for group in ("has_answer", "no_answer"):
+        if isinstance(details.get(group), dict):
+            rows.append({"name": group, **details[group]})
+    return rows

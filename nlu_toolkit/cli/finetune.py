@@ -1,0 +1,259 @@
+"""``nlu finetune``: fine-tune a model for classification, multi-label, NER, QA or sentence embeddings."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+
+DATA = "Data"
+TRAINING = "Training"
+
+
+class Task(str, Enum):
+    classification = "classification"
+    multilabel = "multilabel"
+    ner = "ner"
+    qa = "qa"
+    embedding = "embedding"
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+TaskOpt = Annotated[Task, typer.Option("--task", "-t", help="What to train (or score) the model for.")]
+TextColumn = Annotated[
+    str,
+    typer.Option(
+        "--text-column", help="Column holding the text (falls back to sentence/review/...).", rich_help_panel=DATA
+    ),
+]
+PairColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--text-pair-column",
+        help="Second text column (sentence pairs; embeddings: sentence2).",
+        rich_help_panel=DATA,
+        show_default=False,
+    ),
+]
+LabelColumn = Annotated[
+    str, typer.Option("--label-column", help="Column holding the label(s) or score.", rich_help_panel=DATA)
+]
+
+
+def finetune_cli(
+    task: TaskOpt,
+    train: Annotated[
+        str,
+        typer.Option(
+            "--train",
+            help="Training data: csv/tsv/jsonl/json/parquet; CoNLL for ner; SQuAD json for qa; STS-B or pairs for embedding.",
+            rich_help_panel=DATA,
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Folder for the model, metrics.json, curve and model card.")
+    ],
+    eval_file: Annotated[
+        str | None,
+        typer.Option("--eval", help="Evaluation data, scored each epoch.", rich_help_panel=DATA, show_default=False),
+    ] = None,
+    eval_split: Annotated[
+        float | None,
+        typer.Option(
+            "--eval-split",
+            min=0.0,
+            max=1.0,
+            help="Hold out this fraction of --train for evaluation when there is no --eval file.",
+            rich_help_panel=DATA,
+            show_default=False,
+        ),
+    ] = None,
+    text_column: TextColumn = "text",
+    text_pair_column: PairColumn = None,
+    label_column: LabelColumn = "label",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Base model: hub id or local folder (default: the embedded all-MiniLM-L6-v2, offline).",
+            rich_help_panel=o.MODEL,
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        float, typer.Option("--epochs", min=0.0, help="Passes over the data.", rich_help_panel=TRAINING)
+    ] = 3.0,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr",
+            help="Peak learning rate (default 5e-5; 2e-5 for embeddings).",
+            rich_help_panel=TRAINING,
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", min=1, help="Examples per step (per device).", rich_help_panel=TRAINING)
+    ] = 32,
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            "--max-length",
+            min=8,
+            help="Token limit (default 256; 384 for qa).",
+            rich_help_panel=TRAINING,
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for the new head, shuffling and splits.", rich_help_panel=TRAINING)
+    ] = 42,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            "--patience",
+            min=1,
+            help="Early stopping: evaluations without improvement before stopping.",
+            rich_help_panel=TRAINING,
+            show_default=False,
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="Metric for early stopping and the best model (default: accuracy, micro_f1, f1, f1, spearman).",
+            rich_help_panel=TRAINING,
+            show_default=False,
+        ),
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--max-steps",
+            min=1,
+            help="Stop after this many steps (smoke runs).",
+            rich_help_panel=TRAINING,
+            show_default=False,
+        ),
+    ] = None,
+    warmup: Annotated[
+        float,
+        typer.Option(
+            "--warmup", min=0.0, max=0.99, help="Warm-up, as a fraction of the steps.", rich_help_panel=TRAINING
+        ),
+    ] = 0.1,
+    gradient_accumulation: Annotated[
+        int,
+        typer.Option(
+            "--gradient-accumulation", min=1, help="Steps to accumulate before each update.", rich_help_panel=TRAINING
+        ),
+    ] = 1,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the last checkpoint in OUTPUT.", rich_help_panel=TRAINING)
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a model already in OUTPUT.", rich_help_panel=TRAINING)
+    ] = False,
+    keep_checkpoints: Annotated[
+        bool,
+        typer.Option(
+            "--keep-checkpoints", help="Keep OUTPUT/checkpoints after a successful run.", rich_help_panel=TRAINING
+        ),
+    ] = False,
+    lora: Annotated[
+        bool,
+        typer.Option(
+            "--lora",
+            help="Train LoRA adapters (pip install 'nlu-toolkit[peft]'); saves the merged model.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = False,
+    lora_rank: Annotated[int, typer.Option("--lora-rank", min=1, help="LoRA rank r.", rich_help_panel=TRAINING)] = 8,
+    device: o.DeviceOpt = o.Device.auto,
+    precision: Annotated[
+        Precision,
+        typer.Option(
+            "--precision",
+            help="auto: bf16/fp16 mixed precision on a CUDA GPU, fp32 elsewhere.",
+            rich_help_panel=o.MODEL,
+        ),
+    ] = Precision.auto,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    fmt: o.FormatOpt = None,
+    quiet: o.QuietOpt = False,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Fine-tune a model; the saved folder loads straight into classify/ner/qa/embed --model DIR.
+
+    Examples:
+
+      nlu finetune --task classification --train train.csv --eval dev.csv --output my-model
+
+      nlu finetune --task ner --train eng.train --eval eng.testa --output ner-model --epochs 1
+
+      accelerate launch --num_processes 4 -m nlu_toolkit finetune --task classification --train train.csv --output m
+    """
+    import sys
+
+    from nlu_toolkit.cli.render import configure_runtime, print_summary
+    from nlu_toolkit.train.finetune import finetune
+
+    configure_runtime(verbose)
+    result = finetune(
+        task.value,
+        train,
+        output,
+        eval=eval_file,
+        eval_split=eval_split,
+        model=model,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        patience=patience,
+        metric=metric,
+        max_steps=max_steps,
+        warmup=warmup,
+        gradient_accumulation=gradient_accumulation,
+        resume=resume,
+        overwrite=overwrite,
+        keep_checkpoints=keep_checkpoints,
+        lora=lora,
+        lora_rank=lora_rank,
+        device=device.value,
+        precision=precision.value,
+        text_column=text_column,
+        text_pair_column=text_pair_column,
+        label_column=label_column,
+        trust_remote_code=trust_remote_code,
+        progress=not quiet and sys.stderr.isatty(),
+    )
+    if not result.files:  # a non-main process under `accelerate launch`: the main one reports
+        return
+    summary = {
+        "output_dir": str(result.output_dir),
+        "task": result.task,
+        "base_model": result.base_model,
+        "best_epoch": result.best_epoch,
+        **result.metrics,
+        "train_seconds": round(result.train_seconds, 1),
+        "train_samples_per_second": result.train_samples_per_second,
+        "device": result.device,
+        "precision": result.precision,
+        "epochs": result.history,
+    }
+    print_summary(
+        summary, fmt=fmt.value if fmt else None, title="fine-tuned: " + str(result.output_dir), rows=result.history
+    )

@@ -1,0 +1,1 @@
+"""Fine-tuning and evaluation: data loading (`data`), training (`finetune`), scoring (`evaluate`)."""

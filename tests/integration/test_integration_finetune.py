@@ -1,0 +1,232 @@
+"""`finetune` and `evaluate` end to end on tiny models (``max_steps=2``) and the samples in data/finetune.
+
+Every task trains, saves, reloads in the matching inference class, and scores; the
+figures of a 2-step run on a random model mean nothing, so the tests check shapes,
+files, label maps and the metric contracts, not values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlu_toolkit import Classifier, Embedder, EntityRecognizer, QuestionAnswerer, evaluate, finetune
+from nlu_toolkit.errors import TrainingDataError, UsageError
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def samples(data_dir: Path) -> Path:
+    return data_dir / "finetune"
+
+
+def quick(**kwargs):
+    return {"max_steps": 2, "batch_size": 4, "seed": 0, **kwargs}
+
+
+def check_outputs(result, out: Path, *, eval_metric: str | None) -> None:
+    assert result.output_dir == out
+    assert (out / "model.safetensors").is_file()
+    assert not list(out.glob("*.bin")) and not list(out.rglob("*.pt*"))  # safetensors only, no pickles
+    assert (out / "tokenizer.json").is_file()
+    assert (out / "training_curve.png").read_bytes().startswith(PNG)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert result.base_model in card and "## Scores" in card
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["task"] == result.task
+    assert metrics["settings"]["max_steps"] == 2
+    assert not (out / "checkpoints").exists()  # removed after a successful run
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    if eval_metric:
+        assert metrics["epochs"] and eval_metric in metrics["epochs"][-1]
+        assert eval_metric in result.metrics
+        assert result.metric == eval_metric
+
+
+def test_classification_trains_saves_and_scores(st_model, samples, tmp_path):
+    out = tmp_path / "cls"
+    result = finetune(
+        "classification",
+        samples / "sentiment_train.csv",
+        out,
+        eval=samples / "sentiment_dev.csv",
+        model=st_model,
+        **quick(),
+    )
+    check_outputs(result, out, eval_metric="accuracy")
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert config["label2id"] == {"negative": 0, "positive": 1}
+    assert result.labels == ["negative", "positive"]
+    assert 0.0 <= result.metrics["accuracy"] <= 1.0 and "macro_f1" in result.metrics
+    # The folder loads straight into the inference class.
+    prediction = Classifier(str(out)).predict(["a lovely film"])
+    assert next(iter(prediction)).label in {"negative", "positive"}
+    scored = evaluate("classification", str(out), samples / "sentiment_dev.csv", confusion_png=tmp_path / "cm.png")
+    assert scored.n == 20
+    assert set(scored.metrics) >= {"accuracy", "macro_f1", "mcc"}
+    assert sum(map(sum, scored.details["confusion"])) == 20
+    assert set(scored.details["per_class"]) == {"negative", "positive"}
+    assert (tmp_path / "cm.png").read_bytes().startswith(PNG)
+    wrong = round((1 - scored.metrics["accuracy"]) * 20)
+    assert len(scored.errors) == wrong
+    assert all(e["gold"] != e["predicted"] for e in scored.errors)
+    assert scored.to_dict()["accuracy"] == scored.metrics["accuracy"]  # overall figures at the top level
+
+
+def test_multilabel_config_and_scores(st_model, samples, tmp_path):
+    out = tmp_path / "ml"
+    result = finetune(
+        "multilabel",
+        samples / "tickets_train.jsonl",
+        out,
+        eval=samples / "tickets_dev.jsonl",
+        model=st_model,
+        label_column="labels",
+        **quick(),
+    )
+    check_outputs(result, out, eval_metric="micro_f1")
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["problem_type"] == "multi_label_classification"
+    assert sorted(config["label2id"]) == ["account", "billing", "technical", "urgent"]
+    scored = evaluate("multilabel", str(out), samples / "tickets_dev.jsonl", label_column="labels", threshold=0.5)
+    assert set(scored.metrics) >= {"accuracy", "micro_f1", "macro_f1", "hamming_loss"}
+    assert scored.n == 12
+
+
+def test_ner_from_conll_iob1(st_model, samples, tmp_path):
+    out = tmp_path / "ner"
+    result = finetune(
+        "ner", samples / "ner_train.conll", out, eval=samples / "ner_dev.conll", model=st_model, **quick()
+    )
+    check_outputs(result, out, eval_metric="f1")
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    assert labels[0] == "O" and {"B-PER", "I-PER", "B-LOC", "I-ORG", "B-MISC"} <= set(labels)
+    found = next(iter(EntityRecognizer(str(out)).predict(["John lives in Paris"])))
+    for entity in found.entities:
+        assert "John lives in Paris"[entity.start : entity.end] == entity.word
+    scored = evaluate("ner", str(out), samples / "ner_dev.conll")
+    assert set(scored.metrics) >= {"precision", "recall", "f1", "tp", "fp", "fn"}
+    assert scored.n == 10
+    assert set(scored.details["per_type"]) <= {"PER", "ORG", "LOC", "MISC"}
+
+
+def test_qa_squad_v2_end_to_end(st_model_long, samples, tmp_path):
+    out = tmp_path / "qa"
+    result = finetune(
+        "qa",
+        samples / "qa_train.json",
+        out,
+        eval=samples / "qa_dev.json",
+        model=st_model_long,
+        max_length=192,
+        **quick(),
+    )
+    check_outputs(result, out, eval_metric="f1")
+    assert "exact_match" in result.metrics
+    answers = list(QuestionAnswerer(str(out)).predict([{"question": "Who?", "context": "Ada wrote it in 1843."}]))
+    assert answers[0].answer == "Ada wrote it in 1843."[answers[0].start : answers[0].end]
+    scored = evaluate("qa", str(out), samples / "qa_dev.json", max_length=192)
+    assert set(scored.metrics) == {"exact_match", "f1"}
+    assert scored.details["has_answer"]["n"] + scored.details["no_answer"]["n"] == scored.n == 6
+    assert scored.details["no_answer"]["n"] == 1
+
+
+def test_embedding_scored_pairs(st_model, samples, tmp_path):
+    out = tmp_path / "sts"
+    before = evaluate("embedding", st_model, samples / "sts_dev.csv")
+    result = finetune(
+        "embedding", samples / "sts_train.csv", out, eval=samples / "sts_dev.csv", model=st_model, **quick()
+    )
+    check_outputs(result, out, eval_metric="spearman")
+    assert (out / "modules.json").is_file()  # a sentence-transformers folder
+    vectors, _ = Embedder(str(out)).encode(["a test sentence"])
+    assert vectors.shape == (1, 32)
+    after = evaluate("embedding", str(out), samples / "sts_dev.csv")
+    assert set(after.metrics) == {"spearman", "pearson"} == set(before.metrics)
+    assert -1.0 <= after.metrics["spearman"] <= 1.0
+
+
+def test_embedding_anchor_positive_pairs(st_model, samples, tmp_path):
+    out = tmp_path / "pairs"
+    result = finetune("embedding", samples / "pairs.jsonl", out, eval_split=0.25, model=st_model, **quick())
+    check_outputs(result, out, eval_metric="mrr@10")
+    scored = evaluate("embedding", str(out), samples / "pairs.jsonl")
+    assert set(scored.metrics) >= {"mrr@10", "recall@1", "recall@10"}
+    assert 0.0 < scored.metrics["mrr@10"] <= 1.0
+
+
+def test_refuses_to_overwrite_then_resumes(st_model, samples, tmp_path):
+    out = tmp_path / "resume"
+    train = samples / "sentiment_train.csv"
+    first = finetune("classification", train, out, model=st_model, keep_checkpoints=True, **quick())
+    assert first.metric is None and first.metrics == {}  # no eval data: nothing to score
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-2"]
+    with pytest.raises(UsageError, match="--overwrite"):
+        finetune("classification", train, out, model=st_model, **quick())
+    resumed = finetune("classification", train, out, model=st_model, resume=True, **quick(max_steps=4))
+    state = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert state["settings"]["max_steps"] == 4
+    assert first.steps == 2 and resumed.steps == 4  # continued from step 2, not from scratch
+    replaced = finetune("classification", train, out, model=st_model, overwrite=True, **quick())
+    assert replaced.output_dir == out
+
+
+def test_resume_without_checkpoint_is_a_usage_error(st_model, samples, tmp_path):
+    with pytest.raises(UsageError, match="no checkpoint"):
+        finetune("classification", samples / "sentiment_train.csv", tmp_path / "x", model=st_model, resume=True)
+
+
+def test_patience_needs_eval_data(st_model, samples, tmp_path):
+    with pytest.raises(UsageError, match="--patience"):
+        finetune("classification", samples / "sentiment_train.csv", tmp_path / "x", model=st_model, patience=2)
+
+
+def test_eval_split_and_early_stopping(st_model, samples, tmp_path):
+    out = tmp_path / "split"
+    result = finetune(
+        "classification",
+        samples / "sentiment_train.csv",
+        out,
+        model=st_model,
+        eval_split=0.2,
+        patience=1,
+        epochs=2,
+        batch_size=16,
+        seed=0,
+    )
+    assert result.eval_rows == 12 and result.train_rows == 48
+    assert 1 <= len(result.history) <= 2
+    assert result.best_epoch in [row["epoch"] for row in result.history]
+
+
+def test_lora_saves_a_merged_model(st_model, samples, tmp_path):
+    pytest.importorskip("peft")
+    out = tmp_path / "lora"
+    finetune("classification", samples / "sentiment_train.csv", out, model=st_model, lora=True, **quick())
+    assert not (out / "adapter_config.json").exists()
+    assert next(iter(Classifier(str(out)).predict(["fine"]))).label in {"negative", "positive"}
+
+
+def test_evaluate_refuses_labels_the_model_lacks(cls_model, samples):
+    # cls_model knows NEGATIVE/POSITIVE; the sample uses lower case labels.
+    with pytest.raises(TrainingDataError, match=r"negative|positive"):
+        evaluate("classification", cls_model, samples / "sentiment_dev.csv")
+
+
+def test_bad_training_data_is_a_training_data_error(st_model, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sentence,label\nfine,1\n", encoding="utf-8")
+    with pytest.raises(TrainingDataError, match="review"):
+        finetune("classification", bad, tmp_path / "o", model=st_model, text_column="review", max_steps=1)
+    assert not (tmp_path / "o" / "config.json").exists()
+
+
+def test_qa_question_too_long_for_the_window_is_named(st_model, samples, tmp_path):
+    # The tiny 64-position model leaves no room for these questions' contexts; the tokenizer would panic.
+    with pytest.raises(TrainingDataError, match="too long"):
+        finetune("qa", samples / "qa_train.json", tmp_path / "qa", model=st_model, max_steps=1)

@@ -367,7 +367,7 @@ def _listing(items: Sequence[Any]) -> str:
 def _datasets() -> Any:
     try:
         import datasets
-    except ImportError as e:  # not a core dependency of the toolkit
+    except ImportError as e:  # a dependency, but a broken install should still say what to do
         raise MissingExtra(
             "training and evaluation need the package 'datasets'", "install it with: pip install datasets"
         ) from e
@@ -630,7 +630,10 @@ def _load_classification(
     used = {"text": _text_column(path, names, columns.text)}
     if columns.text_pair is not None:
         used["text_pair"] = _need_column(path, names, columns.text_pair, "--text-pair-column")
-    used["label"] = _need_column(path, names, columns.label, "--label-column")
+    label = columns.label
+    if label == "label" and "label" not in names and "labels" in names:
+        label = "labels"  # the usual name of a multi-label column (and HF's)
+    used["label"] = _need_column(path, names, label, "--label-column")
     data: dict[str, list[Any]] = {key: _texts(ds, used[key], path) for key in ("text", "text_pair") if key in used}
     class_names = _classlabel_names(ds.features[used["label"]])
     raw = _column(ds, used["label"])

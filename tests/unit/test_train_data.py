@@ -789,3 +789,14 @@ def test_sst2_with_defaults():
     assert data.labels == ["0", "1"]
     assert data.info["columns"] == {"text": "sentence", "label": "label"}
     assert sum(data.train["label"][:]) == 37569
+
+
+def test_a_labels_column_is_used_when_there_is_no_label_column(tmp_path):
+    path = tmp_path / "tickets.jsonl"
+    path.write_text(
+        '{"text": "refund please", "labels": ["billing"]}\n{"text": "app crashes", "labels": "technical, urgent"}\n',
+        encoding="utf-8",
+    )
+    data = load_task_data("multilabel", path)
+    assert data.labels == ["billing", "technical", "urgent"]
+    assert data.train["label"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]

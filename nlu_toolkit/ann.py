@@ -188,6 +188,10 @@ class AnnIndex:
         os.close(fd)
         try:
             self._index.save(tmp)
+            # mkstemp makes the file 0600; give the index the mode a plain open() would (as atomic_output does).
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
@@ -157,25 +158,24 @@ def embed_cli(
         batch_size=batch_size, device=device.value, max_length=max_length, trust_remote_code=trust_remote_code
     )
     if search or queries:
-        _search(
-            texts,
-            input_file,
-            search,
-            queries,
-            corpus,
-            index,
-            model,
-            top_k,
-            rerank,
-            backend.value,
-            long.value,
-            fmt,
-            output,
-            reading,
-            options,
-            verbose,
-            quiet,
+        request = _SearchRequest(
+            search=list(search or []),
+            queries_file=queries,
+            corpus=corpus,
+            index=index,
+            model=model,
+            top_k=top_k,
+            rerank=rerank,
+            backend=backend.value,
+            long=long.value,
+            fmt=fmt,
+            output=output,
+            reading=reading,
+            options=options,
+            verbose=verbose,
+            quiet=quiet,
         )
+        _search(request, texts, input_file)
         return
     if corpus or index or rerank:
         raise UsageError("--corpus, --index and --rerank are for search mode", "add --search QUERY or --queries FILE")
@@ -224,25 +224,28 @@ def embed_cli(
     write_embeddings(kept, matrix, chosen, output)
 
 
-def _search(
-    texts,
-    input_file,
-    search,
-    queries,
-    corpus,
-    index,
-    model,
-    top_k,
-    rerank,
-    backend,
-    long,
-    fmt,
-    output,
-    reading,
-    options,
-    verbose,
-    quiet,
-) -> None:
+@dataclass
+class _SearchRequest:
+    """What `embed_cli` hands to `_search`: the search-mode options, already parsed."""
+
+    search: list[str]
+    queries_file: str | None
+    corpus: str | None
+    index: str | None
+    model: str | None
+    top_k: int
+    rerank: str | None
+    backend: str
+    long: str
+    fmt: str | None
+    output: str | None
+    reading: dict[str, Any]
+    options: dict[str, Any]
+    verbose: bool
+    quiet: bool
+
+
+def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None) -> None:
     from nlu_toolkit.index import SemanticIndex
     from nlu_toolkit.io.readers import iter_records
 
@@ -251,43 +254,45 @@ def _search(
             "in search mode, give queries with --search/--queries and the corpus with --corpus/--index",
             "drop the text arguments and --input",
         )
-    if (corpus is None) == (index is None):
+    if (req.corpus is None) == (req.index is None):
         raise UsageError("search needs exactly one of --corpus FILE or --index DIR", "build an index: nlu index build")
-    if fmt not in (None, "table", "json", "jsonl", "csv"):
-        raise UsageError(f"--format {fmt} is not a search output format", "use table, json, jsonl or csv")
-    query_texts = list(search or [])
-    if queries:
+    if req.fmt not in (None, "table", "json", "jsonl", "csv"):
+        raise UsageError(f"--format {req.fmt} is not a search output format", "use table, json, jsonl or csv")
+    query_texts = list(req.search)
+    if req.queries_file:
         query_texts += [
             r["text"]
             for r in iter_records(
-                queries,
-                fields={"text": reading["text_column"]},
-                encoding=reading["encoding"],
-                max_chars=reading["max_chars"],
+                req.queries_file,
+                fields={"text": req.reading["text_column"]},
+                encoding=req.reading["encoding"],
+                max_chars=req.reading["max_chars"],
             )
         ]
-    with progress_bar(corpus is not None and not quiet, "indexing") as progress:
-        if index is not None:
-            if backend != "exact":
+    with progress_bar(req.corpus is not None and not req.quiet, "indexing") as progress:
+        if req.index is not None:
+            if req.backend != "exact":
                 raise UsageError("--backend applies when building an index", "pass it to nlu index build")
-            idx = SemanticIndex.load(index, model, batch_size=options["batch_size"], device=options["device"])
+            idx = SemanticIndex.load(
+                req.index, req.model, batch_size=req.options["batch_size"], device=req.options["device"]
+            )
         else:
             records = iter_records(
-                corpus,
-                fields={"text": reading["text_column"]},
-                id_column=reading["id_column"],
-                fmt=reading["input_format"],
-                encoding=reading["encoding"],
-                max_chars=reading["max_chars"],
+                req.corpus,
+                fields={"text": req.reading["text_column"]},
+                id_column=req.reading["id_column"],
+                fmt=req.reading["input_format"],
+                encoding=req.reading["encoding"],
+                max_chars=req.reading["max_chars"],
                 progress=progress,
             )
-            idx = SemanticIndex.build(records, model, backend=backend, long=long, **options)
-    note_model(idx.model_info, verbose)
-    results = idx.search(query_texts, top_k=top_k, rerank=rerank)
+            idx = SemanticIndex.build(records, req.model, backend=req.backend, long=req.long, **req.options)
+    note_model(idx.model_info, req.verbose)
+    results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank)
     emit(
         (r.to_dict() for r in results),
-        fmt=fmt,
-        output=output,
+        fmt=req.fmt,
+        output=req.output,
         columns=[
             ("query", lambda r: short(r["query"], 30)),
             ("rank", lambda r: "\n".join(str(h["rank"]) for h in r["hits"])),

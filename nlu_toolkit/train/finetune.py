@@ -267,15 +267,25 @@ def _base_model(model: str | None) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' info/warnings (e.g. "newly initialized head"), expected when fine-tuning."""
+    """Silence transformers' warnings (e.g. "newly initialized head", expected when fine-tuning) and the
+    library progress bars (weights loading, dataset mapping, shard writing); ours is the training bar."""
+    import datasets
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
+    hf_bars = hf_logging.is_progress_bar_enabled()
+    ds_bars = datasets.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
     try:
         yield
     finally:
         hf_logging.set_verbosity(level)
+        if hf_bars:
+            hf_logging.enable_progress_bar()
+        if ds_bars:
+            datasets.enable_progress_bars()
 
 
 @dataclass

@@ -129,3 +129,15 @@ def test_missing_usearch_names_the_extra(monkeypatch):
     with pytest.raises(MissingExtra, match="usearch") as info:
         AnnIndex(DIM)
     assert "nlu-toolkit[ann]" in info.value.hint
+
+
+def test_saved_index_gets_the_umask_mode_not_mkstemps_0600(index, tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "corpus.usearch"
+        index.save(path)
+        assert path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

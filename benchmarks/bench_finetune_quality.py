@@ -65,6 +65,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--n", type=int, default=20000, help="sst2: training sentences")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--loss", default=None, help="sts: embedding loss (cosent, cosine, angle)")
     parser.add_argument("--output", default=None, help="keep the model here (default: a temp folder)")
     args = parser.parse_args()
 
@@ -103,7 +104,7 @@ def main() -> int:
             train = need(DATA / "stsbenchmark" / "sts-train.csv")
             before = evaluate("embedding", "embedded", dev)
             print("before (embedded all-MiniLM-L6-v2):", before.metrics)
-            result = finetune("embedding", train, out, eval=dev, epochs=args.epochs or 1, **common)
+            result = finetune("embedding", train, out, eval=dev, epochs=args.epochs or 1, loss=args.loss, **common)
             scored = evaluate("embedding", str(out), dev)
             report("STS-B", result, scored, started, f"dev Spearman >= before ({before.metrics['spearman']:.4f})")
             ok = scored.metrics["spearman"] >= before.metrics["spearman"]

@@ -97,14 +97,22 @@ def finetune_cli(
         float | None,
         typer.Option(
             "--lr",
-            help="Peak learning rate (default 5e-5; 2e-5 for embeddings).",
+            help="Peak learning rate (default 5e-5; 1e-4 for ner, 2e-5 for embeddings).",
             rich_help_panel=TRAINING,
             show_default=False,
         ),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", min=1, help="Examples per step (per device).", rich_help_panel=TRAINING)
-    ] = 32,
+        int | None,
+        typer.Option(
+            "--batch-size",
+            "-b",
+            min=1,
+            help="Examples per step, per device (default 16; 32 for embeddings).",
+            rich_help_panel=TRAINING,
+            show_default=False,
+        ),
+    ] = None,
     max_length: Annotated[
         int | None,
         typer.Option(
@@ -179,6 +187,15 @@ def finetune_cli(
             rich_help_panel=TRAINING,
         ),
     ] = False,
+    loss: Annotated[
+        str | None,
+        typer.Option(
+            "--loss",
+            help="Embeddings: cosine (scored pairs, default), cosent, angle; mnrl (anchor/positive pairs, default).",
+            rich_help_panel=TRAINING,
+            show_default=False,
+        ),
+    ] = None,
     lora_rank: Annotated[int, typer.Option("--lora-rank", min=1, help="LoRA rank r.", rich_help_panel=TRAINING)] = 8,
     device: o.DeviceOpt = o.Device.auto,
     precision: Annotated[
@@ -232,6 +249,7 @@ def finetune_cli(
         keep_checkpoints=keep_checkpoints,
         lora=lora,
         lora_rank=lora_rank,
+        loss=loss,
         device=device.value,
         precision=precision.value,
         text_column=text_column,

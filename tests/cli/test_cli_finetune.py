@@ -96,3 +96,13 @@ def test_unknown_eval_label_is_one_line_exit_2(nlu, st_model, tmp_path):
         "-m", st_model, "-o", tmp_path / "m", "--max-steps", "1",
     )  # fmt: skip
     check_error(result, 2, contains="neutral")
+
+
+def test_python_dash_m_runs_the_cli_for_accelerate_launch():
+    import subprocess
+    import sys
+
+    # `accelerate launch -m nlu_toolkit finetune ...` runs the package as a module.
+    done = subprocess.run([sys.executable, "-m", "nlu_toolkit", "finetune", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "--resume" in done.stdout and "--patience" in done.stdout

@@ -230,3 +230,68 @@ def test_qa_question_too_long_for_the_window_is_named(st_model, samples, tmp_pat
     # The tiny 64-position model leaves no room for these questions' contexts; the tokenizer would panic.
     with pytest.raises(TrainingDataError, match="too long"):
         finetune("qa", samples / "qa_train.json", tmp_path / "qa", model=st_model, max_steps=1)
+
+
+def test_precision_is_mixed_only_on_cuda():
+    from nlu_toolkit.train.finetune import _mixed_precision
+
+    assert _mixed_precision("auto", "cpu") is None
+    assert _mixed_precision("fp32", "cuda") is None
+    assert _mixed_precision("fp16", "cuda:1") == "fp16"
+    with pytest.raises(UsageError, match="CUDA"):
+        _mixed_precision("bf16", "cpu")
+
+
+@pytest.mark.slow
+def test_default_base_is_the_embedded_minilm(samples, tmp_path):
+    out = tmp_path / "minilm"
+    result = finetune("classification", samples / "sentiment_train.csv", out, max_steps=2, batch_size=8)
+    assert result.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert config["hidden_size"] == 384 and config["id2label"] == {"0": "negative", "1": "positive"}
+
+
+def test_unknown_metric_is_refused_before_training(st_model, samples, tmp_path):
+    with pytest.raises(UsageError, match="macro_f1"):
+        finetune("classification", samples / "sentiment_train.csv", tmp_path / "m", model=st_model, metric="f1")
+    assert not (tmp_path / "m").exists()  # nothing created for a run that never started
+
+
+def test_loss_as_the_early_stopping_metric(st_model, samples, tmp_path):
+    result = finetune(
+        "classification",
+        samples / "sentiment_train.csv",
+        tmp_path / "m",
+        eval=samples / "sentiment_dev.csv",
+        model=st_model,
+        metric="loss",
+        patience=1,
+        **quick(),
+    )
+    assert result.metric == "eval_loss" and "eval_loss" in result.metrics
+
+
+def test_embedding_loss_must_fit_the_pairs(st_model, samples, tmp_path):
+    with pytest.raises(UsageError, match="not an embedding loss"):
+        finetune("classification", samples / "sentiment_train.csv", tmp_path / "a", model=st_model, loss="cosine")
+    with pytest.raises(UsageError, match="does not fit scored pairs"):
+        finetune("embedding", samples / "sts_train.csv", tmp_path / "b", model=st_model, loss="mnrl", max_steps=1)
+
+
+def test_embedding_cosent_loss_on_request(st_model, samples, tmp_path):
+    result = finetune("embedding", samples / "sts_train.csv", tmp_path / "c", model=st_model, loss="cosent", **quick())
+    metrics = json.loads((tmp_path / "c" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["settings"]["loss"] == "CoSENTLoss" and result.steps == 2
+
+
+@pytest.mark.slow
+def test_qa_labels_are_aligned_minilm_memorises_the_sample(samples, tmp_path):
+    """Start/end labels that missed the answer spans would leave nothing to memorise: EM stays near 0."""
+    out = tmp_path / "qa-fit"
+    train = samples / "qa_train.json"
+    result = finetune("qa", train, out, eval=train, epochs=30, lr=2e-4, seed=42)
+    assert result.metrics["exact_match"] >= 0.9
+    scored = evaluate("qa", str(out), train)  # the inference path (QuestionAnswerer) agrees with training's decoding
+    assert scored.metrics["exact_match"] >= 0.9
+    assert scored.details["no_answer"]["n"] == 3 and scored.details["no_answer"]["exact_match"] >= 2 / 3

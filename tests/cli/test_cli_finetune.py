@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.cli_checks import check_error, check_ok, jsonl
+from cli_checks import check_error, check_ok, jsonl
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "finetune"
 

@@ -44,6 +44,12 @@ _EXPORTS = {
     "evaluate": "nlu_toolkit.train.evaluate",
     "EvaluationResult": "nlu_toolkit.train.evaluate",
     "load_metric": "nlu_toolkit.core.metrics",
+    "summarize": "nlu_toolkit.tasks.generate",
+    "Summarizer": "nlu_toolkit.tasks.generate",
+    "translate": "nlu_toolkit.tasks.generate",
+    "Translator": "nlu_toolkit.tasks.generate",
+    "generate": "nlu_toolkit.tasks.generate",
+    "Generator": "nlu_toolkit.tasks.generate",
 }
 _ERRORS = (
     "NluError",
@@ -81,6 +87,7 @@ if TYPE_CHECKING:
     from nlu_toolkit.tasks.classify import Classifier, classify
     from nlu_toolkit.tasks.cluster import cluster, dedupe
     from nlu_toolkit.tasks.embed import Embedder, embed, similarity
+    from nlu_toolkit.tasks.generate import Generator, Summarizer, Translator, generate, summarize, translate
     from nlu_toolkit.tasks.ner import EntityRecognizer, ner
     from nlu_toolkit.tasks.qa import QuestionAnswerer, qa
     from nlu_toolkit.train.evaluate import EvaluationResult, evaluate
@@ -105,6 +112,7 @@ __all__ = [
     "EntityRecognizer",
     "EvaluationResult",
     "FinetuneResult",
+    "Generator",
     "IndexCorrupted",
     "InputError",
     "MissingExtra",
@@ -115,7 +123,9 @@ __all__ = [
     "NluError",
     "QuestionAnswerer",
     "SemanticIndex",
+    "Summarizer",
     "TrainingDataError",
+    "Translator",
     "UsageError",
     "classify",
     "cluster",
@@ -126,6 +136,7 @@ __all__ = [
     "embedded_path",
     "evaluate",
     "finetune",
+    "generate",
     "iter_records",
     "list_models",
     "load_metric",
@@ -136,6 +147,8 @@ __all__ = [
     "qa",
     "semantic_search",
     "similarity",
+    "summarize",
+    "translate",
     "verify",
     "write_records",
 ]

@@ -33,6 +33,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "rerank", "cross-encoder/ms-marco-MiniLM-L6-v2", "cross-encoder", "nlu embed --search ... --rerank rerank"
         ),
+        Preset("summarize", "sshleifer/distilbart-cnn-12-6", "summarization", "nlu summarize"),
+        Preset("translate-en-de", "Helsinki-NLP/opus-mt-en-de", "translation", "nlu translate --source en --target de"),
+        Preset("generate", "distilbert/distilgpt2", "text-generation", "nlu generate"),
         Preset("embedded", EMBEDDED_NAME, "sentence-embedding", "nlu embed, nlu classify --labels", embedded=True),
     )
 }
@@ -45,6 +48,9 @@ TASK_DEFAULTS = {
     "sentence-embedding": "embedded",
     "zero-shot": "embedded",
     "cross-encoder": "rerank",
+    "summarization": "summarize",
+    "translation": "translate-en-de",
+    "text-generation": "generate",
 }
 
 #: What to suggest when a task's default cannot be loaded offline.

@@ -36,6 +36,9 @@ TASKS = (
     "question-answering",
     "sentence-embedding",
     "cross-encoder",
+    "summarization",
+    "translation",
+    "text-generation",
 )
 
 #: Files fetched from the hub: configs, tokenizers and safetensors weights, never pickles or code.
@@ -47,6 +50,10 @@ _HEADS = {
     "zero-shot": "ForSequenceClassification",
     "token-classification": "ForTokenClassification",
     "question-answering": "ForQuestionAnswering",
+    # Seq2seq heads: BartForConditionalGeneration, T5ForConditionalGeneration, MarianMTModel, ...
+    "summarization": ("ForConditionalGeneration", "MTModel"),
+    "translation": ("ForConditionalGeneration", "MTModel"),
+    "text-generation": ("ForCausalLM", "LMHeadModel"),
 }
 
 
@@ -298,7 +305,9 @@ def _load_sentence_transformer(info: ModelInfo, device: str, trust_remote_code: 
 def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_code: bool) -> LoadedModel:
     from transformers import (
         AutoConfig,
+        AutoModelForCausalLM,
         AutoModelForQuestionAnswering,
+        AutoModelForSeq2SeqLM,
         AutoModelForSequenceClassification,
         AutoModelForTokenClassification,
         AutoTokenizer,
@@ -309,19 +318,27 @@ def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_cod
         "zero-shot": AutoModelForSequenceClassification,
         "token-classification": AutoModelForTokenClassification,
         "question-answering": AutoModelForQuestionAnswering,
+        "summarization": AutoModelForSeq2SeqLM,
+        "translation": AutoModelForSeq2SeqLM,
+        "text-generation": AutoModelForCausalLM,
     }
     try:
         config = AutoConfig.from_pretrained(info.path, trust_remote_code=trust_remote_code)
     except Exception as e:
         raise _load_error(info, e) from e
     head = _HEADS[task]
+    heads = head if isinstance(head, tuple) else (head,)
     archs = list(getattr(config, "architectures", None) or [])
-    if archs and not any(a.endswith(head) for a in archs):
+    if archs and not any(a.endswith(h) for a in archs for h in heads):
         what = {
-            "ForSequenceClassification": "classification",
-            "ForTokenClassification": "token-classification (NER)",
-            "ForQuestionAnswering": "question-answering",
-        }[head]
+            "text-classification": "classification",
+            "zero-shot": "classification",
+            "token-classification": "token-classification (NER)",
+            "question-answering": "question-answering",
+            "summarization": "sequence-to-sequence",
+            "translation": "sequence-to-sequence",
+            "text-generation": "causal language-model",
+        }[task]
         hint = "use a model fine-tuned for it"
         if task == "text-classification":
             hint = "use --labels a,b,c for zero-shot, " + hint
@@ -336,7 +353,8 @@ def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_cod
         model = classes[task].from_pretrained(info.path, use_safetensors=True, trust_remote_code=trust_remote_code)
     except Exception as e:
         raise _load_error(info, e) from e
-    if not getattr(tokenizer, "is_fast", False):
+    # Offsets (NER, QA, windows) need a fast tokenizer; generation only encodes and decodes.
+    if task not in ("summarization", "translation", "text-generation") and not getattr(tokenizer, "is_fast", False):
         raise UsageError(f"model {info.name!r} has no fast tokenizer", "character offsets need a tokenizer.json")
     model.to(device)
     model.eval()

@@ -174,3 +174,111 @@ def build_model(
         st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
         st.save(str(folder))
     return folder
+
+
+GENERATIVE_KINDS = ("gpt2", "bart", "t5", "marian")
+
+
+def build_bpe_tokenizer(folder: str | Path, max_length: int, *, add_bos_eos: bool):
+    """A byte-level BPE tokenizer trained on the word list (any text encodes; nothing is unknown).
+
+    ``add_bos_eos`` wraps every input in ``<s> ... </s>`` (BART-style encoders); GPT-2 style adds nothing.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<pad>", "</s>", "<s>", "<unk>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    corpus = [" ".join(WORDS[i : i + 8]) for i in range(0, len(WORDS), 3)] * 4
+    tok.train_from_iterator(corpus, trainer)
+    if add_bos_eos:
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 2), ("</s>", 1)]
+        )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        eos_token="</s>",
+        bos_token="<s>",
+        unk_token="<unk>",
+        model_max_length=max_length,
+    )
+    fast.save_pretrained(folder)
+    return fast
+
+
+def build_generative_model(
+    folder: str | Path,
+    kind: str,
+    *,
+    max_length: int = 128,
+    seed: int = 0,
+    min_new: int | None = None,
+    max_new: int | None = None,
+) -> Path:
+    """Build and save a tiny random generative model: ``gpt2`` (causal) or ``bart``/``t5``/``marian`` (seq2seq).
+
+    ``min_new``/``max_new`` go into the generation config as ``min_length``/``max_length``, the way
+    distilbart-cnn ships its own (min 56, max 142) defaults.
+    """
+    import torch
+    from transformers import (
+        BartConfig,
+        BartForConditionalGeneration,
+        GenerationConfig,
+        GPT2Config,
+        GPT2LMHeadModel,
+        MarianConfig,
+        MarianMTModel,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
+
+    if kind not in GENERATIVE_KINDS:
+        raise ValueError(f"kind must be one of {GENERATIVE_KINDS}")
+    folder = Path(folder)
+    tokenizer = build_bpe_tokenizer(folder, max_length, add_bos_eos=kind == "bart")
+    n, pad, eos, bos = len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id
+    torch.manual_seed(seed)
+    seq2seq = {"d_model": 32, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 2}
+    seq2seq |= {"decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64}
+    ids = {"pad_token_id": pad, "eos_token_id": eos, "bos_token_id": bos}
+    if kind == "gpt2":
+        config = GPT2Config(vocab_size=n, n_positions=max_length, n_embd=32, n_layer=2, n_head=2, **ids)
+        model = GPT2LMHeadModel(config)
+    elif kind == "bart":
+        config = BartConfig(
+            vocab_size=n, max_position_embeddings=max_length, decoder_start_token_id=eos, **ids, **seq2seq
+        )
+        model = BartForConditionalGeneration(config)
+    elif kind == "marian":
+        config = MarianConfig(
+            vocab_size=n, max_position_embeddings=max_length, decoder_start_token_id=pad, **ids, **seq2seq
+        )
+        model = MarianMTModel(config)
+    else:
+        config = T5Config(
+            vocab_size=n, d_model=32, d_ff=64, d_kv=16, num_layers=2, num_heads=2, decoder_start_token_id=pad, **ids
+        )
+        model = T5ForConditionalGeneration(config)
+    generation = GenerationConfig(
+        pad_token_id=pad,
+        eos_token_id=eos,
+        bos_token_id=bos,
+        decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
+    )
+    if min_new is not None:
+        generation.min_length = min_new
+    if max_new is not None:
+        generation.max_length = max_new
+    model.generation_config = generation
+    model.eval()
+    model.save_pretrained(folder)
+    return folder

@@ -142,3 +142,34 @@ def cross_encoder_model(models_dir: Path) -> str:
 def st_model_long(models_dir: Path) -> str:
     """A tiny sentence-transformers base with 256 positions: QA windows of question + context need room."""
     return _build(models_dir, "st-256", "sentence", max_length=256)
+
+
+def _build_generative(models_dir: Path, name: str, kind: str, **kwargs) -> str:
+    from nlu_toolkit.testing import build_generative_model
+
+    folder = models_dir / name
+    if not (folder / "config.json").is_file():
+        build_generative_model(folder, kind, **kwargs)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def bart_model(models_dir: Path) -> str:
+    """A tiny BART summarizer whose generation defaults (min 12, max 20 tokens) mimic distilbart-cnn's."""
+    return _build_generative(models_dir, "bart", "bart", max_length=64, min_new=12, max_new=20)
+
+
+@pytest.fixture(scope="session")
+def t5_model(models_dir: Path) -> str:
+    return _build_generative(models_dir, "t5", "t5", max_length=64)
+
+
+@pytest.fixture(scope="session")
+def marian_model(models_dir: Path) -> str:
+    """A tiny Marian translation model (the architecture of Helsinki-NLP/opus-mt-*)."""
+    return _build_generative(models_dir, "marian", "marian", max_length=64)
+
+
+@pytest.fixture(scope="session")
+def gpt2_model(models_dir: Path) -> str:
+    return _build_generative(models_dir, "gpt2", "gpt2", max_length=64)

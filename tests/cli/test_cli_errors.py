@@ -231,7 +231,7 @@ def test_ner_bad_input(nlu, ner_model, files, out_dir):
 
 
 def test_unknown_command(nlu):
-    check_error(nlu("summarize", "x"), 2, contains="No such command")
+    check_error(nlu("summarise", "x"), 2, contains="No such command")
     check_error(nlu("models", "delete"), 2, contains="No such command")
 
 

@@ -83,7 +83,7 @@ def test_wrong_head_is_a_usage_error(cls_model, qa_model):
     with pytest.raises(UsageError, match="classification"):
         load_model(qa_model, "text-classification")
     with pytest.raises(UsageError, match="unknown task"):
-        locate(cls_model, "summarization")
+        locate(cls_model, "summarisation")
 
 
 def test_folder_without_a_model(tmp_path):
@@ -224,3 +224,11 @@ def test_pull_every_hub_preset_into_the_hf_cache(fake_hub, fresh_model_cache):
 def test_pull_unknown_name(fake_hub):
     with pytest.raises(UsageError, match="unknown model 'sentimentt'"):
         models_mod.pull(["sentimentt"])
+
+
+def test_generation_tasks_check_their_heads(cls_model, gpt2_model, bart_model):
+    with pytest.raises(UsageError, match="sequence-to-sequence"):
+        load_model(gpt2_model, "summarization")
+    with pytest.raises(UsageError, match="causal language-model"):
+        load_model(cls_model, "text-generation")
+    assert load_model(bart_model, "translation").info.task == "translation"

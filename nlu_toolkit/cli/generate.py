@@ -1,0 +1,104 @@
+"""``nlu generate``: continue a prompt with a causal language model, streaming to the terminal."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short
+
+TASK = "Generation"
+
+
+def generate_cli(
+    prompts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Prompts to continue; '-' reads one prompt per line from stdin.", show_default=False),
+    ] = None,
+    input_file: o.InputOpt = None,
+    model: o.ModelOpt = None,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", "-n", min=1, help="Tokens to add.", rich_help_panel=TASK)
+    ] = 50,
+    do_sample: Annotated[
+        bool, typer.Option("--do-sample", help="Sample instead of greedy decoding.", rich_help_panel=TASK)
+    ] = False,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0.0, help="Sampling temperature.", rich_help_panel=TASK)
+    ] = 1.0,
+    top_p: Annotated[
+        float, typer.Option("--top-p", min=0.0, max=1.0, help="Nucleus sampling mass.", rich_help_panel=TASK)
+    ] = 1.0,
+    num_return_sequences: Annotated[
+        int, typer.Option("--num-return-sequences", min=1, help="Continuations per prompt.", rich_help_panel=TASK)
+    ] = 1,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed the sampler: the same seed gives the same text.", rich_help_panel=TASK),
+    ] = None,
+    text_column: o.TextColumnOpt = "text",
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Continue prompts with a causal LM (default distilgpt2); tokens stream to a terminal as they come.
+
+    Examples:
+      nlu generate "Once upon a time" --max-new-tokens 40
+      nlu generate "The river bank" --do-sample --top-p 0.9 --seed 7 --num-return-sequences 3 --format json
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.io.writers import format_for_output
+    from nlu_toolkit.tasks.generate import Generator
+
+    records = list(
+        read_inputs(
+            prompts,
+            input_file,
+            fields={"text": text_column},
+            id_column=None,
+            input_format=None,
+            encoding="utf-8",
+            max_chars=100_000,
+            progress=None,
+        )
+    )
+    generator = Generator(
+        model,
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        temperature=temperature,
+        top_p=top_p,
+        num_return_sequences=num_return_sequences,
+        seed=seed,
+        device=device.value,
+        trust_remote_code=trust_remote_code,
+    )
+    note_model(generator.model_info, verbose)
+    chosen = format_for_output(output, fmt and fmt.value, isatty=sys.stdout.isatty())
+    if chosen == "table" and output is None and num_return_sequences == 1:
+        # On a terminal, print the prompt and then each piece as the model produces it.
+        for index, record in enumerate(records):
+            sys.stdout.write(record["text"])
+            sys.stdout.flush()
+            for piece in generator.stream(record["text"], index):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+        return
+    emit(
+        (r.to_dict("generated") for r in generator.predict(records)),
+        fmt=chosen,
+        output=output,
+        columns=[
+            ("id", lambda r: str(r["id"])),
+            ("prompt", lambda r: short(r["text"], 30)),
+            ("generated", lambda r: "\n---\n".join(r.get("generateds") or [r["generated"]])),
+        ],
+        title=f"model: {generator.model_info.describe()}",
+    )

@@ -1,0 +1,192 @@
+"""``nlu inspect``: how a transformer sees a text (tokens, attention, contextual vectors)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, print_summary, read_inputs, short
+
+TASK = "Inspect"
+#: Vector dimensions shown in the --vectors table.
+SHOWN_DIMS = 4
+
+
+def inspect_cli(
+    texts: o.TextsArg = None,
+    attention: Annotated[
+        str | None,
+        typer.Option(
+            "--attention",
+            help="Draw the attention heatmap of one text to FILE (.png, .svg or .pdf), tokens on both axes.",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    layer: Annotated[
+        int | None,
+        typer.Option(
+            "--layer",
+            help="Layer for --attention, --vectors and --similarity, from 0; negative counts from the end "
+            "(default: the last).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    head: Annotated[
+        int | None,
+        typer.Option(
+            "--head",
+            help="Attention head for --attention (default: the mean of all heads).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    vectors: Annotated[
+        bool,
+        typer.Option(
+            "--vectors",
+            help=f"Show each token's contextual vector (first {SHOWN_DIMS} dimensions and norm; "
+            "json/jsonl: the whole vector).",
+            rich_help_panel=TASK,
+        ),
+    ] = False,
+    vectors_out: Annotated[
+        str | None,
+        typer.Option(
+            "--vectors-out",
+            help="Save one text's token vectors as FILE.npy, shape (tokens, hidden).",
+            rich_help_panel=TASK,
+            show_default=False,
+        ),
+    ] = None,
+    similarity: Annotated[
+        str | None,
+        typer.Option(
+            "--similarity",
+            help="Given two texts: cosine of WORD's contextual vectors in each (sub-tokens mean-pooled), "
+            "and of the two texts' mean vectors.",
+            rich_help_panel=TASK,
+            show_default=False,
+            metavar="WORD",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Hub id, local folder (transformers or sentence-transformers) or 'embedded' "
+            "(default: the embedded all-MiniLM-L6-v2, offline).",
+            rich_help_panel=o.MODEL,
+            show_default=False,
+        ),
+    ] = None,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    max_length: o.MaxLengthOpt = None,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Show how a transformer sees a text: its tokens and words, attention maps, contextual vectors.
+
+    Examples:
+      nlu inspect "The bank of the river"
+      nlu inspect "The bank of the river" --attention attn.png --layer 0 --head 3
+      nlu inspect "The bank of the river" --vectors --vectors-out bank.npy
+      nlu inspect "I sat on the bank of the river" "I put money in the bank" --similarity bank
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.io.writers import format_for_output, write_records
+    from nlu_toolkit.tasks.inspect import inspect_text
+
+    records = read_inputs(
+        texts,
+        None,
+        fields={"text": "text"},
+        id_column=None,
+        input_format=None,
+        encoding="utf-8",
+        max_chars=100_000,
+        progress=None,
+    )
+    chosen = format_for_output(output, fmt and fmt.value, isatty=sys.stdout.isatty())
+    results = inspect_text(
+        records,
+        model,
+        attention=attention,
+        layer=layer,
+        head=head,
+        vectors=vectors,
+        vectors_out=vectors_out,
+        similarity=similarity,
+        device=device.value,
+        max_length=max_length,
+        trust_remote_code=trust_remote_code,
+    )
+    if similarity is not None:
+        (result,) = results
+        rows = [
+            {
+                "text": key,
+                "tokens": " ".join(result[f"{key}_tokens"]),
+                "chars": "{}-{}".format(*result[f"{key}_span"]),
+            }
+            for key in ("a", "b")
+        ]
+        print_summary(result, fmt=chosen, title=f"{result['word']!r} in two contexts", rows=rows, output=output)
+    elif chosen == "table":
+        _print_tables(results, vectors=vectors)
+    else:
+        write_records(results, chosen, output)
+
+
+def _print_tables(records: list[dict[str, Any]], *, vectors: bool) -> None:
+    """One table of tokens per text, with the model, attention and vector files in the caption."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    for record in records:
+        notes = [f"model: {record['model']}"]
+        if record.get("truncated"):
+            notes.append(f"truncated at {len(record['tokens'])} tokens")
+        if "attention" in record:
+            a = record["attention"]
+            which = f"head {a['head']}" if a["head"] is not None else f"mean of {a['heads']} heads"
+            notes.append(f"attention: {a['path']} (layer {a['layer']}, {which})")
+        if "vectors_out" in record:
+            rows, dim = record["vectors_shape"]
+            notes.append(f"vectors: {record['vectors_out']} ({rows} x {dim}, layer {record['layer']})")
+        elif vectors:
+            notes.append(f"vectors of layer {record['layer']}")
+        columns = ["#", "token", "id", "special", "word", "chars"]
+        shown = 0
+        if vectors and record["tokens"]:
+            shown = min(SHOWN_DIMS, len(record["tokens"][0]["vector"]))
+            columns += [f"d{i}" for i in range(shown)] + ["norm"]
+        table = Table(
+            *columns,
+            title=Text(short(record["text"], 80)),
+            caption=Text("; ".join(notes)),
+            caption_justify="left",
+            highlight=False,
+        )
+        for token in record["tokens"]:
+            cells = [
+                str(token["index"]),
+                token["token"],
+                str(token["id"]),
+                "yes" if token["special"] else "",
+                "" if token["word"] is None else f"{token['word_index']}: {token['word']}",
+                "" if token["start"] is None else f"{token['start']}-{token['end']}",
+            ]
+            if shown:
+                cells += [f"{x:+.3f}" for x in token["vector"][:shown]] + [f"{token['norm']:.3f}"]
+            table.add_row(*(Text(c) for c in cells))
+        console.print(table)

@@ -1,0 +1,194 @@
+"""``nlu summarize`` and ``nlu translate``: seq2seq generation over texts or files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short
+
+TASK = "Generation"
+
+MinLengthOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--min-length",
+        min=0,
+        help="Shortest output, in tokens (default: the model's).",
+        rich_help_panel=TASK,
+        show_default=False,
+    ),
+]
+MaxLengthOutOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-length",
+        min=1,
+        help="Longest output, in tokens (default: the model's).",
+        rich_help_panel=TASK,
+        show_default=False,
+    ),
+]
+NumBeamsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--num-beams", min=1, help="Beam width (default: the model's).", rich_help_panel=TASK, show_default=False
+    ),
+]
+MaxInputOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-input-length",
+        min=8,
+        help="Lower the encoder's input limit; longer texts are split into chunks that fit.",
+        rich_help_panel=o.MODEL,
+        show_default=False,
+    ),
+]
+
+
+def _run(make, key: str, texts, input_file, reading: dict, fmt, output, verbose: bool, quiet: bool, label: str) -> None:
+    with progress_bar(input_file is not None and not quiet, label) as progress:
+        records = read_inputs(texts, input_file, progress=progress, **reading)
+        # Inputs are checked (file exists, format, columns) before the slow model load.
+        runner = make()
+        note_model(runner.model_info, verbose)
+        emit(
+            (r.to_dict(key) for r in runner.predict(records)),
+            fmt=fmt and fmt.value,
+            output=output,
+            columns=[
+                ("id", lambda r: str(r["id"])),
+                ("text", lambda r: short(r["text"], 40)),
+                (key, lambda r: r[key]),
+                ("chunks", lambda r: str(r["chunks"])),
+            ],
+            title=f"model: {runner.model_info.describe()}",
+        )
+
+
+def summarize_cli(
+    texts: o.TextsArg = None,
+    input_file: o.InputOpt = None,
+    model: o.ModelOpt = None,
+    min_length: MinLengthOpt = None,
+    max_length: MaxLengthOutOpt = None,
+    num_beams: NumBeamsOpt = None,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 1_000_000,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 8,
+    max_input_length: MaxInputOpt = None,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Summarize texts; documents longer than the model's input are summarized in chunks, never cut.
+
+    Examples:
+      nlu summarize --input data/news.txt --max-length 60
+      nlu summarize "Long article text ..." --model ./my-bart --format json
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.tasks.generate import Summarizer
+
+    def make() -> Summarizer:
+        return Summarizer(
+            model,
+            min_length=min_length,
+            max_length=max_length,
+            num_beams=num_beams,
+            batch_size=batch_size,
+            max_input_length=max_input_length,
+            device=device.value,
+            trust_remote_code=trust_remote_code,
+        )
+
+    reading = {
+        "fields": {"text": text_column},
+        "id_column": id_column,
+        "input_format": input_format and input_format.value,
+        "encoding": encoding,
+        "max_chars": max_chars,
+    }
+    _run(make, "summary", texts, input_file, reading, fmt, output, verbose, quiet, "summarizing")
+
+
+def translate_cli(
+    texts: o.TextsArg = None,
+    input_file: o.InputOpt = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", "-s", help="Source language code (e.g. en).", rich_help_panel=TASK, show_default=False
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", "-t", help="Target language code (e.g. de).", rich_help_panel=TASK, show_default=False
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Any seq2seq translation model (default: Helsinki-NLP/opus-mt-SOURCE-TARGET).",
+            rich_help_panel=o.MODEL,
+            show_default=False,
+        ),
+    ] = None,
+    max_length: MaxLengthOutOpt = None,
+    num_beams: NumBeamsOpt = None,
+    text_column: o.TextColumnOpt = "text",
+    id_column: o.IdColumnOpt = None,
+    input_format: o.InputFormatOpt = None,
+    encoding: o.EncodingOpt = "utf-8",
+    max_chars: o.MaxCharsOpt = 1_000_000,
+    fmt: o.FormatOpt = None,
+    output: o.OutputOpt = None,
+    device: o.DeviceOpt = o.Device.auto,
+    batch_size: o.BatchSizeOpt = 16,
+    max_input_length: MaxInputOpt = None,
+    trust_remote_code: o.TrustRemoteCodeOpt = False,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Translate texts; long inputs are split at sentence boundaries and translated in batches.
+
+    Examples:
+      nlu translate --source en --target de "The weather is nice today."
+      nlu translate --input sentences.txt --model ./my-marian -o out.jsonl
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.tasks.generate import Translator
+
+    def make() -> Translator:
+        return Translator(
+            model,
+            source=source,
+            target=target,
+            max_length=max_length,
+            num_beams=num_beams,
+            batch_size=batch_size,
+            max_input_length=max_input_length,
+            device=device.value,
+            trust_remote_code=trust_remote_code,
+        )
+
+    reading = {
+        "fields": {"text": text_column},
+        "id_column": id_column,
+        "input_format": input_format and input_format.value,
+        "encoding": encoding,
+        "max_chars": max_chars,
+    }
+    _run(make, "translation", texts, input_file, reading, fmt, output, verbose, quiet, "translating")

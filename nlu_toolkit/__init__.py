@@ -50,6 +50,8 @@ _EXPORTS = {
     "Translator": "nlu_toolkit.tasks.generate",
     "generate": "nlu_toolkit.tasks.generate",
     "Generator": "nlu_toolkit.tasks.generate",
+    "inspect_text": "nlu_toolkit.tasks.inspect",
+    "Inspector": "nlu_toolkit.tasks.inspect",
 }
 _ERRORS = (
     "NluError",
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
     from nlu_toolkit.tasks.cluster import cluster, dedupe
     from nlu_toolkit.tasks.embed import Embedder, embed, similarity
     from nlu_toolkit.tasks.generate import Generator, Summarizer, Translator, generate, summarize, translate
+    from nlu_toolkit.tasks.inspect import Inspector, inspect_text
     from nlu_toolkit.tasks.ner import EntityRecognizer, ner
     from nlu_toolkit.tasks.qa import QuestionAnswerer, qa
     from nlu_toolkit.train.evaluate import EvaluationResult, evaluate
@@ -115,6 +118,7 @@ __all__ = [
     "Generator",
     "IndexCorrupted",
     "InputError",
+    "Inspector",
     "MissingExtra",
     "ModelCorrupted",
     "ModelInfo",
@@ -137,6 +141,7 @@ __all__ = [
     "evaluate",
     "finetune",
     "generate",
+    "inspect_text",
     "iter_records",
     "list_models",
     "load_metric",

@@ -29,6 +29,7 @@ from nlu_toolkit.cli.embed import embed_cli
 from nlu_toolkit.cli.evaluate import evaluate_cli
 from nlu_toolkit.cli.finetune import finetune_cli
 from nlu_toolkit.cli.generate import generate_cli
+from nlu_toolkit.cli.inspect import inspect_cli
 from nlu_toolkit.cli.ner import ner_cli
 from nlu_toolkit.cli.qa import qa_cli
 from nlu_toolkit.cli.similarity import dedupe_cli, similarity_cli
@@ -119,6 +120,7 @@ def main_callback(
 app.command("classify", rich_help_panel="Tasks")(classify_cli)
 app.command("ner", rich_help_panel="Tasks")(ner_cli)
 app.command("qa", rich_help_panel="Tasks")(qa_cli)
+app.command("inspect", rich_help_panel="Tasks")(inspect_cli)
 app.command("summarize", rich_help_panel="Generation")(summarize_cli)
 app.command("translate", rich_help_panel="Generation")(translate_cli)
 app.command("generate", rich_help_panel="Generation")(generate_cli)

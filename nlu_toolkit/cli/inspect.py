@@ -146,7 +146,8 @@ def inspect_cli(
 
 
 def _print_tables(records: list[dict[str, Any]], *, vectors: bool) -> None:
-    """One table of tokens per text, with the model, attention and vector files in the caption."""
+    """One table of tokens per text, then notes: the model, truncation, the files written."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -155,38 +156,35 @@ def _print_tables(records: list[dict[str, Any]], *, vectors: bool) -> None:
     for record in records:
         notes = [f"model: {record['model']}"]
         if record.get("truncated"):
-            notes.append(f"truncated at {len(record['tokens'])} tokens")
+            notes.append(f"truncated at {len(record['tokens'])} tokens (the model's limit)")
         if "attention" in record:
             a = record["attention"]
             which = f"head {a['head']}" if a["head"] is not None else f"mean of {a['heads']} heads"
-            notes.append(f"attention: {a['path']} (layer {a['layer']}, {which})")
+            notes.append(f"attention heatmap: {a['path']} (layer {a['layer']}, {which})")
         if "vectors_out" in record:
             rows, dim = record["vectors_shape"]
-            notes.append(f"vectors: {record['vectors_out']} ({rows} x {dim}, layer {record['layer']})")
+            notes.append(f"token vectors: {record['vectors_out']} ({rows} x {dim}, layer {record['layer']})")
         elif vectors:
             notes.append(f"vectors of layer {record['layer']}")
-        columns = ["#", "token", "id", "special", "word", "chars"]
+        columns = ["#", "token", "id", "word", "chars"]
         shown = 0
         if vectors and record["tokens"]:
             shown = min(SHOWN_DIMS, len(record["tokens"][0]["vector"]))
             columns += [f"d{i}" for i in range(shown)] + ["norm"]
         table = Table(
-            *columns,
-            title=Text(short(record["text"], 80)),
-            caption=Text("; ".join(notes)),
-            caption_justify="left",
-            highlight=False,
+            *columns, title=Text(short(record["text"], 80)), box=box.SIMPLE_HEAD, pad_edge=False, highlight=False
         )
         for token in record["tokens"]:
             cells = [
-                str(token["index"]),
-                token["token"],
-                str(token["id"]),
-                "yes" if token["special"] else "",
-                "" if token["word"] is None else f"{token['word_index']}: {token['word']}",
-                "" if token["start"] is None else f"{token['start']}-{token['end']}",
+                Text(str(token["index"])),
+                Text(token["token"]),
+                Text(str(token["id"])),
+                Text("(special)", style="dim") if token["special"] else Text(str(token["word"] or "")),
+                Text("" if token["start"] is None else f"{token['start']}-{token['end']}"),
             ]
             if shown:
-                cells += [f"{x:+.3f}" for x in token["vector"][:shown]] + [f"{token['norm']:.3f}"]
-            table.add_row(*(Text(c) for c in cells))
+                cells += [Text(f"{x:+.2f}") for x in token["vector"][:shown]] + [Text(f"{token['norm']:.2f}")]
+            table.add_row(*cells)
         console.print(table)
+        for note in notes:
+            console.print(Text(note, style="dim"))

@@ -1,4 +1,4 @@
-"""``nlu finetune``: fine-tune a model for classification, multi-label, NER, QA or sentence embeddings."""
+"""``nlu finetune``: fine-tune a model for classification, multi-label, NER, QA, sentence embeddings or seq2seq."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Task(str, Enum):
     ner = "ner"
     qa = "qa"
     embedding = "embedding"
+    seq2seq = "seq2seq"
 
 
 class Precision(str, Enum):
@@ -32,7 +33,9 @@ TaskOpt = Annotated[Task, typer.Option("--task", "-t", help="What to train (or s
 TextColumn = Annotated[
     str,
     typer.Option(
-        "--text-column", help="Column holding the text (falls back to sentence/review/...).", rich_help_panel=DATA
+        "--text-column",
+        help="Column holding the text (falls back to sentence/review/...; seq2seq: the source).",
+        rich_help_panel=DATA,
     ),
 ]
 PairColumn = Annotated[
@@ -45,7 +48,10 @@ PairColumn = Annotated[
     ),
 ]
 LabelColumn = Annotated[
-    str, typer.Option("--label-column", help="Column holding the label(s) or score.", rich_help_panel=DATA)
+    str,
+    typer.Option(
+        "--label-column", help="Column holding the label(s) or score (seq2seq: the target).", rich_help_panel=DATA
+    ),
 ]
 
 
@@ -55,7 +61,8 @@ def finetune_cli(
         str,
         typer.Option(
             "--train",
-            help="Training data: csv/tsv/jsonl/json/parquet; CoNLL for ner; SQuAD json for qa; STS-B or pairs for embedding.",
+            help="Training data: csv/tsv/jsonl/json/parquet; CoNLL for ner; SQuAD json for qa; STS-B or pairs for "
+            "embedding; source/target pairs for seq2seq.",
             rich_help_panel=DATA,
         ),
     ],
@@ -85,7 +92,8 @@ def finetune_cli(
         typer.Option(
             "--model",
             "-m",
-            help="Base model: hub id or local folder (default: the embedded all-MiniLM-L6-v2, offline).",
+            help="Base model: hub id or local folder (default: the embedded all-MiniLM-L6-v2, offline; "
+            "seq2seq needs a seq2seq model, e.g. t5-small or a local folder).",
             rich_help_panel=o.MODEL,
             show_default=False,
         ),
@@ -118,7 +126,7 @@ def finetune_cli(
         typer.Option(
             "--max-length",
             min=8,
-            help="Token limit (default 256; 384 for qa).",
+            help="Token limit (default 256; 384 for qa; 512 source tokens for seq2seq).",
             rich_help_panel=TRAINING,
             show_default=False,
         ),
@@ -140,7 +148,8 @@ def finetune_cli(
         str | None,
         typer.Option(
             "--metric",
-            help="Metric for early stopping and the best model (default: accuracy, micro_f1, f1, f1, spearman).",
+            help="Metric for early stopping and the best model (default: accuracy, micro_f1, f1, f1, spearman, "
+            "rougeL; use bleu for translation).",
             rich_help_panel=TRAINING,
             show_default=False,
         ),
@@ -197,6 +206,24 @@ def finetune_cli(
         ),
     ] = None,
     lora_rank: Annotated[int, typer.Option("--lora-rank", min=1, help="LoRA rank r.", rich_help_panel=TRAINING)] = 8,
+    max_target_length: Annotated[
+        int,
+        typer.Option(
+            "--max-target-length",
+            min=1,
+            help="Seq2seq: target token limit, and the generation limit saved with the model.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = 128,
+    source_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--source-prefix",
+            help='Seq2seq: text put before every source, e.g. "summarize: " for T5 (saved in the config).',
+            rich_help_panel=DATA,
+            show_default=False,
+        ),
+    ] = None,
     device: o.DeviceOpt = o.Device.auto,
     precision: Annotated[
         Precision,
@@ -211,13 +238,15 @@ def finetune_cli(
     quiet: o.QuietOpt = False,
     verbose: o.VerboseOpt = False,
 ) -> None:
-    """Fine-tune a model; the saved folder loads straight into classify/ner/qa/embed --model DIR.
+    """Fine-tune a model; the saved folder loads straight into classify/ner/qa/embed/summarize/translate --model DIR.
 
     Examples:
 
       nlu finetune --task classification --train train.csv --eval dev.csv --output my-model
 
       nlu finetune --task ner --train eng.train --eval eng.testa --output ner-model --epochs 1
+
+      nlu finetune --task seq2seq --model ./my-t5 --source-prefix "summarize: " --train pairs.jsonl --output sum-model
 
       accelerate launch --num_processes 4 -m nlu_toolkit finetune --task classification --train train.csv --output m
     """
@@ -255,6 +284,8 @@ def finetune_cli(
         text_column=text_column,
         text_pair_column=text_pair_column,
         label_column=label_column,
+        max_target_length=max_target_length,
+        source_prefix=source_prefix,
         trust_remote_code=trust_remote_code,
         progress=not quiet and sys.stderr.isatty(),
     )

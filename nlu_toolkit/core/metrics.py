@@ -1,7 +1,7 @@
-"""Evaluation metrics for classification, NER, QA, STS and retrieval, computed locally.
+"""Evaluation metrics for classification, NER, QA, STS, retrieval and seq2seq, computed locally.
 
 ``evaluate.load(...)`` downloads each metric's script from the Hub, which fails
-offline; everything here runs on numpy, scikit-learn, scipy and seqeval alone.
+offline; everything here runs on numpy, scikit-learn, scipy, seqeval, sacrebleu and rouge-score alone.
 Functions are pure: label ids, tag lists or score arrays in, a dict out.
 
 Conventions, so that results can be written as JSON and compared across runs:
@@ -12,7 +12,7 @@ Conventions, so that results can be written as JSON and compared across runs:
   is undefined (an empty group, a constant series) is ``None``, not NaN;
 - a ratio with a zero denominator is 0 (scikit-learn's ``zero_division=0``).
 
-scikit-learn, scipy, seqeval and matplotlib are imported inside the functions
+scikit-learn, scipy, seqeval, sacrebleu, rouge-score and matplotlib are imported inside the functions
 that need them, so importing this module stays cheap.
 """
 
@@ -43,6 +43,7 @@ __all__ = [
     "normalize_answer",
     "plot_confusion_matrix",
     "retrieval_metrics",
+    "seq2seq_metrics",
     "squad_metrics",
     "sts_metrics",
 ]
@@ -838,7 +839,135 @@ def load_metric(name: str) -> Metric:
     """A local `Metric` by its ``evaluate`` Hub name, e.g. ``load_metric("seqeval")`` for ``evaluate.load("seqeval")``.
 
     Names: ``accuracy``, ``f1``, ``matthews_correlation``, ``seqeval``, ``squad``,
-    ``squad_v2``, ``spearmanr``, ``pearsonr``. Unknown names raise `UsageError`
-    listing these.
+    ``squad_v2``, ``spearmanr``, ``pearsonr``, ``sacrebleu`` (``score`` on 0-100)
+    and ``rouge``. Unknown names raise `UsageError` listing these.
     """
     return Metric(name)
+
+
+# ---------------------------------------------------------------- seq2seq: BLEU, chrF, ROUGE
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+
+def _check_texts(predictions: Sequence[str], references: Sequence[Any]) -> tuple[list[str], list[Any]]:
+    predictions, references = list(predictions), list(references)
+    if len(predictions) != len(references):
+        raise UsageError(
+            f"{len(predictions)} predictions but {len(references)} references", "pass one reference per prediction"
+        )
+    if not predictions:
+        raise UsageError("no predictions to score", "pass at least one prediction and its reference")
+    for name, values in (("prediction", predictions), ("reference", references)):
+        for i, value in enumerate(values):
+            texts = value if name == "reference" and isinstance(value, (list, tuple)) else [value]
+            if not texts or not all(isinstance(t, str) for t in texts):
+                raise UsageError(f"{name} {i} is not a string: {value!r}", f"pass each {name} as text")
+    return predictions, references
+
+
+def _rouge_means(
+    predictions: list[str], references: list[Any], rouge_types: Sequence[str], use_stemmer: bool
+) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Mean ROUGE F-measures, and the per-example ones; a list of references scores against the best."""
+    from rouge_score import rouge_scorer
+
+    unknown = [t for t in rouge_types if t not in ROUGE_TYPES and not re.fullmatch(r"rouge[1-9]", t)]
+    if unknown or not rouge_types:
+        raise UsageError(f"unknown ROUGE type(s): {', '.join(unknown) or '(none)'}", f"use {', '.join(ROUGE_TYPES)}")
+    scorer = rouge_scorer.RougeScorer(list(rouge_types), use_stemmer=use_stemmer)
+    rows = []
+    for prediction, reference in zip(predictions, references, strict=True):
+        if isinstance(reference, (list, tuple)):
+            scores = scorer.score_multi(list(reference), prediction)
+        else:
+            scores = scorer.score(reference, prediction)
+        rows.append({t: float(scores[t].fmeasure) for t in rouge_types})
+    means = {t: float(np.mean([row[t] for row in rows])) for t in rouge_types}
+    return means, rows
+
+
+def seq2seq_metrics(predictions: list[str], references: list[str]) -> dict:
+    """Corpus BLEU and chrF (sacrebleu), and ROUGE-1/2/L/Lsum (rouge-score), for generated texts.
+
+    Every score is a fraction in ``[0, 1]``, like the module's other metrics:
+    sacrebleu reports BLEU and chrF on a 0-100 scale, divided here by 100
+    (``load_metric("sacrebleu")`` keeps the 0-100 scale of the Hub metric).
+    BLEU is corpus-level with sacrebleu's defaults (13a tokenizer, exp smoothing);
+    chrF uses character 6-grams, beta 2. ROUGE is the mean F-measure over the
+    examples, with the Porter stemmer; ``rougeLsum`` treats newlines as sentence
+    breaks (put one sentence per line to get summary-level LCS). rouge-score's
+    tokenizer keeps only ASCII letters and digits, so ROUGE is 0 for scripts
+    other than Latin: use BLEU/chrF there.
+
+    Returns:
+        ``{"bleu", "chrf", "rouge1", "rouge2", "rougeL", "rougeLsum", "n"}``.
+
+    Raises:
+        UsageError: lengths differ, no predictions, or a value is not a string.
+    """
+    import sacrebleu
+
+    predictions, references = _check_texts(predictions, references)
+    if any(isinstance(r, (list, tuple)) for r in references):
+        raise UsageError("seq2seq_metrics takes one reference string per prediction", "pass a list of strings")
+    bleu = sacrebleu.corpus_bleu(predictions, [references])
+    chrf = sacrebleu.corpus_chrf(predictions, [references])
+    rouge, _ = _rouge_means(predictions, references, ROUGE_TYPES, use_stemmer=True)
+    return {
+        # min(): sacrebleu's floating point can land a hair above 100 for identical texts.
+        "bleu": min(1.0, float(bleu.score) / 100),
+        "chrf": min(1.0, float(chrf.score) / 100),
+        **rouge,
+        "n": len(predictions),
+    }
+
+
+_SACREBLEU_OPTIONS = ("smooth_method", "smooth_value", "force", "lowercase", "tokenize", "use_effective_order")
+
+
+def _hub_sacrebleu(predictions: list, references: list, **options: Any) -> dict:
+    """The Hub's ``sacrebleu``: ``score`` on 0-100, ``counts``, ``totals``, ``precisions``, ``bp``, lengths.
+
+    ``references`` holds one list of references per prediction (all of the same length); plain
+    strings are read as one reference each.
+    """
+    import sacrebleu
+
+    predictions, references = _check_texts(predictions, references)
+    refs = [list(r) if isinstance(r, (list, tuple)) else [r] for r in references]
+    width = len(refs[0])
+    if any(len(r) != width for r in refs):
+        raise UsageError("sacrebleu needs the same number of references for every prediction", "pad or trim them")
+    bleu = sacrebleu.corpus_bleu(predictions, [[r[i] for r in refs] for i in range(width)], **options)
+    return {
+        "score": float(bleu.score),
+        "counts": [int(c) for c in bleu.counts],
+        "totals": [int(t) for t in bleu.totals],
+        "precisions": [float(p) for p in bleu.precisions],
+        "bp": float(bleu.bp),
+        "sys_len": int(bleu.sys_len),
+        "ref_len": int(bleu.ref_len),
+    }
+
+
+def _hub_rouge(
+    predictions: list,
+    references: list,
+    rouge_types: Sequence[str] | None = None,
+    use_stemmer: bool = False,
+    use_aggregator: bool = True,
+) -> dict:
+    """The Hub's ``rouge``: F-measures as fractions, the mean over examples (a list each with
+    ``use_aggregator=False``). As there, ``use_stemmer`` is off by default."""
+    predictions, references = _check_texts(predictions, references)
+    types = list(rouge_types) if rouge_types is not None else list(ROUGE_TYPES)
+    means, rows = _rouge_means(predictions, references, types, use_stemmer=use_stemmer)
+    if use_aggregator:
+        return means
+    return {t: [row[t] for row in rows] for t in types}
+
+
+_METRICS["sacrebleu"] = (_hub_sacrebleu, _SACREBLEU_OPTIONS)
+_METRICS["rouge"] = (_hub_rouge, ("rouge_types", "use_stemmer", "use_aggregator"))
+METRIC_NAMES = tuple(_METRICS)

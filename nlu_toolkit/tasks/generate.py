@@ -118,6 +118,8 @@ class _Seq2Seq:
         self.num_beams = num_beams
         self.batch_size = batch_size
         self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, max_input_length)
+        # Task prefix a T5-style model expects ("summarize: "); `nlu finetune --source-prefix` stores it here.
+        self.prefix: str = getattr(self.loaded.model.config, "prefix", None) or ""
 
     def _generate_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -133,6 +135,8 @@ class _Seq2Seq:
         """Pieces of ``text`` that each fit the encoder: whole sentences where possible."""
         tok = self.loaded.tokenizer
         room = self.limit - tok.num_special_tokens_to_add(pair=False)
+        if self.prefix:
+            room -= len(tok(self.prefix, add_special_tokens=False)["input_ids"])
         ids = tok(text, add_special_tokens=False)["input_ids"]
         if len(ids) <= room:
             return [text]
@@ -163,7 +167,7 @@ class _Seq2Seq:
 
         tok = self.loaded.tokenizer
         model = self.loaded.model
-        enc = tok(texts, truncation=True, max_length=self.limit)
+        enc = tok([self.prefix + t for t in texts], truncation=True, max_length=self.limit)
         lengths = [len(ids) for ids in enc["input_ids"]]
         outputs: list[str] = [""] * len(texts)
         kwargs = self._generate_kwargs()

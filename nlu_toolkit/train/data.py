@@ -8,6 +8,7 @@ Every task gets one fixed row schema, whatever the file looked like:
 - qa: ``id``, ``question``, ``context``, ``answers`` = {"text": [...], "answer_start": [...]} (empty: no answer)
 - embedding: ``sentence1``, ``sentence2``, ``score`` in [0, 1] ("scored"), or ``anchor``, ``positive``
   (``negative``) ("pairs")
+- seq2seq: ``source``, ``target`` (texts: a document and its summary, a sentence and its translation)
 
 Tables (CSV, TSV, JSONL, JSON, Parquet) are read with the ``datasets`` library; CoNLL column
 files, SQuAD JSON and raw STS Benchmark files with small readers of their own. Bad data raises
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TASKS", "TaskData", "load_eval_data", "load_task_data", "read_conll", "to_iob2"]
 
-TASKS = ("classification", "multilabel", "ner", "qa", "embedding")
+TASKS = ("classification", "multilabel", "ner", "qa", "embedding", "seq2seq")
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -126,7 +127,7 @@ def load_task_data(
             )
     columns = _check_columns(text_column, text_pair_column, label_column)
     warnings_: list[str] = []
-    if labels is not None and task in ("qa", "embedding"):
+    if labels is not None and task in ("qa", "embedding", "seq2seq"):
         warnings_.append(f"--labels is ignored for task {task}")
         labels = None
     labels = _check_labels(labels)
@@ -201,7 +202,7 @@ def load_eval_data(
     ``labels`` are the model's label names in id order (config ``id2label``); a gold label the model
     does not know is an error. Integer gold labels that match no name are read as ids into
     ``labels`` (with a warning), so GLUE-style 0/1 files work with models that name their labels.
-    ``labels`` is ignored for qa and embedding.
+    ``labels`` is ignored for qa, embedding and seq2seq.
 
     Returns:
         ``(dataset, info)`` with info keys ``path``, ``rows``, ``format``, ``columns``, ``warnings``,
@@ -274,6 +275,8 @@ def _load(task: str, path: Path, columns: _Columns, labels: list[str] | None, ro
         return _load_ner(path, "conll" if fmt in (None, "tsv") else fmt, columns, labels, role)
     if task == "qa":
         return _load_qa(path, _table_format(path, fmt))
+    if task == "seq2seq":
+        return _load_seq2seq(path, _table_format(path, fmt), columns)
     # A raw STS Benchmark file is tab-separated whatever its extension says (sts-train.csv).
     if fmt in (None, "csv", "tsv") and _is_sts(path):
         return _load_sts(path)
@@ -1082,3 +1085,65 @@ def _load_embedding(path: Path, fmt: str, columns: _Columns) -> _Part:
     features = _features(**{key: _string() for key in data})
     info = {"format": fmt, "columns": used, "warnings": [], "pair_kind": "pairs"}
     return _Part(_from_dict(data, features), [], info)
+
+
+# --------------------------------------------------------------------------- seq2seq
+
+#: (source, target) column pairs tried, in order, when --text-column/--label-column are left at their defaults.
+SEQ2SEQ_PAIRS = (("source", "target"), ("text", "summary"), ("document", "summary"), ("article", "highlights"))
+_SEQ2SEQ_HINT = (
+    "give columns source and target (or text/summary, document/summary, article/highlights), "
+    "or name them with --text-column SOURCE --label-column TARGET"
+)
+
+
+def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tuple[str, str]:
+    """The source and target columns: named with --text-column/--label-column, else a known pair."""
+    # The generic defaults ("text", "label") mean "find the usual names"; anything else was named on purpose.
+    source = columns.text if columns.text != "text" else None
+    target = columns.label if columns.label != "label" else None
+    if source is not None:
+        _need_column(path, names, source, "--text-column")
+    if target is not None:
+        _need_column(path, names, target, "--label-column")
+    if source is None and target is None:
+        for first, second in SEQ2SEQ_PAIRS:
+            if first in names and second in names:
+                return first, second
+        raise TrainingDataError(
+            f"{path}: no source/target columns; the file has columns: {_listing(list(names))}", _SEQ2SEQ_HINT
+        )
+    if source is None:
+        found = next((a for a, _ in SEQ2SEQ_PAIRS if a in names and a != target), None)
+        if found is None:
+            raise TrainingDataError(
+                f"{path}: no source column; the file has columns: {_listing(list(names))}",
+                "use --text-column NAME to pick the column holding the input texts",
+            )
+        return found, target  # type: ignore[return-value]
+    if target is None:
+        found = next((b for _, b in SEQ2SEQ_PAIRS if b in names and b != source), None)
+        if found is None:
+            raise TrainingDataError(
+                f"{path}: no target column; the file has columns: {_listing(list(names))}",
+                "use --label-column NAME to pick the column holding the target texts",
+            )
+        return source, found
+    if source == target:
+        raise UsageError(
+            f"--text-column and --label-column name the same column ({source!r})",
+            "name the source column with --text-column and the target column with --label-column",
+        )
+    return source, target
+
+
+def _load_seq2seq(path: Path, fmt: str, columns: _Columns) -> _Part:
+    ds = _read_table(path, fmt)
+    source, target = _seq2seq_columns(path, ds.column_names, columns)
+    data = {"source": _texts(ds, source, path), "target": _texts(ds, target, path)}
+    del ds
+    warnings_ = []
+    if columns.text_pair is not None:
+        warnings_.append("--text-pair-column is ignored for seq2seq")
+    info = {"format": fmt, "columns": {"source": source, "target": target}, "warnings": warnings_}
+    return _Part(_from_dict(data, _features(source=_string(), target=_string())), [], info)

@@ -1,9 +1,10 @@
 """Scoring a model on labelled data: `evaluate`, offline.
 
 Predictions come from the same inference code as ``nlu classify|ner|qa|embed``
-(the resolver, length-sorted batches), so the figures describe what users get;
-the metrics are `nlu_toolkit.core.metrics` (scikit-learn, seqeval, scipy), not
-hub scripts, which ``evaluate.load`` cannot fetch offline.
+(the resolver, length-sorted batches) and ``nlu summarize`` for seq2seq, so the
+figures describe what users get; the metrics are `nlu_toolkit.core.metrics`
+(scikit-learn, seqeval, scipy, sacrebleu, rouge-score), not hub scripts, which
+``evaluate.load`` cannot fetch offline.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ HEADLINE = {
     "ner": ("precision", "recall", "f1", "accuracy", "tp", "fp", "fn"),
     "qa": ("exact_match", "f1"),
     "embedding": ("spearman", "pearson", "mrr@10", "recall@1", "recall@3", "recall@5", "recall@10", "ndcg@10"),
+    "seq2seq": ("rougeL", "rouge1", "rouge2", "bleu", "chrf"),
 }
 
 
@@ -69,6 +71,7 @@ def evaluate(
     label_column: str = "label",
     confusion_png: str | os.PathLike[str] | None = None,
     trust_remote_code: bool = False,
+    max_target_length: int | None = None,
 ) -> EvaluationResult:
     """Score ``model`` on the labelled file ``data`` for ``task``.
 
@@ -78,7 +81,10 @@ def evaluate(
     - ner: entity-level precision/recall/F1 with TP/FP/FN, overall and per type (seqeval);
     - qa: exact match and F1 (SQuAD v1/v2), split into has-answer and no-answer;
     - embedding: Spearman/Pearson of cosine vs gold on scored pairs, or MRR@10,
-      recall@k and nDCG@10 retrieving each anchor's positive among all positives.
+      recall@k and nDCG@10 retrieving each anchor's positive among all positives;
+    - seq2seq: ROUGE-1/2/L/Lsum, BLEU and chrF (fractions in [0, 1]) of what `Summarizer`
+      generates for each source (``max_length`` lowers the input limit, ``max_target_length``
+      caps the output; default: the model's generation config), against the target.
 
     Raises:
         TrainingDataError: the data is unusable, or has labels the model does not know.
@@ -89,6 +95,7 @@ def evaluate(
     if task not in TASKS:
         raise UsageError(f"unknown task {task!r}", f"use --task {'|'.join(TASKS)}")
     check_positive("--batch-size", batch_size)
+    check_positive("--max-target-length", max_target_length)
     columns = {"text_column": text_column, "text_pair_column": text_pair_column, "label_column": label_column}
     scorer = {
         "classification": _classification,
@@ -96,6 +103,7 @@ def evaluate(
         "ner": _ner,
         "qa": _qa,
         "embedding": _embedding,
+        "seq2seq": _seq2seq,
     }[task]
     result = scorer(
         task,
@@ -107,6 +115,7 @@ def evaluate(
         device=device,
         threshold=threshold,
         trust_remote_code=trust_remote_code,
+        max_target_length=max_target_length,
     )
     if confusion_png is not None:
         if task != "classification":
@@ -302,3 +311,38 @@ def _embedding(task: str, model: str, path: Path, columns: dict, **opts: Any) ->
     metrics, details = _split(found, task)
     details["warnings"] = info.get("warnings", [])
     return EvaluationResult(task, embedder.model_info.describe(), str(path), len(ds), metrics, details, errors)
+
+
+def _seq2seq(task: str, model: str, path: Path, columns: dict, **opts: Any) -> EvaluationResult:
+    from nlu_toolkit.core.metrics import seq2seq_metrics
+    from nlu_toolkit.tasks.generate import Summarizer
+
+    ds, info = load_eval_data(task, path, **columns)
+    # The inference path of `nlu summarize` / `nlu translate`: long sources are chunked at sentences, not cut.
+    summarizer = Summarizer(
+        model,
+        max_length=opts["max_target_length"],
+        max_input_length=opts["max_length"],
+        batch_size=opts["batch_size"],
+        device=opts["device"],
+        trust_remote_code=opts["trust_remote_code"],
+    )
+    # A model fine-tuned with --source-prefix ("summarize: ") records it in its config; Summarizer applies it.
+    prefix = summarizer.prefix
+    sources, references = list(ds["source"]), list(ds["target"])
+    records = [{"id": i, "text": text} for i, text in enumerate(sources)]
+    outputs = list(summarizer.predict(records))
+    predictions = [out.output for out in outputs]
+    found = seq2seq_metrics(predictions, references)
+    errors = [
+        {"row": i, "source": source, "reference": reference, "prediction": prediction}
+        for i, (source, reference, prediction) in enumerate(zip(sources, references, predictions, strict=True))
+        if prediction.strip() != reference.strip()
+    ]
+    metrics, details = _split(found, task)
+    details.pop("n", None)
+    details["chunked"] = sum(out.chunks > 1 for out in outputs)
+    if prefix:
+        details["source_prefix"] = prefix
+    details["warnings"] = info.get("warnings", [])
+    return EvaluationResult(task, summarizer.model_info.describe(), str(path), len(sources), metrics, details, errors)

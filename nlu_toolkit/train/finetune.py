@@ -12,6 +12,8 @@ Trainer three speed habits it does not apply by default:
 
 The saved folder loads straight into ``nlu classify|ner|qa|embed --model DIR``:
 safetensors weights, the tokenizer, and ``id2label``/``label2id`` in the config.
+Seq2seq (``Seq2SeqTrainer``, scored by generating each epoch) saves a folder for
+``nlu summarize|translate --model DIR``, with its generation config.
 Beside it: ``metrics.json`` (per epoch), ``training_curve.png`` and a model card.
 
 Multi-GPU: run the same command under ``accelerate launch`` (see README); only
@@ -43,14 +45,17 @@ DEFAULT_METRIC = {
     "ner": "f1",
     "qa": "f1",
     "embedding": "spearman",
+    # ROUGE-L suits summaries; for translation pass --metric bleu (or chrf).
+    "seq2seq": "rougeL",
 }
 #: Default learning rates and batch sizes, measured (benchmarks/RESULTS.md): one epoch on CoNLL-2003 at
 #: batch 16 / lr 1e-4 reaches entity F1 0.884, at batch 32 / lr 5e-5 only 0.823; SST-2 (20k sentences)
 #: reaches 0.872 at batch 16 and 0.866 at 32. Embedding losses with in-batch negatives want larger batches.
-DEFAULT_LR = {"classification": 5e-5, "multilabel": 5e-5, "ner": 1e-4, "qa": 5e-5, "embedding": 2e-5}
-DEFAULT_BATCH_SIZE = {"classification": 16, "multilabel": 16, "ner": 16, "qa": 16, "embedding": 32}
-#: Default token limits: sentence tasks rarely need more than 256 tokens; SQuAD-style QA uses 384-token windows.
-DEFAULT_MAX_LENGTH = {"classification": 256, "multilabel": 256, "ner": 256, "qa": 384, "embedding": 256}
+DEFAULT_LR = {"classification": 5e-5, "multilabel": 5e-5, "ner": 1e-4, "qa": 5e-5, "embedding": 2e-5, "seq2seq": 5e-5}
+DEFAULT_BATCH_SIZE = {"classification": 16, "multilabel": 16, "ner": 16, "qa": 16, "embedding": 32, "seq2seq": 16}
+#: Default token limits: sentence tasks rarely need more than 256 tokens; SQuAD-style QA uses 384-token windows;
+#: seq2seq sources (documents to summarize) get 512 (targets: ``max_target_length``, 128 by default).
+DEFAULT_MAX_LENGTH = {"classification": 256, "multilabel": 256, "ner": 256, "qa": 384, "embedding": 256, "seq2seq": 512}
 #: What each task reports per epoch, so --metric can be checked before training rather than after the first epoch.
 METRICS = {
     "classification": ("accuracy", "macro_f1", "mcc"),
@@ -58,6 +63,7 @@ METRICS = {
     "ner": ("f1", "precision", "recall", "accuracy"),
     "qa": ("f1", "exact_match"),
     "embedding": ("spearman", "pearson", "mrr@10", "recall@1", "recall@10"),
+    "seq2seq": ("rougeL", "rouge1", "rouge2", "bleu", "chrf"),
 }
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Embedding losses: for scored pairs (CoSENT, cosine MSE, AnglE) and for (anchor, positive) pairs
@@ -131,13 +137,17 @@ def finetune(
     text_column: str = "text",
     text_pair_column: str | None = None,
     label_column: str = "label",
+    max_target_length: int = 128,
+    source_prefix: str | None = None,
     trust_remote_code: bool = False,
     progress: bool = False,
 ) -> FinetuneResult:
     """Fine-tune ``model`` (default: the embedded all-MiniLM-L6-v2) for ``task`` and save it to ``output_dir``.
 
     Args:
-        task: ``classification``, ``multilabel``, ``ner``, ``qa`` or ``embedding``.
+        task: ``classification``, ``multilabel``, ``ner``, ``qa``, ``embedding`` or ``seq2seq``
+            (source/target text pairs: summaries or translations; needs a seq2seq ``model`` such as
+            t5-small, facebook/bart-base or a local folder, since MiniLM cannot generate).
         train, eval: data files (see `nlu_toolkit.train.data`); ``eval_split``
             holds out a fraction of ``train`` instead.
         epochs, lr, batch_size, max_length, seed, warmup (a fraction of the
@@ -145,7 +155,8 @@ def finetune(
             batch_size and max_length default per task (`DEFAULT_LR`,
             `DEFAULT_BATCH_SIZE`, `DEFAULT_MAX_LENGTH`).
         patience: stop after this many evaluations without improvement of
-            ``metric`` (default per task: accuracy, micro_f1, f1, f1, spearman).
+            ``metric`` (default per task: accuracy, micro_f1, f1, f1, spearman, rougeL;
+            ``metric="bleu"`` suits translation).
             The best epoch's model is the one saved.
         max_steps: stop after this many optimiser steps (smoke runs).
         resume: continue from the last checkpoint in ``output_dir/checkpoints``.
@@ -156,6 +167,10 @@ def finetune(
             anchor/positive pairs).
         device: ``auto`` picks CUDA, then MPS, then the CPU.
         precision: ``auto`` = bf16/fp16 mixed precision on CUDA, fp32 elsewhere.
+        max_target_length: seq2seq: target token limit in training, and the generation limit in
+            evaluation and in the saved generation config (``max_length`` is the source limit).
+        source_prefix: seq2seq: text put before every source, e.g. ``"summarize: "`` for T5; saved
+            as ``prefix`` in the model's config and recorded in metrics.json.
         progress: draw a progress bar on stderr.
 
     Raises:
@@ -173,7 +188,17 @@ def finetune(
         )
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
+    if task == "seq2seq" and model is None:
+        raise UsageError(
+            "--task seq2seq needs a sequence-to-sequence base model; the default (all-MiniLM-L6-v2) "
+            "is an encoder and cannot generate text",
+            "pass --model t5-small, --model facebook/bart-base or a local seq2seq folder (T5, BART, Marian); "
+            "offline, fetch one first with `nlu models pull ID` on a connected machine and copy its HF cache here",
+        )
+    if source_prefix is not None and task != "seq2seq":
+        raise UsageError("--source-prefix is for --task seq2seq", "drop --source-prefix")
     _check_numbers(epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, patience=patience)
+    _check_numbers(max_target_length=max_target_length)
     batch_size = batch_size or DEFAULT_BATCH_SIZE.get(task, 32)
     if lr is not None and not lr > 0:
         raise UsageError(f"--lr must be positive, got {lr}", "use e.g. --lr 5e-5")
@@ -203,7 +228,9 @@ def finetune(
         )
     if patience is not None and data.eval is None:
         raise UsageError("--patience needs evaluation data", "pass --eval FILE or --eval-split 0.1")
-    base = _base_model(model)
+    base = _base_model(model, task)
+    if task == "seq2seq":
+        _check_seq2seq_base(base, trust_remote_code)
     _make_output_dir(out, overwrite=overwrite)
     settings = {
         "base_model": base["name"],
@@ -222,6 +249,9 @@ def finetune(
         "device": resolved_device,
         "precision": mixed or "fp32",
     }
+    if task == "seq2seq":
+        settings["max_target_length"] = max_target_length
+        settings["source_prefix"] = source_prefix
     run = _Run(
         task=task,
         data=data,
@@ -237,12 +267,16 @@ def finetune(
         device=resolved_device,
         max_length=max_length,
         loss=loss,
+        max_target_length=max_target_length,
+        source_prefix=source_prefix,
     )
     with _quiet_transformers():
         if task == "embedding":
             if lora:
                 raise UsageError("--lora is not supported for --task embedding", "drop --lora")
             result = run.train_embedding()
+        elif task == "seq2seq":
+            result = run.train_seq2seq()
         else:
             result = run.train_transformers()
     if not keep_checkpoints and result.files:
@@ -295,13 +329,38 @@ def _mixed_precision(precision: str, device: str) -> str | None:
     return precision
 
 
-def _base_model(model: str | None) -> dict[str, str]:
+def _base_model(model: str | None, task: str = "classification") -> dict[str, str]:
     """Where the base model lives (local folder, embedded MiniLM, or hub id through the cache)."""
     from nlu_toolkit.resolver import locate
 
     # The "sentence-embedding" task's default is the embedded MiniLM, which is the base we want offline.
-    info = locate(model, "sentence-embedding")
+    # Seq2seq always names its model; "summarization" gives the matching hints when it is not cached.
+    info = locate(model, "summarization" if task == "seq2seq" else "sentence-embedding")
     return {"name": info.name, "path": info.path, "source": info.source}
+
+
+def _check_seq2seq_base(base: dict[str, str], trust_remote_code: bool) -> None:
+    """Refuse, before any folder is made, a base that ``AutoModelForSeq2SeqLM`` cannot load (encoders, causal LMs)."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
+    from nlu_toolkit.errors import ModelNotAvailable
+
+    try:
+        config = AutoConfig.from_pretrained(base["path"], trust_remote_code=trust_remote_code)
+    except Exception as e:  # no config.json, unknown model type, bad JSON
+        raise ModelNotAvailable(
+            f"cannot load base model {base['name']!r}: {e}", "pass --model with a transformers seq2seq model folder"
+        ) from e
+    remote = "AutoModelForSeq2SeqLM" in (getattr(config, "auto_map", None) or {})
+    if config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES or remote:
+        return
+    archs = ", ".join(getattr(config, "architectures", None) or []) or config.model_type
+    raise UsageError(
+        f"model {base['name']!r} has no sequence-to-sequence head ({archs}); --task seq2seq trains an "
+        "encoder-decoder that generates text",
+        "pass --model t5-small, --model facebook/bart-base or a local seq2seq folder (T5, BART, Marian, Pegasus)",
+    )
 
 
 @contextlib.contextmanager
@@ -343,6 +402,8 @@ class _Run:
     device: str
     max_length: int | None
     loss: str | None = None
+    max_target_length: int = 128
+    source_prefix: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
 
     # ---- shared ------------------------------------------------------------------------------------------------
@@ -565,6 +626,83 @@ class _Run:
             model = _with_lora(model, self.task, self.lora_rank)
         return model
 
+    # ---- seq2seq (summaries, translations) -----------------------------------------------------------------------
+
+    def train_seq2seq(self) -> FinetuneResult:
+        from transformers import AutoTokenizer, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+        # Generation only encodes and decodes: a slow (sentencepiece) tokenizer, e.g. Marian's, is fine here.
+        tokenizer = AutoTokenizer.from_pretrained(self.base["path"], trust_remote_code=self.trust_remote_code)
+        model = self.load_seq2seq_model()
+        limit = _token_limit(tokenizer, self.max_length or DEFAULT_MAX_LENGTH[self.task])
+        # Targets: also within the decoder's learned positions (BART, Marian); T5's are relative (no limit).
+        target_limit = _token_limit(tokenizer, self.max_target_length)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 0:
+            target_limit = min(target_limit, positions)
+        self.settings["max_length"], self.settings["max_target_length"] = limit, target_limit
+        _generation_limit(model, target_limit)
+        if self.source_prefix:
+            model.config.prefix = self.source_prefix  # so inference (and nlu evaluate) can apply it too
+        prep = _Seq2SeqPrep(
+            tokenizer, limit, [], model=model, max_target_length=target_limit, source_prefix=self.source_prefix
+        )
+        if self.lora:
+            model = _with_lora(model, self.task, self.lora_rank)
+        train_ds = self.data.train.map(
+            prep.encode, batched=True, remove_columns=self.data.train.column_names, desc="tokenizing train"
+        )
+        eval_ds = compute_metrics = None
+        if self.data.eval is not None:
+            eval_ds = self.data.eval.map(
+                prep.encode, batched=True, remove_columns=self.data.eval.column_names, desc="tokenizing eval"
+            )
+            compute_metrics = prep.metrics_for(self.data.eval, eval_ds)
+        args = self.training_arguments(
+            Seq2SeqTrainingArguments,
+            train_sampling_strategy="group_by_length",
+            predict_with_generate=True,
+            generation_max_length=target_limit,
+            generation_num_beams=None,  # the model's own (greedy unless its generation config says otherwise)
+        )
+        # Eval batches may be grouped by length too: predictions travel with their labels, so order does not matter.
+        trainer = Seq2SeqTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            data_collator=prep.collator,
+            processing_class=tokenizer,
+            compute_metrics=compute_metrics,
+            callbacks=self.callbacks(),
+        )
+        seconds, sps = self.fit(trainer)
+
+        def save(out: Path) -> None:
+            final = trainer.model
+            if self.lora:
+                final = final.merge_and_unload()
+            _save_atomically(out, lambda tmp: (final.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
+
+        return self.finish(trainer, [], seconds, sps, save)
+
+    def load_seq2seq_model(self) -> Any:
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+
+        torch.manual_seed(self.settings["seed"])
+        try:
+            return AutoModelForSeq2SeqLM.from_pretrained(
+                self.base["path"], use_safetensors=True, trust_remote_code=self.trust_remote_code
+            )
+        except (OSError, ValueError) as e:
+            from nlu_toolkit.errors import ModelNotAvailable
+
+            raise ModelNotAvailable(
+                f"cannot load base model {self.base['name']!r}: {e}",
+                "pass --model with a transformers seq2seq model folder (safetensors weights)",
+            ) from e
+
     # ---- sentence embeddings -----------------------------------------------------------------------------------
 
     def train_embedding(self) -> FinetuneResult:
@@ -698,6 +836,7 @@ def _with_lora(model: Any, task: str, rank: int) -> Any:
         "multilabel": peft.TaskType.SEQ_CLS,
         "ner": peft.TaskType.TOKEN_CLS,
         "qa": peft.TaskType.QUESTION_ANS,
+        "seq2seq": peft.TaskType.SEQ_2_SEQ_LM,
     }[task]
     config = peft.LoraConfig(task_type=task_type, r=rank, lora_alpha=2 * rank, lora_dropout=0.1)
     try:
@@ -937,6 +1076,66 @@ class _QaPrep(_Prep):
             return {"exact_match": found["exact_match"], "f1": found["f1"]}
 
         return compute
+
+
+class _Seq2SeqPrep(_Prep):
+    """Sources (with the prefix) as inputs, target token ids as labels; the collator pads labels with -100."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        max_length: int,
+        labels: list[str],
+        *,
+        model: Any,
+        max_target_length: int,
+        source_prefix: str | None,
+    ) -> None:
+        from transformers import DataCollatorForSeq2Seq
+
+        self.tokenizer, self.max_length, self.labels = tokenizer, max_length, labels
+        self.max_target_length, self.prefix = max_target_length, source_prefix or ""
+        # With the model, the collator also builds decoder_input_ids (labels shifted right).
+        self.collator = DataCollatorForSeq2Seq(tokenizer, model=model)
+
+    def encode(self, batch: dict[str, list]) -> dict[str, list]:
+        sources = [self.prefix + text for text in batch["source"]] if self.prefix else batch["source"]
+        enc = self.tokenizer(sources, truncation=True, max_length=self.max_length)
+        targets = self.tokenizer(text_target=batch["target"], truncation=True, max_length=self.max_target_length)
+        enc["labels"] = targets["input_ids"]
+        return dict(enc)
+
+    def metrics_for(self, eval_rows: Any, eval_features: Any) -> Callable[[Any], dict[str, float]]:
+        from nlu_toolkit.core.metrics import seq2seq_metrics
+
+        tok = self.tokenizer
+        pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+
+        def compute(pred: Any) -> dict[str, float]:
+            generated = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+            # -100 marks padding added when batches were gathered (and the labels' ignored positions).
+            generated = np.where(np.asarray(generated) != -100, generated, pad)
+            gold = np.where(np.asarray(pred.label_ids) != -100, pred.label_ids, pad)
+            predictions = [t.strip() for t in tok.batch_decode(generated, skip_special_tokens=True)]
+            references = [t.strip() for t in tok.batch_decode(gold, skip_special_tokens=True)]
+            found = seq2seq_metrics(predictions, references)
+            return {k: found[k] for k in METRICS["seq2seq"]}
+
+        return compute
+
+
+def _generation_limit(model: Any, limit: int) -> None:
+    """Generate up to ``limit`` tokens, in evaluation and from the saved folder (``nlu summarize --model DIR``).
+
+    Base configs often keep the library default of 20 tokens (t5-small), which would cut summaries short.
+    """
+    generation = getattr(model, "generation_config", None)
+    if generation is None:
+        return
+    generation.max_length = limit
+    generation.max_new_tokens = None  # it would override max_length
+    if isinstance(generation.min_length, int) and generation.min_length > limit:
+        generation.min_length = limit
 
 
 _TASK_PREP: dict[str, type[_Prep]] = {

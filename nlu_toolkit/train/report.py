@@ -128,6 +128,7 @@ def model_card(
         "ner": 'nlu ner --model DIR "Some text about Paris"',
         "qa": 'nlu qa --model DIR --question "Who?" --context "..."',
         "embedding": 'nlu embed --model DIR "some text"',
+        "seq2seq": 'nlu summarize --model DIR "a longer text ..."\nnlu translate --model DIR "some text"',
     }[task]
     lines = [
         "---",

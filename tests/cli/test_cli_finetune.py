@@ -106,3 +106,46 @@ def test_python_dash_m_runs_the_cli_for_accelerate_launch():
     done = subprocess.run([sys.executable, "-m", "nlu_toolkit", "finetune", "--help"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "--resume" in done.stdout and "--patience" in done.stdout
+
+
+def test_seq2seq_finetune_then_evaluate(nlu, t5_model, tmp_path):
+    out = tmp_path / "t5-sum"
+    result = nlu(
+        "finetune", "-t", "seq2seq",
+        "--train", SAMPLES / "seq2seq_train.jsonl",
+        "--eval", SAMPLES / "seq2seq_dev.jsonl",
+        "--model", t5_model,
+        "--output", out,
+        "--source-prefix", "summarize: ",
+        "--max-length", "64",
+        "--max-target-length", "24",
+        "--max-steps", "2",
+        "--batch-size", "4",
+        "--format", "json",
+    )  # fmt: skip
+    check_ok(result)
+    summary = json.loads(result.stdout)
+    assert summary["task"] == "seq2seq" and summary["output_dir"] == str(out)
+    assert {"rougeL", "bleu", "chrf"} <= set(summary) and summary["epochs"]
+    assert (out / "model.safetensors").is_file() and (out / "generation_config.json").is_file()
+    settings = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["settings"]
+    assert settings["source_prefix"] == "summarize: " and settings["max_target_length"] == 24
+
+    errors = tmp_path / "wrong.jsonl"
+    scored = nlu(
+        "evaluate", "-t", "seq2seq", "-m", out, "-d", SAMPLES / "seq2seq_dev.jsonl",
+        "--format", "json", "--errors", errors,
+    )  # fmt: skip
+    check_ok(scored)
+    figures = json.loads(scored.stdout)
+    assert {"rougeL", "rouge1", "rouge2", "bleu", "chrf"} <= set(figures)
+    assert figures["task"] == "seq2seq" and figures["n"] == 8
+    wrong = jsonl(errors.read_text(encoding="utf-8"))
+    assert len(wrong) == figures["errors"]
+    assert all({"source", "reference", "prediction"} <= set(row) for row in wrong)
+
+
+def test_seq2seq_without_a_model_is_one_line_exit_2(nlu, tmp_path):
+    result = nlu("finetune", "-t", "seq2seq", "--train", SAMPLES / "seq2seq_train.jsonl", "-o", tmp_path / "m")
+    check_error(result, 2, contains="seq2seq")
+    assert not (tmp_path / "m").exists()

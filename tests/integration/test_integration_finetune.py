@@ -295,3 +295,100 @@ def test_qa_labels_are_aligned_minilm_memorises_the_sample(samples, tmp_path):
     scored = evaluate("qa", str(out), train)  # the inference path (QuestionAnswerer) agrees with training's decoding
     assert scored.metrics["exact_match"] >= 0.9
     assert scored.details["no_answer"]["n"] == 3 and scored.details["no_answer"]["exact_match"] >= 2 / 3
+
+
+# ---- seq2seq (summaries, translations) --------------------------------------------------------------------------
+
+SEQ2SEQ_HEADLINE = {"rougeL", "rouge1", "rouge2", "bleu", "chrf"}
+
+
+def test_seq2seq_bart_trains_saves_and_scores(bart_model, samples, tmp_path):
+    from nlu_toolkit.tasks.generate import Summarizer, Translator
+
+    out = tmp_path / "bart"
+    result = finetune(
+        "seq2seq",
+        samples / "seq2seq_train.jsonl",
+        out,
+        eval=samples / "seq2seq_dev.jsonl",
+        model=bart_model,
+        max_length=64,
+        **quick(),
+    )
+    check_outputs(result, out, eval_metric="rougeL")
+    assert set(result.metrics) >= SEQ2SEQ_HEADLINE
+    assert all(0.0 <= result.metrics[k] <= 1.0 for k in SEQ2SEQ_HEADLINE)
+    assert result.labels == [] and result.train_rows == 30 and result.eval_rows == 8
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["architectures"] == ["BartForConditionalGeneration"]
+    generation = json.loads((out / "generation_config.json").read_text(encoding="utf-8"))
+    assert generation["max_length"] == 64  # --max-target-length 128, capped by the 64 decoder positions
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["settings"]["max_target_length"] == 64 and metrics["settings"]["max_length"] == 64
+    assert metrics["data"]["columns"] == {"source": "source", "target": "target"}
+    assert "nlu summarize --model DIR" in (out / "README.md").read_text(encoding="utf-8")
+    # The folder loads straight into the inference classes of `nlu summarize` / `nlu translate`.
+    summary = next(iter(Summarizer(str(out), max_length=16).predict(["The ferry adds an evening crossing."])))
+    assert isinstance(summary.output, str)
+    translation = next(iter(Translator(model=str(out), max_length=16).predict(["Good morning"])))
+    assert isinstance(translation.output, str)
+
+    scored = evaluate("seq2seq", str(out), samples / "seq2seq_dev.jsonl", max_target_length=16)
+    assert set(scored.metrics) == SEQ2SEQ_HEADLINE
+    assert scored.n == 8 and scored.task == "seq2seq"
+    assert scored.to_dict()["rougeL"] == scored.metrics["rougeL"]  # overall figures at the top level
+    assert scored.details["rougeLsum"] is not None and scored.details["warnings"] == []
+    assert len(scored.errors) == 8  # a 2-step random model matches no reference
+    assert set(scored.errors[0]) == {"row", "source", "reference", "prediction"}
+    assert all(e["prediction"].strip() != e["reference"].strip() for e in scored.errors)
+
+
+def test_seq2seq_t5_with_source_prefix_and_bleu(t5_model, samples, tmp_path):
+    from nlu_toolkit.tasks.generate import Summarizer
+
+    out = tmp_path / "t5"
+    result = finetune(
+        "seq2seq",
+        samples / "seq2seq_train.jsonl",
+        out,
+        eval=samples / "seq2seq_dev.jsonl",
+        model=t5_model,
+        max_length=64,
+        max_target_length=32,
+        source_prefix="summarize: ",
+        metric="bleu",
+        **quick(),
+    )
+    check_outputs(result, out, eval_metric="bleu")
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["settings"]["source_prefix"] == "summarize: "
+    assert metrics["settings"]["max_target_length"] == 32
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["prefix"] == "summarize: " and config["architectures"] == ["T5ForConditionalGeneration"]
+    assert json.loads((out / "generation_config.json").read_text(encoding="utf-8"))["max_length"] == 32
+    assert isinstance(next(iter(Summarizer(str(out)).predict(["A storm felled an old oak."]))).output, str)
+    scored = evaluate("seq2seq", str(out), samples / "seq2seq_dev.jsonl")
+    assert set(scored.metrics) == SEQ2SEQ_HEADLINE
+    assert scored.details["source_prefix"] == "summarize: "  # the prefix recorded at training is applied
+
+
+def test_seq2seq_needs_a_seq2seq_base_model(samples, tmp_path):
+    with pytest.raises(UsageError, match="cannot generate") as info:
+        finetune("seq2seq", samples / "seq2seq_train.jsonl", tmp_path / "s", max_steps=1)
+    assert "t5-small" in info.value.hint and "nlu models pull" in info.value.hint
+    assert not (tmp_path / "s").exists()
+
+
+def test_seq2seq_refuses_a_classifier_as_base(cls_model, st_model, samples, tmp_path):
+    for base in (cls_model, st_model):
+        with pytest.raises(UsageError, match="sequence-to-sequence") as info:
+            finetune("seq2seq", samples / "seq2seq_train.jsonl", tmp_path / "s", model=base, max_steps=1)
+        assert "t5-small" in info.value.hint
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(UsageError, match="sequence-to-sequence"):
+        evaluate("seq2seq", cls_model, samples / "seq2seq_dev.jsonl")
+
+
+def test_source_prefix_is_for_seq2seq_only(st_model, samples, tmp_path):
+    with pytest.raises(UsageError, match="--source-prefix"):
+        finetune("classification", samples / "sentiment_train.csv", tmp_path / "c", model=st_model, source_prefix="x: ")

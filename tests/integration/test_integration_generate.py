@@ -90,3 +90,23 @@ def test_generation_option_checks(gpt2_model):
 def test_a_classifier_is_not_a_generator(cls_model):
     with pytest.raises(UsageError, match="causal language-model"):
         Generator(cls_model)
+
+
+def test_a_saved_source_prefix_is_applied(bart_model, tmp_path):
+    import shutil
+
+    from transformers import AutoConfig
+
+    folder = tmp_path / "prefixed"
+    shutil.copytree(bart_model, folder)
+    config = AutoConfig.from_pretrained(folder)
+    config.prefix = "summarize: "
+    config.save_pretrained(folder)
+    summarizer = Summarizer(str(folder), max_length=6)
+    plain = Summarizer(bart_model, max_length=6)
+    assert summarizer.prefix == "summarize: " and plain.prefix == ""
+    # The prefix takes room from every chunk, so the same text needs at least as many chunks.
+    assert len(summarizer._chunks(LONG)) >= len(plain._chunks(LONG))
+    assert (
+        next(iter(summarizer.predict(["the city"]))).output == next(iter(plain.predict(["summarize: the city"]))).output
+    )

@@ -658,3 +658,121 @@ def test_import_does_not_load_heavy_dependencies():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- seq2seq: BLEU, chrF, ROUGE
+
+
+def test_seq2seq_identical_texts_score_one():
+    from nlu_toolkit.core.metrics import seq2seq_metrics
+
+    texts = ["the ferry adds an evening crossing", "a storm felled the old oak in the park"]
+    result = seq2seq_metrics(texts, list(texts))
+    assert result == {"bleu": 1.0, "chrf": 1.0, "rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0, "rougeLsum": 1.0, "n": 2}
+    assert_json(result)
+
+
+def test_seq2seq_rouge1_partial_overlap_by_hand():
+    from nlu_toolkit.core.metrics import seq2seq_metrics
+
+    # Prediction 4 tokens, reference 6, 3 shared unigrams: P = 3/4, R = 3/6, F1 = 2PR/(P+R) = 0.6.
+    # Bigrams: "the cat" and "cat sat" shared (2 of 3 and 2 of 5): F = 2*(2/3)*(2/5)/((2/3)+(2/5)) = 0.5.
+    result = seq2seq_metrics(["the cat sat down"], ["the cat sat on the mat"])
+    assert result["rouge1"] == approx(0.6)
+    assert result["rouge2"] == approx(0.5)
+    assert result["rougeL"] == approx(0.6)  # LCS "the cat sat"
+    assert result["n"] == 1
+    # ROUGE is the mean over examples: a disjoint pair halves it.
+    both = seq2seq_metrics(["the cat sat down", "blue sky"], ["the cat sat on the mat", "green grass"])
+    assert both["rouge1"] == approx(0.3)
+
+
+def test_seq2seq_rouge_stems_and_lsum_splits_lines():
+    from nlu_toolkit.core.metrics import seq2seq_metrics
+
+    assert seq2seq_metrics(["the cats were running"], ["the cat was running"])["rouge1"] > 0.7  # cats ~ cat
+    # Summary-level LCS: each reference line (sentence) is matched on its own, so their order does not matter.
+    result = seq2seq_metrics(["a b c d"], ["c d\na b"])
+    assert result["rougeL"] == approx(0.5) and result["rougeLsum"] == approx(1.0)
+
+
+def test_seq2seq_agrees_with_sacrebleu_and_rouge_score():
+    import sacrebleu
+    from rouge_score import rouge_scorer
+
+    from nlu_toolkit.core.metrics import seq2seq_metrics
+
+    predictions = [
+        "A cafe in Stowick takes books as payment for coffee.",
+        "Snow shut the pass above Keldrith in May.",
+        "Teenagers painted a mural at the old station.",
+    ]
+    references = [
+        "A Stowick cafe accepts books as payment and gives them to schools.",
+        "May snow briefly closed the pass above Keldrith.",
+        "Morley teenagers painted a history mural on the old station.",
+    ]
+    result = seq2seq_metrics(predictions, references)
+    assert result["bleu"] == approx(sacrebleu.corpus_bleu(predictions, [references]).score / 100)
+    assert result["chrf"] == approx(sacrebleu.corpus_chrf(predictions, [references]).score / 100)
+    assert 0 < result["bleu"] < 1 and 0 < result["chrf"] < 1
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+    scores = [scorer.score(r, p) for p, r in zip(predictions, references, strict=True)]
+    for key in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+        assert result[key] == approx(sum(s[key].fmeasure for s in scores) / 3)
+    assert_json(result)
+
+
+def test_seq2seq_bad_inputs_are_usage_errors():
+    from nlu_toolkit.core.metrics import seq2seq_metrics
+
+    with pytest.raises(UsageError, match="2 predictions but 1 references"):
+        seq2seq_metrics(["a", "b"], ["a"])
+    with pytest.raises(UsageError, match="no predictions"):
+        seq2seq_metrics([], [])
+    with pytest.raises(UsageError, match="not a string"):
+        seq2seq_metrics([None], ["a"])
+
+
+def test_load_metric_sacrebleu_and_rouge_mirror_the_hub():
+    import sacrebleu
+
+    predictions = ["the cat sat on the mat", "a dog ran in the park today"]
+    references = [["the cat sat on the mat"], ["the dog ran in a park"]]
+    found = load_metric("sacrebleu").compute(predictions=predictions, references=references)
+    expected = sacrebleu.corpus_bleu(predictions, [[r[0] for r in references]])
+    assert found["score"] == approx(expected.score)  # 0-100, as the Hub's
+    assert found["bp"] == approx(expected.bp) and found["counts"] == list(expected.counts)
+    assert {"score", "counts", "totals", "precisions", "bp", "sys_len", "ref_len"} <= set(found)
+    assert_json(found)
+    lowered = load_metric("sacrebleu").compute(predictions=["The Cat"], references=[["the cat"]], lowercase=True)
+    assert lowered["score"] == approx(sacrebleu.corpus_bleu(["The Cat"], [["the cat"]], lowercase=True).score)
+    with pytest.raises(UsageError, match="same number of references"):
+        load_metric("sacrebleu").compute(predictions=["a", "b"], references=[["a"], ["b", "c"]])
+
+    rouge = load_metric("rouge")
+    scores = rouge.compute(predictions=["the cat sat down"], references=["the cat sat on the mat"])
+    assert set(scores) == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
+    assert scores["rouge1"] == approx(0.6)  # a fraction, as the Hub's
+    per_example = rouge.compute(
+        predictions=["the cats", "x"], references=["the cat", "x"], rouge_types=["rouge1"], use_aggregator=False
+    )
+    assert per_example == {"rouge1": [approx(0.5), approx(1.0)]}  # no stemming by default, as the Hub's
+    stemmed = rouge.compute(predictions=["the cats"], references=["the cat"], rouge_types=["rouge1"], use_stemmer=True)
+    assert stemmed == {"rouge1": approx(1.0)}
+    best = rouge.compute(predictions=["a b"], references=[["x y", "a b"]], rouge_types=["rouge1"])
+    assert best == {"rouge1": approx(1.0)}  # several references: the best one counts
+    with pytest.raises(UsageError, match="rouge9x"):
+        rouge.compute(predictions=["a"], references=["a"], rouge_types=["rouge9x"])
+    with pytest.raises(UsageError, match="unknown option"):
+        rouge.compute(predictions=["a"], references=["a"], beta=2)
+    assert {"sacrebleu", "rouge"} <= set(METRIC_NAMES)
+
+
+def test_import_does_not_load_sacrebleu_or_rouge_score():
+    code = (
+        "import sys, nlu_toolkit.core.metrics; "
+        "print(sorted(m for m in ('sacrebleu', 'rouge_score', 'nltk') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

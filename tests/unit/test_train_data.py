@@ -304,7 +304,7 @@ def test_unknown_task_and_bad_options(tmp_path):
         load_task_data("classification", path, text_pair_column="text")
     with raises("repeated", error=UsageError):
         load_task_data("classification", path, labels=["pos", "pos"])
-    assert TASKS == ("classification", "multilabel", "ner", "qa", "embedding")
+    assert TASKS == ("classification", "multilabel", "ner", "qa", "embedding", "seq2seq")
 
 
 # --------------------------------------------------------------------------- load_eval_data
@@ -800,3 +800,126 @@ def test_a_labels_column_is_used_when_there_is_no_label_column(tmp_path):
     data = load_task_data("multilabel", path)
     assert data.labels == ["billing", "technical", "urgent"]
     assert data.train["label"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+
+
+# --------------------------------------------------------------------------- seq2seq
+
+PAIRS = [
+    {"source": "The river rose overnight and closed the lower road.", "target": "Flooding closed the road."},
+    {"source": "A new bakery opened on the high street this week.", "target": "A bakery opened."},
+    {"source": "The library now lends tools as well as books.", "target": "The library lends tools."},
+]
+
+
+def test_seq2seq_jsonl_source_target(tmp_path):
+    path = write_jsonl(tmp_path, "train.jsonl", PAIRS)
+    data = load_task_data("seq2seq", path)
+    assert data.train.column_names == ["source", "target"]
+    assert data.train.to_list() == PAIRS
+    assert data.labels == []
+    assert data.eval is None
+    assert data.info["columns"] == {"source": "source", "target": "target"}
+    assert data.info["format"] == "jsonl" and data.info["train_rows"] == 3 and data.info["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "target"),
+    [
+        ("pairs.csv", "text", "summary"),
+        ("pairs.tsv", "document", "summary"),
+        ("pairs.parquet", "article", "highlights"),
+    ],
+)
+def test_seq2seq_falls_back_to_common_column_pairs(tmp_path, name, source, target):
+    rows = [{source: r["source"], target: r["target"]} for r in PAIRS]
+    if name.endswith(".parquet"):
+        path = write_parquet(tmp_path, name, rows)
+    else:
+        sep = "," if name.endswith(".csv") else "\t"
+        lines = [f"{source}{sep}{target}"] + [f'"{r[source]}"{sep}"{r[target]}"' for r in rows]
+        if sep == "\t":  # TSV has no quoting
+            lines = [f"{source}\t{target}"] + [f"{r[source]}\t{r[target]}" for r in rows]
+        path = write(tmp_path, name, "\n".join(lines) + "\n")
+    data = load_task_data("seq2seq", path)
+    assert data.info["columns"] == {"source": source, "target": target}
+    assert data.train.to_list() == PAIRS
+
+
+def test_seq2seq_two_language_columns_are_not_guessed(tmp_path):
+    path = write(tmp_path, "en-de.csv", "en,de\nGood morning,Guten Morgen\nThank you,Danke\n")
+    with raises("no source/target columns", "'en', 'de'") as info:
+        load_task_data("seq2seq", path)
+    assert "--text-column" in info.value.hint and "--label-column" in info.value.hint
+    data = load_task_data("seq2seq", path, text_column="en", label_column="de")
+    assert data.train.to_list() == [
+        {"source": "Good morning", "target": "Guten Morgen"},
+        {"source": "Thank you", "target": "Danke"},
+    ]
+    assert data.info["columns"] == {"source": "en", "target": "de"}
+
+
+def test_seq2seq_one_column_named_the_other_found(tmp_path):
+    path = write_jsonl(tmp_path, "t.jsonl", [{"body": r["source"], "summary": r["target"], "id": 1} for r in PAIRS])
+    data = load_task_data("seq2seq", path, text_column="body")
+    assert data.info["columns"] == {"source": "body", "target": "summary"}
+    path = write_jsonl(tmp_path, "u.jsonl", [{"text": r["source"], "short": r["target"]} for r in PAIRS])
+    data = load_task_data("seq2seq", path, label_column="short")
+    assert data.info["columns"] == {"source": "text", "target": "short"}
+    with raises("no target column", "'body'"):
+        load_task_data("seq2seq", write_jsonl(tmp_path, "v.jsonl", [{"body": "x", "other": "y"}]), text_column="body")
+    with raises("same column", error=UsageError):
+        load_task_data("seq2seq", path, text_column="short", label_column="short")
+
+
+def test_seq2seq_wrong_column_lists_the_file_columns(tmp_path):
+    path = write_jsonl(tmp_path, "train.jsonl", PAIRS)
+    with raises("'src'", "'source', 'target'") as info:
+        load_task_data("seq2seq", path, text_column="src")
+    assert "--text-column" in info.value.hint
+    with raises("'tgt'", "'source', 'target'") as info:
+        load_task_data("seq2seq", path, label_column="tgt")
+    assert "--label-column" in info.value.hint
+
+
+@pytest.mark.parametrize("empty", ["source", "target"])
+def test_seq2seq_empty_text_names_the_row(tmp_path, empty):
+    rows = [dict(r) for r in PAIRS]
+    rows[1][empty] = "  "
+    with raises("row 2", repr(empty)):
+        load_task_data("seq2seq", write_jsonl(tmp_path, "train.jsonl", rows))
+    rows[1][empty] = None
+    with raises("row 2", repr(empty)):
+        load_task_data("seq2seq", write_jsonl(tmp_path, "train.jsonl", rows))
+
+
+def test_seq2seq_missing_cell_in_csv_names_the_row(tmp_path):
+    path = write(tmp_path, "t.csv", "source,target\na text,a summary\nanother text,\n")
+    with raises("row 2", "'target'"):
+        load_task_data("seq2seq", path)
+
+
+def test_seq2seq_eval_file_split_and_eval_data(tmp_path):
+    train = write_jsonl(tmp_path, "train.jsonl", PAIRS * 4)
+    dev = write(tmp_path, "dev.csv", "text,summary\nA dog walked home.,The dog came back.\n")
+    data = load_task_data("seq2seq", train, dev)
+    assert data.eval.to_list() == [{"source": "A dog walked home.", "target": "The dog came back."}]
+    assert data.info["eval_rows"] == 1 and data.info["eval_columns"] == {"source": "text", "target": "summary"}
+    split = load_task_data("seq2seq", train, eval_split=0.25, seed=1)
+    assert (split.train.num_rows, split.eval.num_rows) == (9, 3)
+    ds, info = load_eval_data("seq2seq", dev, labels=["ignored"])
+    assert ds.to_list() == data.eval.to_list()
+    assert info["rows"] == 1 and "labels" not in info
+    assert info["columns"] == {"source": "text", "target": "summary"}
+
+
+def test_seq2seq_labels_and_pair_column_are_ignored_with_a_warning(tmp_path):
+    path = write_jsonl(tmp_path, "train.jsonl", PAIRS)
+    data = load_task_data("seq2seq", path, labels=["a", "b"], text_pair_column="other")
+    assert data.labels == []
+    assert any("--labels is ignored" in w for w in data.info["warnings"])
+    assert any("--text-pair-column is ignored" in w for w in data.info["warnings"])
+
+
+def test_seq2seq_numbers_are_read_as_text(tmp_path):
+    path = write(tmp_path, "t.csv", "source,target\n42,forty-two\n")
+    assert load_task_data("seq2seq", path).train.to_list() == [{"source": "42", "target": "forty-two"}]

@@ -156,7 +156,7 @@ def translate_cli(
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
     device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 16,
+    batch_size: o.BatchSizeOpt = 8,
     max_input_length: MaxInputOpt = None,
     trust_remote_code: o.TrustRemoteCodeOpt = False,
     verbose: o.VerboseOpt = False,

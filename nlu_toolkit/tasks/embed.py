@@ -23,6 +23,9 @@ PRECISIONS = ("float32", "int8", "ubinary")
 LONG_MODES = ("truncate", "chunk")
 
 
+BACKENDS = ("torch", "onnx")
+
+
 class Embedder:
     """A loaded sentence-transformers model that turns texts into vectors.
 
@@ -34,6 +37,11 @@ class Embedder:
         max_length: lower the token limit.
         batch_size: windows per forward pass.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        backend: ``torch``, or ``onnx`` (ONNX Runtime on the CPU, ``onnx`` extra): the
+            transformer is exported once, cached, and checked against torch on probe texts;
+            if it disagrees, ``backend_warning`` says so and torch runs.
+        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
+        threads: ONNX Runtime intra-op threads (default: all cores).
     """
 
     def __init__(
@@ -46,7 +54,16 @@ class Embedder:
         batch_size: int = 32,
         device: str | None = "auto",
         trust_remote_code: bool = False,
+        backend: str = "torch",
+        quantize: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown --backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
+        if quantize not in (None, "int8"):
+            raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8")
+        if quantize is not None and backend != "onnx":
+            raise UsageError("--quantize int8 needs --backend onnx", "add --backend onnx")
         if long not in LONG_MODES:
             raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
         check_positive("--batch-size", batch_size)
@@ -63,11 +80,49 @@ class Embedder:
             limit = min(limit, max_length)
         self.limit = limit
         self.normalize, self.long, self.batch_size = normalize, long, batch_size
+        #: The backend that actually runs, and why it is not the one asked for (a failed probe check).
+        self.backend, self.backend_warning = "torch", None
+        self._onnx: Any = None
+        if backend == "onnx":
+            self._use_onnx(quantize, threads)
+
+    def _use_onnx(self, quantize: str | None, threads: int | None) -> None:
+        """Export (once, cached) and check the ONNX graph; fall back to torch if it disagrees."""
+        from nlu_toolkit import onnx_backend
+        from nlu_toolkit.resolver import weights_sha256
+
+        st = self.loaded.model
+        folder = onnx_backend.export_dir(weights_sha256(self.model_info), quantize)
+        path = folder / "model.onnx"
+        if not path.is_file():
+            path = onnx_backend.export(st[0].auto_model, self.loaded.tokenizer, folder, quantize)
+        reference, _ = self.encode(onnx_backend.PROBE_TEXTS)
+        self._onnx = onnx_backend.OnnxEncoder(path, threads=threads)
+        candidate, _ = self.encode(onnx_backend.PROBE_TEXTS)
+        worst = float(onnx_backend.cosines(reference, candidate).min())
+        if worst < onnx_backend.MIN_COSINE:
+            self._onnx = None
+            self.backend_warning = (
+                f"the ONNX {quantize or 'fp32'} graph disagrees with torch (probe cosine {worst:.4f} < "
+                f"{onnx_backend.MIN_COSINE}); using torch"
+            )
+            return
+        self.backend = "onnx-int8" if quantize == "int8" else "onnx"
 
     def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 
         device = self.model_info.device
+        if self._onnx is not None:
+            # The transformer runs in ONNX Runtime; pooling/dense/normalize modules stay in torch.
+            features: dict[str, Any] = {
+                "token_embeddings": torch.from_numpy(self._onnx(batch)),
+                "attention_mask": torch.from_numpy(batch["attention_mask"]),
+            }
+            with torch.inference_mode():
+                for module in list(self.loaded.model)[1:]:
+                    features = module(features)
+            return features["sentence_embedding"].float().cpu().numpy()
         inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
         with torch.inference_mode():
             emb = self.loaded.model(inputs)["sentence_embedding"]

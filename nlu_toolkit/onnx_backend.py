@@ -107,12 +107,21 @@ def export(transformer: Any, tokenizer: Any, folder: Path, quantize: str | None)
         transformer.eval()
         final = tmp / "model.onnx"
         if quantize == "int8":
+            # Per-channel int8 weights on the MatMuls only, keeping each layer's FFN output projection in
+            # fp32: on MiniLM, per-tensor scales cost up to 0.15 of probe cosine, quantizing every MatMul left
+            # sentences at 0.991-0.994, and sparing the FFN outputs lifts them to >= 0.995 at the same speed.
+            import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            # Per-channel int8 weights on the MatMuls only: per-tensor scales or quantized embeddings cost
-            # MiniLM up to 0.15 of probe cosine; this keeps sentences >= 0.99 and is the fastest variant tried.
+            graph = onnx.load(str(fp32), load_external_data=False).graph
+            spared = [n.name for n in graph.node if n.op_type == "MatMul" and _is_ffn_output(n.name)]
             quantize_dynamic(
-                str(fp32), str(final), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+                str(fp32),
+                str(final),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+                nodes_to_exclude=spared,
             )
             fp32.unlink()
         else:
@@ -129,6 +138,11 @@ def export(transformer: Any, tokenizer: Any, folder: Path, quantize: str | None)
         transformer.eval()
         raise
     return folder / "model.onnx"
+
+
+def _is_ffn_output(name: str) -> bool:
+    """BERT-family names of a layer's feed-forward output projection (``.../layer.N/output/dense/MatMul``)."""
+    return "/output/dense/" in name and "/attention/" not in name
 
 
 def _forward_params(module: Any) -> list[str]:

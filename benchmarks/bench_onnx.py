@@ -1,4 +1,4 @@
-"""ONNX Runtime embeddings: `Embedder(backend="onnx"[, quantize="int8"])` against raw `SentenceTransformer.encode`.
+"""ONNX Runtime embeddings: `Embedder(runtime="onnx"[, quantize="int8"])` against raw `SentenceTransformer.encode`.
 
 Same model (the embedded all-MiniLM-L6-v2), texts (the 3,000 sentences of
 STS-B dev) and batch size (32), in one process. The paths are timed
@@ -53,12 +53,12 @@ def main() -> int:
     }
     for name, kwargs in (
         ("ours: torch", {}),
-        ("ours: onnx fp32", {"backend": "onnx"}),
-        ("ours: onnx int8", {"backend": "onnx", "quantize": "int8"}),
+        ("ours: onnx fp32", {"runtime": "onnx"}),
+        ("ours: onnx int8", {"runtime": "onnx", "quantize": "int8"}),
     ):
         embedder = Embedder(None, device="cpu", batch_size=args.batch_size, threads=args.threads, **kwargs)
-        if embedder.backend_warning:
-            print(f"{name}: {embedder.backend_warning}")
+        if embedder.runtime_warning:
+            print(f"{name}: {embedder.runtime_warning}")
         paths[name] = lambda t, e=embedder: e.encode(t)[0]
     for fn in paths.values():  # warm-up
         fn(texts[:64])

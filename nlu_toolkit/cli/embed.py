@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, read_inputs, short
+from nlu_toolkit.cli.render import (
+    configure_runtime,
+    emit,
+    note_model,
+    num,
+    progress_bar,
+    read_inputs,
+    short,
+    warn_runtime,
+)
 from nlu_toolkit.errors import UsageError
 
 EMBED = "Embedding"
@@ -136,6 +145,9 @@ def embed_cli(
     batch_size: o.BatchSizeOpt = 32,
     max_length: o.MaxLengthOpt = None,
     trust_remote_code: o.TrustRemoteCodeOpt = False,
+    runtime: o.RuntimeOpt = o.Runtime.torch,
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
@@ -155,7 +167,13 @@ def embed_cli(
         max_chars=max_chars,
     )
     options = dict(
-        batch_size=batch_size, device=device.value, max_length=max_length, trust_remote_code=trust_remote_code
+        batch_size=batch_size,
+        device=device.value,
+        max_length=max_length,
+        trust_remote_code=trust_remote_code,
+        runtime=runtime.value,
+        quantize=quantize,
+        threads=threads,
     )
     if search or queries:
         request = _SearchRequest(
@@ -196,6 +214,7 @@ def embed_cli(
         )
         embedder = Embedder(model, normalize=normalize, long=long.value, **options)
         note_model(embedder.model_info, verbose)
+        warn_runtime(embedder)
         kept: list[dict[str, Any]] = []
         parts = []
         for window, vectors, truncated in embedder.embed(records):
@@ -273,9 +292,8 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
         if req.index is not None:
             if req.backend != "exact":
                 raise UsageError("--backend applies when building an index", "pass it to nlu index build")
-            idx = SemanticIndex.load(
-                req.index, req.model, batch_size=req.options["batch_size"], device=req.options["device"]
-            )
+            runtime = {k: req.options[k] for k in ("batch_size", "device", "runtime", "quantize", "threads")}
+            idx = SemanticIndex.load(req.index, req.model, **runtime)
         else:
             records = iter_records(
                 req.corpus,
@@ -288,6 +306,7 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
             )
             idx = SemanticIndex.build(records, req.model, backend=req.backend, long=req.long, **req.options)
     note_model(idx.model_info, req.verbose)
+    warn_runtime(idx.embedder)
     results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank)
     emit(
         (r.to_dict() for r in results),

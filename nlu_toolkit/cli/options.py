@@ -124,3 +124,38 @@ MaxLengthOpt = Annotated[
 TrustRemoteCodeOpt = Annotated[
     bool, typer.Option("--trust-remote-code", help="Allow code shipped with a hub model to run.", rich_help_panel=MODEL)
 ]
+
+
+class Runtime(str, Enum):
+    torch = "torch"
+    onnx = "onnx"
+
+
+RuntimeOpt = Annotated[
+    Runtime,
+    typer.Option(
+        "--runtime",
+        help="Run the encoder in torch, or in ONNX Runtime (pip install 'nlu-toolkit[onnx]'): exported once, "
+        "cached, checked against torch, and torch is used if it disagrees.",
+        rich_help_panel=MODEL,
+    ),
+]
+QuantizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quantize",
+        help="int8: dynamic int8 quantization of the ONNX graph (with --runtime onnx).",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="CPU threads for inference (default: all cores).",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
+]

@@ -42,6 +42,13 @@ def note_model(info: Any, verbose: bool) -> None:
         stderr_console().print(f"[dim]model:[/] {info.describe()} [dim]{info.path}[/]", highlight=False)
 
 
+def warn_runtime(embedder: Any) -> None:
+    """Say on stderr when the asked-for runtime (ONNX) failed its check against torch and torch runs instead."""
+    warning = getattr(embedder, "runtime_warning", None)
+    if warning:
+        print(f"nlu: warning: {warning}", file=sys.stderr)
+
+
 def read_inputs(
     texts: Sequence[str] | None,
     input_file: str | None,

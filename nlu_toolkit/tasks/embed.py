@@ -23,7 +23,7 @@ PRECISIONS = ("float32", "int8", "ubinary")
 LONG_MODES = ("truncate", "chunk")
 
 
-BACKENDS = ("torch", "onnx")
+RUNTIMES = ("torch", "onnx")
 
 
 class Embedder:
@@ -37,11 +37,11 @@ class Embedder:
         max_length: lower the token limit.
         batch_size: windows per forward pass.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        backend: ``torch``, or ``onnx`` (ONNX Runtime on the CPU, ``onnx`` extra): the
+        runtime: ``torch``, or ``onnx`` (ONNX Runtime on the CPU, ``onnx`` extra): the
             transformer is exported once, cached, and checked against torch on probe texts;
-            if it disagrees, ``backend_warning`` says so and torch runs.
+            if it disagrees, ``runtime_warning`` says so and torch runs.
         quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
-        threads: ONNX Runtime intra-op threads (default: all cores).
+        threads: CPU threads: ONNX Runtime's intra-op threads, or torch's (process-wide).
     """
 
     def __init__(
@@ -54,16 +54,16 @@ class Embedder:
         batch_size: int = 32,
         device: str | None = "auto",
         trust_remote_code: bool = False,
-        backend: str = "torch",
+        runtime: str = "torch",
         quantize: str | None = None,
         threads: int | None = None,
     ) -> None:
-        if backend not in BACKENDS:
-            raise UsageError(f"unknown --backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
+        if runtime not in RUNTIMES:
+            raise UsageError(f"unknown --runtime {runtime!r}", f"use one of: {', '.join(RUNTIMES)}")
         if quantize not in (None, "int8"):
             raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8")
-        if quantize is not None and backend != "onnx":
-            raise UsageError("--quantize int8 needs --backend onnx", "add --backend onnx")
+        if quantize is not None and runtime != "onnx":
+            raise UsageError("--quantize int8 needs --runtime onnx", "add --runtime onnx")
         if long not in LONG_MODES:
             raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
         check_positive("--batch-size", batch_size)
@@ -81,9 +81,13 @@ class Embedder:
         self.limit = limit
         self.normalize, self.long, self.batch_size = normalize, long, batch_size
         #: The backend that actually runs, and why it is not the one asked for (a failed probe check).
-        self.backend, self.backend_warning = "torch", None
+        self.runtime, self.runtime_warning = "torch", None
         self._onnx: Any = None
-        if backend == "onnx":
+        if threads and runtime == "torch":
+            import torch
+
+            torch.set_num_threads(threads)  # process-wide: torch has no per-model thread pool
+        if runtime == "onnx":
             self._use_onnx(quantize, threads)
 
     def _use_onnx(self, quantize: str | None, threads: int | None) -> None:
@@ -102,12 +106,12 @@ class Embedder:
         worst = float(onnx_backend.cosines(reference, candidate).min())
         if worst < onnx_backend.MIN_COSINE:
             self._onnx = None
-            self.backend_warning = (
+            self.runtime_warning = (
                 f"the ONNX {quantize or 'fp32'} graph disagrees with torch (probe cosine {worst:.4f} < "
                 f"{onnx_backend.MIN_COSINE}); using torch"
             )
             return
-        self.backend = "onnx-int8" if quantize == "int8" else "onnx"
+        self.runtime = "onnx-int8" if quantize == "int8" else "onnx"
 
     def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         import torch

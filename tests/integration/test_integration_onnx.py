@@ -15,44 +15,76 @@ TEXTS = ["the river bank", "money in the bank", "who wrote the story in paris", 
 
 def test_fp32_export_matches_torch_and_is_cached(st_model):
     torch_vectors, _ = Embedder(st_model, device="cpu").encode(TEXTS)
-    onnx = Embedder(st_model, device="cpu", backend="onnx")
-    assert onnx.backend == "onnx" and onnx.backend_warning is None
+    onnx = Embedder(st_model, device="cpu", runtime="onnx")
+    assert onnx.runtime == "onnx" and onnx.runtime_warning is None
     vectors, _ = onnx.encode(TEXTS)
     assert vectors.shape == torch_vectors.shape
     assert onnx_backend.cosines(torch_vectors, vectors).min() >= 0.9999
     exported = onnx._onnx.path
     stamp = exported.stat().st_mtime_ns
-    again = Embedder(st_model, device="cpu", backend="onnx")
+    again = Embedder(st_model, device="cpu", runtime="onnx")
     assert again._onnx.path == exported and exported.stat().st_mtime_ns == stamp  # reused, not re-exported
     assert any(row["folder"] == str(exported.parent) for row in onnx_backend.list_exports())
 
 
 def test_int8_runs_or_falls_back_with_a_reason(st_model):
-    embedder = Embedder(st_model, device="cpu", backend="onnx", quantize="int8")
+    embedder = Embedder(st_model, device="cpu", runtime="onnx", quantize="int8")
     vectors, _ = embedder.encode(TEXTS)
     assert vectors.shape[0] == len(TEXTS)
-    if embedder.backend == "onnx-int8":
+    if embedder.runtime == "onnx-int8":
         reference, _ = Embedder(st_model, device="cpu").encode(onnx_backend.PROBE_TEXTS)
         probe, _ = embedder.encode(onnx_backend.PROBE_TEXTS)
         assert onnx_backend.cosines(reference, probe).min() >= onnx_backend.MIN_COSINE
     else:
-        assert embedder.backend == "torch" and "disagrees with torch" in embedder.backend_warning
+        assert embedder.runtime == "torch" and "disagrees with torch" in embedder.runtime_warning
 
 
 def test_a_graph_that_fails_the_probe_falls_back_to_torch(st_model, monkeypatch):
     monkeypatch.setattr(onnx_backend, "MIN_COSINE", 1.01)  # nothing can pass
-    embedder = Embedder(st_model, device="cpu", backend="onnx")
-    assert embedder.backend == "torch" and embedder._onnx is None
-    assert "probe cosine" in embedder.backend_warning
+    embedder = Embedder(st_model, device="cpu", runtime="onnx")
+    assert embedder.runtime == "torch" and embedder._onnx is None
+    assert "probe cosine" in embedder.runtime_warning
     torch_vectors, _ = Embedder(st_model, device="cpu").encode(TEXTS)
     vectors, _ = embedder.encode(TEXTS)
     assert (vectors == torch_vectors).all()
 
 
 def test_backend_options_are_checked(st_model):
-    with pytest.raises(UsageError, match="--backend onnx"):
+    with pytest.raises(UsageError, match="--runtime onnx"):
         Embedder(st_model, quantize="int8")
-    with pytest.raises(UsageError, match="unknown --backend"):
-        Embedder(st_model, backend="tensorrt")
+    with pytest.raises(UsageError, match="unknown --runtime"):
+        Embedder(st_model, runtime="tensorrt")
     with pytest.raises(UsageError, match="--quantize"):
-        Embedder(st_model, backend="onnx", quantize="int4")
+        Embedder(st_model, runtime="onnx", quantize="int4")
+
+
+def test_cli_embed_runtime_onnx_matches_torch(st_model, tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from nlu_toolkit.cli.app import app
+
+    runner = CliRunner()
+    outputs = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / f"{runtime}.npy"
+        result = runner.invoke(app, ["embed", *TEXTS, "--model", st_model, "--runtime", runtime, "-o", str(out)])
+        assert result.exit_code == 0, result.stderr
+        assert "warning" not in result.stderr
+        outputs[runtime] = np.load(out)
+    assert onnx_backend.cosines(outputs["torch"], outputs["onnx"]).min() >= 0.9999
+    bad = runner.invoke(app, ["embed", "x", "--model", st_model, "--quantize", "int8"])
+    assert bad.exit_code == 2 and "--runtime onnx" in bad.stderr
+
+
+def test_cli_warns_when_onnx_falls_back(st_model, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nlu_toolkit.cli.app import app
+
+    monkeypatch.setattr(onnx_backend, "MIN_COSINE", 1.01)
+    result = CliRunner().invoke(app, ["embed", "--search", "bank", "--corpus", "-", "--model", st_model,
+                                      "--runtime", "onnx", "-f", "jsonl"], input="river bank\nmoney\n")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("nlu: warning: the ONNX fp32 graph disagrees with torch")
+    assert '"hits"' in result.stdout

@@ -8,7 +8,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.embed import Backend, Long, LongOpt, Precision, PrecisionOpt
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, warn_runtime
 
 app = typer.Typer(help="Build, grow and inspect semantic indexes.", no_args_is_help=True)
 
@@ -56,6 +56,9 @@ def build_cli(
     device: o.DeviceOpt = o.Device.auto,
     batch_size: o.BatchSizeOpt = 32,
     max_length: o.MaxLengthOpt = None,
+    runtime: o.RuntimeOpt = o.Runtime.torch,
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
@@ -86,8 +89,12 @@ def build_cli(
             batch_size=batch_size,
             device=device.value,
             max_length=max_length,
+            runtime=runtime.value,
+            quantize=quantize,
+            threads=threads,
         )
         note_model(index.model_info, verbose)
+        warn_runtime(index.embedder)
         index.save(out)
     _summary(index, out)
 
@@ -103,6 +110,9 @@ def add_cli(
     max_chars: o.MaxCharsOpt = 100_000,
     device: o.DeviceOpt = o.Device.auto,
     batch_size: o.BatchSizeOpt = 32,
+    runtime: o.RuntimeOpt = o.Runtime.torch,
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
@@ -112,7 +122,15 @@ def add_cli(
     from nlu_toolkit.io.readers import iter_records
 
     with progress_bar(not quiet, "adding") as progress:
-        index = SemanticIndex.load(index_dir, batch_size=batch_size, device=device.value)
+        index = SemanticIndex.load(
+            index_dir,
+            batch_size=batch_size,
+            device=device.value,
+            runtime=runtime.value,
+            quantize=quantize,
+            threads=threads,
+        )
+        warn_runtime(index.embedder)
         records = iter_records(
             file,
             fields={"text": text_column},

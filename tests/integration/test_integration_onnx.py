@@ -88,3 +88,29 @@ def test_cli_warns_when_onnx_falls_back(st_model, monkeypatch):
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("nlu: warning: the ONNX fp32 graph disagrees with torch")
     assert '"hits"' in result.stdout
+
+
+def test_cli_index_build_and_add_with_onnx(st_model, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nlu_toolkit.cli.app import app
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the river bank\nmoney in the bank\n", encoding="utf-8")
+    more = tmp_path / "more.txt"
+    more.write_text("who wrote the story\n", encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "idx"
+    built = runner.invoke(
+        app, ["index", "build", str(corpus), "--out", str(out), "--model", st_model, "--runtime", "onnx"]
+    )
+    assert built.exit_code == 0, built.stderr
+    added = runner.invoke(app, ["index", "add", str(out), str(more), "--runtime", "onnx", "--quantize", "int8"])
+    assert added.exit_code == 0, added.stderr
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["count"] == 3
+    hits = runner.invoke(app, ["embed", "--search", "river", "--index", str(out), "--runtime", "onnx", "-f", "json"])
+    assert hits.exit_code == 0, hits.stderr
+    found = {h["text"] for h in json.loads(hits.stdout)[0]["hits"]}
+    assert found == {"the river bank", "money in the bank", "who wrote the story"}  # all three, build + add

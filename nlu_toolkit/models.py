@@ -14,7 +14,8 @@ from nlu_toolkit.resolver import cached_snapshot, download, hub_reachable, is_of
 
 
 def list_models() -> list[dict[str, Any]]:
-    """One record per preset: ``{"name", "model", "task", "used_by", "source", "available", "path"}``.
+    """One record per preset, then per cached ONNX export: ``{"name", "model", "task", "used_by", "source",
+    "available", "path"}``.
 
     ``available`` says whether the model can load here without a network.
     """
@@ -36,6 +37,22 @@ def list_models() -> list[dict[str, Any]]:
                 "source": source,
                 "available": available,
                 "path": path,
+            }
+        )
+    # Cached ONNX exports (`--runtime onnx`), one row each.
+    from nlu_toolkit.onnx_backend import list_exports
+
+    for export in list_exports():
+        flag = "--runtime onnx" + (" --quantize int8" if export["quantize"] == "int8" else "")
+        rows.append(
+            {
+                "name": Path(export["folder"]).name,
+                "model": export["model"],
+                "task": f"onnx export ({export['quantize']}, {export['size_mb']:.0f} MB)",
+                "used_by": flag,
+                "source": "export",
+                "available": True,
+                "path": export["folder"],
             }
         )
     return rows

@@ -70,7 +70,7 @@ def _wrapper(transformer: Any, input_names: list[str]) -> Any:
     return Wrapper()
 
 
-def export(transformer: Any, tokenizer: Any, folder: Path, quantize: str | None) -> Path:
+def export(transformer: Any, tokenizer: Any, folder: Path, quantize: str | None, *, model_name: str = "") -> Path:
     """Export ``transformer`` (a transformers encoder) to ``folder/model.onnx``, atomically; return the path."""
     import torch
 
@@ -126,9 +126,8 @@ def export(transformer: Any, tokenizer: Any, folder: Path, quantize: str | None)
             fp32.unlink()
         else:
             fp32.rename(final)
-        (tmp / "export.json").write_text(
-            json.dumps({"inputs": names, "quantize": quantize or "fp32"}), encoding="utf-8"
-        )
+        meta = {"model": model_name, "inputs": names, "quantize": quantize or "fp32"}
+        (tmp / "export.json").write_text(json.dumps(meta), encoding="utf-8")
         if folder.exists():  # another process finished first; keep theirs
             shutil.rmtree(tmp, ignore_errors=True)
         else:
@@ -182,7 +181,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def list_exports() -> list[dict[str, Any]]:
-    """Cached exports: ``{"folder", "quantize", "size_mb"}`` each (for ``nlu models list``)."""
+    """Cached exports: ``{"folder", "model", "quantize", "size_mb"}`` each (for ``nlu models list``)."""
     root = cache_root()
     rows = []
     if root.is_dir():
@@ -190,7 +189,7 @@ def list_exports() -> list[dict[str, Any]]:
             model = folder / "model.onnx"
             if model.is_file():
                 meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
-                rows.append(
-                    {"folder": str(folder), "quantize": meta.get("quantize"), "size_mb": model.stat().st_size / 2**20}
-                )
+                size = model.stat().st_size / 2**20
+                row = {"folder": str(folder), "model": meta.get("model", ""), "quantize": meta.get("quantize")}
+                rows.append({**row, "size_mb": size})
     return rows

@@ -99,7 +99,9 @@ class Embedder:
         folder = onnx_backend.export_dir(weights_sha256(self.model_info), quantize)
         path = folder / "model.onnx"
         if not path.is_file():
-            path = onnx_backend.export(st[0].auto_model, self.loaded.tokenizer, folder, quantize)
+            path = onnx_backend.export(
+                st[0].auto_model, self.loaded.tokenizer, folder, quantize, model_name=self.model_info.name
+            )
         reference, _ = self.encode(onnx_backend.PROBE_TEXTS)
         self._onnx = onnx_backend.OnnxEncoder(path, threads=threads)
         candidate, _ = self.encode(onnx_backend.PROBE_TEXTS)

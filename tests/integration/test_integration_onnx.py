@@ -114,3 +114,14 @@ def test_cli_index_build_and_add_with_onnx(st_model, tmp_path):
     assert hits.exit_code == 0, hits.stderr
     found = {h["text"] for h in json.loads(hits.stdout)[0]["hits"]}
     assert found == {"the river bank", "money in the bank", "who wrote the story"}  # all three, build + add
+
+
+def test_models_list_shows_cached_exports(st_model):
+    from nlu_toolkit.models import list_models
+
+    embedder = Embedder(st_model, device="cpu", runtime="onnx")
+    rows = [r for r in list_models() if r["source"] == "export"]
+    mine = [r for r in rows if r["path"] == str(embedder._onnx.path.parent)]
+    assert len(mine) == 1
+    assert mine[0]["model"] == embedder.model_info.name and mine[0]["used_by"] == "--runtime onnx"
+    assert mine[0]["task"].startswith("onnx export (fp32")

@@ -49,6 +49,18 @@ MaxInputOpt = Annotated[
 ]
 
 
+def _reading(text_column: str, id_column: str | None, input_format, encoding: str, max_chars: int) -> dict:
+    """`read_inputs` keyword arguments from the shared input options."""
+    fmt = input_format and input_format.value
+    return {
+        "fields": {"text": text_column},
+        "id_column": id_column,
+        "input_format": fmt,
+        "encoding": encoding,
+        "max_chars": max_chars,
+    }
+
+
 def _run(make, key: str, texts, input_file, reading: dict, fmt, output, verbose: bool, quiet: bool, label: str) -> None:
     with progress_bar(input_file is not None and not quiet, label) as progress:
         records = read_inputs(texts, input_file, progress=progress, **reading)
@@ -111,13 +123,7 @@ def summarize_cli(
             trust_remote_code=trust_remote_code,
         )
 
-    reading = {
-        "fields": {"text": text_column},
-        "id_column": id_column,
-        "input_format": input_format and input_format.value,
-        "encoding": encoding,
-        "max_chars": max_chars,
-    }
+    reading = _reading(text_column, id_column, input_format, encoding, max_chars)
     _run(make, "summary", texts, input_file, reading, fmt, output, verbose, quiet, "summarizing")
 
 
@@ -184,11 +190,5 @@ def translate_cli(
             trust_remote_code=trust_remote_code,
         )
 
-    reading = {
-        "fields": {"text": text_column},
-        "id_column": id_column,
-        "input_format": input_format and input_format.value,
-        "encoding": encoding,
-        "max_chars": max_chars,
-    }
+    reading = _reading(text_column, id_column, input_format, encoding, max_chars)
     _run(make, "translation", texts, input_file, reading, fmt, output, verbose, quiet, "translating")

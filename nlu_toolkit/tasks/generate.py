@@ -10,7 +10,7 @@ translation: at sentence boundaries) instead of being silently cut.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,15 +98,15 @@ class _Seq2Seq:
 
     def __init__(
         self,
-        model: str | None,
+        model: str | None = None,
         *,
-        min_length: int | None,
-        max_length: int | None,
-        num_beams: int | None,
-        batch_size: int,
-        max_input_length: int | None,
-        device: str | None,
-        trust_remote_code: bool,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        num_beams: int | None = None,
+        batch_size: int = 8,
+        max_input_length: int | None = None,
+        device: str | None = "auto",
+        trust_remote_code: bool = False,
     ) -> None:
         check_positive("--batch-size", batch_size)
         check_positive("--num-beams", num_beams)
@@ -185,10 +185,11 @@ class _Seq2Seq:
                 outputs[i] = text.strip()
         return outputs
 
-    def _predict(self, records: Iterable[Mapping[str, Any]], combine: Callable[[list[str]], str]) -> Iterator[Any]:
+    def predict(self, inputs: Inputs) -> Iterator[GeneratedText]:
+        """One record per text, in order; the outputs of a long text's pieces are joined with spaces."""
         from nlu_toolkit.batching import WINDOW, chunked
 
-        for window in chunked(records, WINDOW):
+        for window in chunked(as_records(inputs), WINDOW):
             pieces: list[str] = []
             owner: list[int] = []
             for r, record in enumerate(window):
@@ -203,8 +204,9 @@ class _Seq2Seq:
             for r, out in zip(owner, outputs, strict=True):
                 per_record[r].append(out)
             for record, outs in zip(window, per_record, strict=True):
+                joined = " ".join(o for o in outs if o)
                 yield GeneratedText(
-                    record["id"], record["text"], combine(outs), len(outs), extra=passthrough(record, ["text"])
+                    record["id"], record["text"], joined, len(outs), extra=passthrough(record, ["text"])
                 )
 
 
@@ -226,32 +228,6 @@ class Summarizer(_Seq2Seq):
     """
 
     task = "summarization"
-
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        min_length: int | None = None,
-        max_length: int | None = None,
-        num_beams: int | None = None,
-        batch_size: int = 8,
-        max_input_length: int | None = None,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
-    ) -> None:
-        super().__init__(
-            model,
-            min_length=min_length,
-            max_length=max_length,
-            num_beams=num_beams,
-            batch_size=batch_size,
-            max_input_length=max_input_length,
-            device=device,
-            trust_remote_code=trust_remote_code,
-        )
-
-    def predict(self, inputs: Inputs) -> Iterator[GeneratedText]:
-        return self._predict(as_records(inputs), lambda outs: " ".join(o for o in outs if o))
 
 
 class Translator(_Seq2Seq):
@@ -295,9 +271,6 @@ class Translator(_Seq2Seq):
             device=device,
             trust_remote_code=trust_remote_code,
         )
-
-    def predict(self, inputs: Inputs) -> Iterator[GeneratedText]:
-        return self._predict(as_records(inputs), lambda outs: " ".join(o for o in outs if o))
 
 
 class Generator:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from nlu_toolkit.errors import NluError, TrainingDataError, UsageError
+from nlu_toolkit.io.writers import atomic_output
 from nlu_toolkit.train.data import TASKS, TaskData, load_task_data
 from nlu_toolkit.train.report import epoch_history, model_card, plot_training_curve, step_losses, write_json
 
@@ -475,6 +476,18 @@ class _Run:
         seconds = time.perf_counter() - start
         return seconds, (output.metrics or {}).get("train_samples_per_second")
 
+    def fit_and_save(self, trainer: Any, tokenizer: Any, labels: list[str]) -> FinetuneResult:
+        """Train, then save the (LoRA-merged) model with its tokenizer: the transformers-model tasks' ending."""
+        seconds, sps = self.fit(trainer)
+
+        def save(out: Path) -> None:
+            final = trainer.model
+            if self.lora:
+                final = final.merge_and_unload()
+            _save_atomically(out, lambda tmp: (final.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
+
+        return self.finish(trainer, labels, seconds, sps, save)
+
     def finish(self, trainer: Any, labels: list[str], seconds: float, sps: float | None, save: Callable) -> Any:
         history = epoch_history(trainer.state.log_history)
         for row in history:  # sentence-transformers' long metric names -> ours
@@ -534,7 +547,7 @@ class _Run:
             train_seconds=seconds,
             device=self.device,
         )
-        with _atomic_text(self.out / CARD_FILE) as f:
+        with atomic_output(self.out / CARD_FILE) as f:
             f.write(card)
         files["card"] = self.out / CARD_FILE
         result.files = files
@@ -579,15 +592,7 @@ class _Run:
             compute_metrics=compute_metrics,
             callbacks=self.callbacks(),
         )
-        seconds, sps = self.fit(trainer)
-
-        def save(out: Path) -> None:
-            final = trainer.model
-            if self.lora:
-                final = final.merge_and_unload()
-            _save_atomically(out, lambda tmp: (final.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
-
-        return self.finish(trainer, labels, seconds, sps, save)
+        return self.fit_and_save(trainer, tokenizer, labels)
 
     def load_model(self, labels: list[str]) -> Any:
         import torch
@@ -676,15 +681,7 @@ class _Run:
             compute_metrics=compute_metrics,
             callbacks=self.callbacks(),
         )
-        seconds, sps = self.fit(trainer)
-
-        def save(out: Path) -> None:
-            final = trainer.model
-            if self.lora:
-                final = final.merge_and_unload()
-            _save_atomically(out, lambda tmp: (final.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
-
-        return self.finish(trainer, [], seconds, sps, save)
+        return self.fit_and_save(trainer, tokenizer, [])
 
     def load_seq2seq_model(self) -> Any:
         import torch
@@ -817,14 +814,6 @@ def _save_atomically(out: Path, write: Callable[[str], Any]) -> None:
                 os.replace(path, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _atomic_text(path: Path) -> Iterator[Any]:
-    from nlu_toolkit.io.writers import atomic_output
-
-    with atomic_output(path) as f:
-        yield f
 
 
 def _with_lora(model: Any, task: str, rank: int) -> Any:

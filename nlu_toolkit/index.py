@@ -100,7 +100,7 @@ class SemanticIndex:
         if precision not in PRECISIONS:
             raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
         if backend not in BACKENDS:
-            raise UsageError(f"unknown --backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
+            raise UsageError(f"unknown --index-backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
         if not embedder.normalize:
             raise UsageError("an index needs normalised vectors", "create the Embedder with normalize=True")
         self.embedder = embedder

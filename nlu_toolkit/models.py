@@ -39,16 +39,16 @@ def list_models() -> list[dict[str, Any]]:
                 "path": path,
             }
         )
-    # Cached ONNX exports (`--runtime onnx`), one row each.
+    # Cached ONNX exports (`--backend onnx`), one row each.
     from nlu_toolkit.onnx_backend import list_exports
 
     for export in list_exports():
-        flag = "--runtime onnx" + (" --quantize int8" if export["quantize"] == "int8" else "")
+        flag = "--backend onnx" + (" --quantize int8" if export["quantize"] == "int8" else "")
         rows.append(
             {
                 "name": Path(export["folder"]).name,
                 "model": export["model"],
-                "task": f"onnx export ({export['quantize']}, {export['size_mb']:.0f} MB)",
+                "task": f"onnx export ({export['quantize']}, {export['head']}, {export['size_mb']:.0f} MB)",
                 "used_by": flag,
                 "source": "export",
                 "available": True,

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, read_inputs, short
+from nlu_toolkit.cli.render import (
+    configure_runtime,
+    emit,
+    note_model,
+    num,
+    progress_bar,
+    read_inputs,
+    short,
+    warn_runtime,
+)
 
 TASK = "Classification"
 
@@ -89,6 +98,9 @@ def classify_cli(
     batch_size: o.BatchSizeOpt = 32,
     max_length: o.MaxLengthOpt = None,
     trust_remote_code: o.TrustRemoteCodeOpt = False,
+    backend: o.BackendOpt = "torch",
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
@@ -126,8 +138,12 @@ def classify_cli(
             batch_size=batch_size,
             device=device.value,
             trust_remote_code=trust_remote_code,
+            runtime=o.inference_backend(backend),
+            quantize=quantize,
+            threads=threads,
         )
         note_model(classifier.model_info, verbose)
+        warn_runtime(classifier)
         emit(
             (r.to_dict() for r in classifier.predict(records)),
             fmt=fmt and fmt.value,

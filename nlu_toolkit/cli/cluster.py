@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short, stderr_console
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short, stderr_console, warn_runtime
 
 TASK = "Clustering"
 
@@ -92,6 +92,9 @@ def cluster_cli(
     output: o.OutputOpt = None,
     device: o.DeviceOpt = o.Device.auto,
     batch_size: o.BatchSizeOpt = 32,
+    backend: o.BackendOpt = "torch",
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
 ) -> None:
     """Cluster texts by meaning: k-means, agglomerative, community detection or HDBSCAN.
@@ -129,9 +132,13 @@ def cluster_cli(
         seed=seed,
         batch_size=batch_size,
         device=device.value,
+        runtime=o.inference_backend(backend),
+        quantize=quantize,
+        threads=threads,
     )
     if result.model_info is not None:
         note_model(result.model_info, verbose)
+    warn_runtime(result)
     if plot:
         result.plot(plot, seed=seed)
     emit(

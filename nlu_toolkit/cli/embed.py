@@ -116,10 +116,10 @@ def embed_cli(
             show_default=False,
         ),
     ] = None,
-    backend: Annotated[
+    index_backend: Annotated[
         Backend,
         typer.Option(
-            "--backend",
+            "--index-backend",
             help="Search backend for --corpus: exact, or usearch (approximate, needs the ann extra).",
             rich_help_panel=SEARCH,
         ),
@@ -145,7 +145,7 @@ def embed_cli(
     batch_size: o.BatchSizeOpt = 32,
     max_length: o.MaxLengthOpt = None,
     trust_remote_code: o.TrustRemoteCodeOpt = False,
-    runtime: o.RuntimeOpt = o.Runtime.torch,
+    backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
     threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
@@ -159,6 +159,7 @@ def embed_cli(
       nlu index build data/corpus.jsonl --out corpus.idx && nlu embed --search "refund" --index corpus.idx
     """
     configure_runtime(verbose)
+    runtime, index_kind = o.split_backend(backend, index_backend.value)
     reading = dict(
         text_column=text_column,
         id_column=id_column,
@@ -171,7 +172,7 @@ def embed_cli(
         device=device.value,
         max_length=max_length,
         trust_remote_code=trust_remote_code,
-        runtime=runtime.value,
+        runtime=runtime,
         quantize=quantize,
         threads=threads,
     )
@@ -184,7 +185,7 @@ def embed_cli(
             model=model,
             top_k=top_k,
             rerank=rerank,
-            backend=backend.value,
+            backend=index_kind,
             long=long.value,
             fmt=fmt,
             output=output,
@@ -291,7 +292,7 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
     with progress_bar(req.corpus is not None and not req.quiet, "indexing") as progress:
         if req.index is not None:
             if req.backend != "exact":
-                raise UsageError("--backend applies when building an index", "pass it to nlu index build")
+                raise UsageError("--index-backend applies when building an index", "pass it to nlu index build")
             runtime = {k: req.options[k] for k in ("batch_size", "device", "runtime", "quantize", "threads")}
             idx = SemanticIndex.load(req.index, req.model, **runtime)
         else:

@@ -44,9 +44,9 @@ def build_cli(
     out: Annotated[str, typer.Option("--out", help="Folder to write the index to (replaced atomically).")],
     model: o.ModelOpt = None,
     precision: PrecisionOpt = Precision.float32,
-    backend: Annotated[Backend, typer.Option("--backend", help="exact, or usearch (approximate, the ann extra).")] = (
-        Backend.exact
-    ),
+    index_backend: Annotated[
+        Backend, typer.Option("--index-backend", help="exact, or usearch (approximate, the ann extra).")
+    ] = Backend.exact,
     long: LongOpt = Long.truncate,
     text_column: o.TextColumnOpt = "text",
     id_column: o.IdColumnOpt = None,
@@ -56,7 +56,7 @@ def build_cli(
     device: o.DeviceOpt = o.Device.auto,
     batch_size: o.BatchSizeOpt = 32,
     max_length: o.MaxLengthOpt = None,
-    runtime: o.RuntimeOpt = o.Runtime.torch,
+    backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
     threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
@@ -67,6 +67,7 @@ def build_cli(
     Example: nlu index build data/corpus.jsonl --out corpus.idx
     """
     configure_runtime(verbose)
+    runtime, index_kind = o.split_backend(backend, index_backend.value)
     from nlu_toolkit.index import SemanticIndex
     from nlu_toolkit.io.readers import iter_records
 
@@ -84,12 +85,12 @@ def build_cli(
             records,
             model,
             precision=precision.value,
-            backend=backend.value,
+            backend=index_kind,
             long=long.value,
             batch_size=batch_size,
             device=device.value,
             max_length=max_length,
-            runtime=runtime.value,
+            runtime=runtime,
             quantize=quantize,
             threads=threads,
         )
@@ -110,7 +111,7 @@ def add_cli(
     max_chars: o.MaxCharsOpt = 100_000,
     device: o.DeviceOpt = o.Device.auto,
     batch_size: o.BatchSizeOpt = 32,
-    runtime: o.RuntimeOpt = o.Runtime.torch,
+    backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
     threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
@@ -118,6 +119,7 @@ def add_cli(
 ) -> None:
     """Append documents to an index, encoding only the new ones, with the index's own model."""
     configure_runtime(verbose)
+    runtime = o.inference_backend(backend)
     from nlu_toolkit.index import SemanticIndex
     from nlu_toolkit.io.readers import iter_records
 
@@ -126,7 +128,7 @@ def add_cli(
             index_dir,
             batch_size=batch_size,
             device=device.value,
-            runtime=runtime.value,
+            runtime=runtime,
             quantize=quantize,
             threads=threads,
         )

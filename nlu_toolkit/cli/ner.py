@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short, warn_runtime
 
 TASK = "Entities"
 
@@ -56,6 +56,9 @@ def ner_cli(
     batch_size: o.BatchSizeOpt = 32,
     max_length: o.MaxLengthOpt = None,
     trust_remote_code: o.TrustRemoteCodeOpt = False,
+    backend: o.BackendOpt = "torch",
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
@@ -88,8 +91,12 @@ def ner_cli(
             batch_size=batch_size,
             device=device.value,
             trust_remote_code=trust_remote_code,
+            runtime=o.inference_backend(backend),
+            quantize=quantize,
+            threads=threads,
         )
         note_model(recognizer.model_info, verbose)
+        warn_runtime(recognizer)
         emit(
             (r.to_dict() for r in recognizer.predict(records)),
             fmt=fmt and fmt.value,

@@ -5,10 +5,13 @@ Nothing heavy is imported here: ``nlu --help`` must stay fast.
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from typing import Annotated
 
 import typer
+
+from nlu_toolkit.errors import UsageError
 
 INPUT = "Input"
 OUTPUT = "Output"
@@ -126,25 +129,55 @@ TrustRemoteCodeOpt = Annotated[
 ]
 
 
-class Runtime(str, Enum):
-    torch = "torch"
-    onnx = "onnx"
+#: Inference backends (`runtime.BACKENDS`), and the search-index backends that ``--backend``
+#: named before ``--index-backend`` existed (still taken on embed and index build, with a warning).
+BACKENDS = ("torch", "onnx", "auto")
+INDEX_BACKENDS = ("exact", "usearch")
 
 
-RuntimeOpt = Annotated[
-    Runtime,
+def _backend_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.lower()
+    if value not in BACKENDS + INDEX_BACKENDS:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(BACKENDS)}")
+    return value
+
+
+BackendOpt = Annotated[
+    str,
     typer.Option(
+        "--backend",
         "--runtime",
-        help="Run the encoder in torch, or in ONNX Runtime (pip install 'nlu-toolkit[onnx]'): exported once, "
-        "cached, checked against torch, and torch is used if it disagrees.",
+        metavar="[torch|onnx|auto]",
+        callback=_backend_value,
+        help="Run the model in torch, in ONNX Runtime (pip install 'nlu-toolkit[onnx]'; exported once, cached, "
+        "checked against torch, torch runs if it disagrees), or auto: the fastest that 'nlu bench' measured here.",
         rich_help_panel=MODEL,
     ),
 ]
+
+
+def inference_backend(backend: str) -> str:
+    """``--backend`` on a command without a search index: refuse the index backends."""
+    if backend in INDEX_BACKENDS:
+        raise UsageError(f"--backend {backend} is a search-index backend", "use --backend torch, onnx or auto")
+    return backend
+
+
+def split_backend(backend: str, index_backend: str) -> tuple[str, str]:
+    """``(inference, index)`` backends; ``--backend exact|usearch`` is the old spelling of ``--index-backend``."""
+    if backend in INDEX_BACKENDS:
+        print(f"nlu: warning: --backend {backend} is now --index-backend {backend}", file=sys.stderr)
+        return "torch", backend
+    return backend, index_backend
+
+
 QuantizeOpt = Annotated[
     str | None,
     typer.Option(
         "--quantize",
-        help="int8: dynamic int8 quantization of the ONNX graph (with --runtime onnx).",
+        help="int8: dynamic int8 quantization of the ONNX graph (with --backend onnx or auto).",
         rich_help_panel=MODEL,
         show_default=False,
     ),

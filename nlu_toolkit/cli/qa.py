@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, short
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, short, warn_runtime
 from nlu_toolkit.errors import UsageError
 
 TASK = "Question answering"
@@ -88,6 +88,9 @@ def qa_cli(
     device: o.DeviceOpt = o.Device.auto,
     batch_size: o.BatchSizeOpt = 16,
     trust_remote_code: o.TrustRemoteCodeOpt = False,
+    backend: o.BackendOpt = "torch",
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
@@ -127,8 +130,12 @@ def qa_cli(
             batch_size=batch_size,
             device=device.value,
             trust_remote_code=trust_remote_code,
+            runtime=o.inference_backend(backend),
+            quantize=quantize,
+            threads=threads,
         )
         note_model(answerer.model_info, verbose)
+        warn_runtime(answerer)
         emit(
             (r.to_dict() for r in answerer.predict(records)),
             fmt=fmt and fmt.value,

@@ -17,6 +17,7 @@ from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.records import Classification, LabelScore
 from nlu_toolkit.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
+from nlu_toolkit.runtime import PROBE_SENTENCES
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
 from nlu_toolkit.tasks.embed import Embedder
 
@@ -48,6 +49,17 @@ class _Scorer:
     """Scores a window of texts: ``(n_texts, n_labels)`` scores and per-text truncation flags."""
 
     cosine: bool = False  # scores are cosine similarities, not probabilities
+    runtime: str = "torch"
+    runtime_warning: str | None = None
+
+    def _select(self, head_probe: list[dict[str, Any]], task: str, run: dict[str, Any]) -> Any:
+        """The checked forward pass on the asked-for backend (see `runtime.select_forward`)."""
+        from nlu_toolkit.runtime import select_forward
+
+        fwd = torch_forward(self.loaded.model, self.loaded.info.device, lambda out: out.logits)
+        chosen = select_forward(self.loaded, "sequence-classification", fwd, task=task, probe=head_probe, **run)
+        self.runtime, self.runtime_warning = chosen.name, chosen.warning
+        return chosen.forward
 
     def __init__(self, loaded: LoadedModel, labels: list[str], multi_label: bool, long: str, batch_size: int):
         self.loaded, self.labels, self.multi_label = loaded, labels, multi_label
@@ -58,12 +70,21 @@ class _Scorer:
 
 
 class _SupervisedScorer(_Scorer):
-    def __init__(self, loaded: LoadedModel, multi_label: bool, long: str, max_length: int | None, batch_size: int):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        multi_label: bool,
+        long: str,
+        max_length: int | None,
+        batch_size: int,
+        run: dict[str, Any],
+    ):
         config = loaded.model.config
         labels = [str(config.id2label[i]) for i in range(config.num_labels)]
         super().__init__(loaded, labels, multi_label, long, batch_size)
         self.limit = token_limit(loaded.tokenizer, loaded.model, max_length)
-        self.forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
+        probe, _, _ = tokenize_windows(loaded.tokenizer, PROBE_SENTENCES, limit=self.limit, all_windows=False)
+        self.forward = self._select(probe, "classify", run)
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         tok = self.loaded.tokenizer
@@ -87,6 +108,7 @@ class _NliScorer(_Scorer):
         long: str,
         max_length: int | None,
         batch_size: int,
+        run: dict[str, Any],
     ):
         super().__init__(loaded, labels, multi_label, long, batch_size)
         self.hypotheses = [template.format(label) for label in labels]
@@ -94,7 +116,6 @@ class _NliScorer(_Scorer):
         self.entail = next(i for n, i in names.items() if n.startswith("entail"))
         self.contra = next((i for n, i in names.items() if n.startswith("contra")), None)
         self.limit = token_limit(loaded.tokenizer, loaded.model, max_length)
-        self.forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
         # The text shares each window with a hypothesis; check the text keeps room (more than the stride).
         tok = loaded.tokenizer
         longest = max(len(ids) for ids in tok(self.hypotheses, add_special_tokens=False)["input_ids"])
@@ -105,6 +126,11 @@ class _NliScorer(_Scorer):
                 f"the hypotheses take {longest} tokens, leaving {max(room, 0)} for the text under --max-length {self.limit}",
                 "raise --max-length, or shorten --hypothesis-template or the labels",
             )
+        pairs = [(t, h) for t in PROBE_SENTENCES[:8] for h in self.hypotheses[:2]]
+        probe, _, _ = tokenize_windows(
+            tok, [a for a, _ in pairs], [b for _, b in pairs], limit=self.limit, all_windows=False
+        )
+        self.forward = self._select(probe, "classify", run)
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         tok, n_labels = self.loaded.tokenizer, len(self.labels)
@@ -129,6 +155,7 @@ class _EmbeddingScorer(_Scorer):
     def __init__(self, embedder: Embedder, labels: list[str], template: str, multi_label: bool):
         super().__init__(embedder.loaded, labels, multi_label, embedder.long, embedder.batch_size)
         self.embedder = embedder
+        self.runtime, self.runtime_warning = embedder.runtime, embedder.runtime_warning
         # Labels are encoded once per call, never per text.
         self.label_vectors, _ = embedder.encode([template.format(x) for x in labels])
 
@@ -163,6 +190,11 @@ class Classifier:
         max_length: lower the token limit.
         batch_size: texts (windows) per forward pass.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` (ONNX Runtime, ``onnx`` extra)
+            or ``auto``; the ONNX graph is checked on probe texts (label agreement >= 99%)
+            and torch runs, with ``runtime_warning`` set, if it disagrees.
+        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
+        threads: CPU threads for ONNX Runtime or torch.
     """
 
     def __init__(
@@ -179,7 +211,14 @@ class Classifier:
         batch_size: int = 32,
         device: str | None = "auto",
         trust_remote_code: bool = False,
+        runtime: str = "torch",
+        quantize: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        from nlu_toolkit.runtime import check_backend
+
+        check_backend(runtime, quantize)
+        run = {"backend": runtime, "quantize": quantize, "threads": threads}
         if long not in LONG_MODES:
             raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
         check_positive("--batch-size", batch_size)
@@ -195,7 +234,7 @@ class Classifier:
             loaded = load_model(model, "text-classification", device=device, trust_remote_code=trust_remote_code)
             if multi_label is None:
                 multi_label = getattr(loaded.model.config, "problem_type", None) == "multi_label_classification"
-            self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args)
+            self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args, run)
         elif model is None or is_sentence_transformer(locate(model, "zero-shot").path):
             embedder = Embedder(
                 model,
@@ -205,6 +244,9 @@ class Classifier:
                 batch_size=batch_size,
                 device=device,
                 trust_remote_code=trust_remote_code,
+                runtime=runtime,
+                quantize=quantize,
+                threads=threads,
             )
             loaded = embedder.loaded
             multi_label = bool(multi_label)
@@ -212,12 +254,14 @@ class Classifier:
         else:
             loaded = load_model(model, "zero-shot", device=device, trust_remote_code=trust_remote_code)
             multi_label = bool(multi_label)
-            self._scorer = _NliScorer(loaded, label_list, hypothesis_template, multi_label, *args)
+            self._scorer = _NliScorer(loaded, label_list, hypothesis_template, multi_label, *args, run)
         self.multi_label = multi_label
         default = COSINE_THRESHOLD if self._scorer.cosine else THRESHOLD
         self.threshold = default if threshold is None else threshold
         self.model_info: ModelInfo = loaded.info
         self.labels = self._scorer.labels
+        #: The backend that runs ("torch", "onnx", "onnx-int8"), and why not the one asked for.
+        self.runtime, self.runtime_warning = self._scorer.runtime, self._scorer.runtime_warning
 
     def predict(self, inputs: Inputs) -> Iterator[Classification]:
         """Classify ``inputs`` (a string, strings, or records with ``text``), lazily and in order."""

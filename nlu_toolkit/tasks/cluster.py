@@ -28,6 +28,8 @@ class ClusterResult:
     summary: list[dict[str, Any]]
     embeddings: np.ndarray
     model_info: ModelInfo | None = None
+    #: Why the asked-for backend (``runtime="onnx"``) is not the one that ran, if it is not.
+    runtime_warning: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def plot(self, path: str | Path, *, seed: int = 0, title: str | None = None) -> str:
@@ -92,20 +94,21 @@ def cluster(
         threshold: cosine threshold (community) or distance threshold (agglomerative).
         min_size: smallest community / HDBSCAN cluster.
         seed: makes k-means, the silhouette sample and the 2-D map repeatable.
-        options: `Embedder` options (batch_size, device, long, max_length).
+        options: `Embedder` options (batch_size, device, long, max_length, runtime, quantize, threads).
     """
     from nlu_toolkit.core.cluster import cluster_embeddings, summarize_clusters
     from nlu_toolkit.tasks.common import as_records
 
     records: list[dict[str, Any]] = []
     info = None
+    warning = None
     if inputs is not None:
         records = list(as_records(inputs))
     if embeddings is None:
         if not records:
             raise UsageError("nothing to cluster", "pass texts, --input FILE or --embeddings FILE")
         embedder = Embedder(model, normalize=True, **options)
-        info = embedder.model_info
+        info, warning = embedder.model_info, embedder.runtime_warning
         parts = [embedder.encode([r["text"] for r in records[i : i + 1024]])[0] for i in range(0, len(records), 1024)]
         embeddings = np.concatenate(parts)
     elif records and len(records) != len(embeddings):
@@ -125,7 +128,7 @@ def cluster(
         n_representatives=representatives,
     )
     out = [{**r, "cluster": int(c)} for r, c in zip(records, labels, strict=True)]
-    return ClusterResult(out, labels, summary, np.asarray(embeddings, dtype=np.float32), info)
+    return ClusterResult(out, labels, summary, np.asarray(embeddings, dtype=np.float32), info, warning)
 
 
 def dedupe(

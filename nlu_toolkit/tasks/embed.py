@@ -23,9 +23,6 @@ PRECISIONS = ("float32", "int8", "ubinary")
 LONG_MODES = ("truncate", "chunk")
 
 
-RUNTIMES = ("torch", "onnx")
-
-
 class Embedder:
     """A loaded sentence-transformers model that turns texts into vectors.
 
@@ -37,7 +34,8 @@ class Embedder:
         max_length: lower the token limit.
         batch_size: windows per forward pass.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        runtime: ``torch``, or ``onnx`` (ONNX Runtime on the CPU, ``onnx`` extra): the
+        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` (ONNX Runtime on the CPU, ``onnx``
+            extra) or ``auto`` (what ``nlu bench`` measured fastest here, else torch). The
             transformer is exported once, cached, and checked against torch on probe texts;
             if it disagrees, ``runtime_warning`` says so and torch runs.
         quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
@@ -58,12 +56,9 @@ class Embedder:
         quantize: str | None = None,
         threads: int | None = None,
     ) -> None:
-        if runtime not in RUNTIMES:
-            raise UsageError(f"unknown --runtime {runtime!r}", f"use one of: {', '.join(RUNTIMES)}")
-        if quantize not in (None, "int8"):
-            raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8")
-        if quantize is not None and runtime != "onnx":
-            raise UsageError("--quantize int8 needs --runtime onnx", "add --runtime onnx")
+        from nlu_toolkit.runtime import check_backend, resolve_auto, set_torch_threads
+
+        check_backend(runtime, quantize)
         if long not in LONG_MODES:
             raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
         check_positive("--batch-size", batch_size)
@@ -83,27 +78,32 @@ class Embedder:
         #: The backend that actually runs, and why it is not the one asked for (a failed probe check).
         self.runtime, self.runtime_warning = "torch", None
         self._onnx: Any = None
-        if threads and runtime == "torch":
-            import torch
+        from nlu_toolkit.resolver import weights_sha256
 
-            torch.set_num_threads(threads)  # process-wide: torch has no per-model thread pool
-        if runtime == "onnx":
+        runtime, quantize = resolve_auto(runtime, quantize, task="embed", model_sha=weights_sha256(self.model_info))
+        if runtime == "torch":
+            set_torch_threads(threads)
+        elif self.model_info.device != "cpu":
+            self.runtime_warning = f"ONNX Runtime runs on the CPU; on {self.model_info.device} torch runs"
+        else:
             self._use_onnx(quantize, threads)
 
     def _use_onnx(self, quantize: str | None, threads: int | None) -> None:
         """Export (once, cached) and check the ONNX graph; fall back to torch if it disagrees."""
         from nlu_toolkit import onnx_backend
-        from nlu_toolkit.resolver import weights_sha256
+        from nlu_toolkit.runtime import onnx_session
 
         st = self.loaded.model
-        folder = onnx_backend.export_dir(weights_sha256(self.model_info), quantize)
-        path = folder / "model.onnx"
-        if not path.is_file():
-            path = onnx_backend.export(
-                st[0].auto_model, self.loaded.tokenizer, folder, quantize, model_name=self.model_info.name
-            )
+        session = onnx_session(
+            st[0].auto_model,
+            self.loaded.tokenizer,
+            head="encoder",
+            quantize=quantize,
+            threads=threads,
+            info=self.model_info,
+        )
         reference, _ = self.encode(onnx_backend.PROBE_TEXTS)
-        self._onnx = onnx_backend.OnnxEncoder(path, threads=threads)
+        self._onnx = session
         candidate, _ = self.encode(onnx_backend.PROBE_TEXTS)
         worst = float(onnx_backend.cosines(reference, candidate).min())
         if worst < onnx_backend.MIN_COSINE:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.batching import WINDOW, chunked, run_sorted
+from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import softmax
 from nlu_toolkit.core.spans import STRATEGIES, Token, aggregate, merge_windows
 from nlu_toolkit.errors import UsageError
@@ -31,6 +31,11 @@ class EntityRecognizer:
         stride: tokens shared by neighbouring windows (default: a quarter of the window).
         batch_size: windows per forward pass.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` or ``auto``; the ONNX graph is
+            checked on probe texts (token tag agreement >= 99%), else torch runs and
+            ``runtime_warning`` says why.
+        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
+        threads: CPU threads for ONNX Runtime or torch.
     """
 
     def __init__(
@@ -43,7 +48,13 @@ class EntityRecognizer:
         batch_size: int = 32,
         device: str | None = "auto",
         trust_remote_code: bool = False,
+        runtime: str = "torch",
+        quantize: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        from nlu_toolkit.runtime import PROBE_SENTENCES, check_backend, select_forward
+
+        check_backend(runtime, quantize)
         if aggregation not in STRATEGIES:
             raise UsageError(f"unknown --aggregation {aggregation!r}", f"use one of: {', '.join(STRATEGIES)}")
         check_positive("--batch-size", batch_size)
@@ -58,7 +69,15 @@ class EntityRecognizer:
             raise UsageError(f"--stride must be between 0 and {content - 1}", "lower --stride or raise --max-length")
         config = self.loaded.model.config
         self.id2label = {int(k): str(v) for k, v in config.id2label.items()}
-        self.forward = torch_forward(self.loaded.model, self.model_info.device, lambda out: out.logits)
+        fwd = torch_forward(self.loaded.model, self.model_info.device, lambda out: out.logits)
+        probe, _, _ = tokenize_windows(self.loaded.tokenizer, PROBE_SENTENCES, limit=self.limit, all_windows=False)
+        chosen = select_forward(
+            self.loaded, "token-classification", fwd, task="ner", backend=runtime, quantize=quantize,
+            threads=threads, probe=probe,
+        )  # fmt: skip
+        self.forward = chosen.forward
+        #: The backend that runs ("torch", "onnx", "onnx-int8"), and why not the one asked for.
+        self.runtime, self.runtime_warning = chosen.name, chosen.warning
 
     def predict(self, inputs: Inputs) -> Iterator[NerResult]:
         """Tag ``inputs`` (a string, strings, or records with ``text``), lazily and in order."""

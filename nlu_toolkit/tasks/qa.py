@@ -34,6 +34,11 @@ class QuestionAnswerer:
             score beats every span.
         batch_size: windows per forward pass.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` or ``auto``; the ONNX graph is
+            checked on probe questions (answer start/end agreement >= 99%), else torch runs
+            and ``runtime_warning`` says why.
+        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
+        threads: CPU threads for ONNX Runtime or torch.
     """
 
     def __init__(
@@ -48,7 +53,13 @@ class QuestionAnswerer:
         batch_size: int = 16,
         device: str | None = "auto",
         trust_remote_code: bool = False,
+        runtime: str = "torch",
+        quantize: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        from nlu_toolkit.runtime import PROBE_QUESTIONS, check_backend, select_forward
+
+        check_backend(runtime, quantize)
         for name, value in (("--top-k", top_k), ("--max-answer-len", max_answer_len), ("--batch-size", batch_size)):
             check_positive(name, value)
         self.loaded = load_model(model, "question-answering", device=device, trust_remote_code=trust_remote_code)
@@ -63,9 +74,20 @@ class QuestionAnswerer:
             )
         self.top_k, self.max_answer_len, self.doc_stride = top_k, max_answer_len, doc_stride
         self.allow_impossible, self.batch_size = allow_impossible, batch_size
-        self.forward = torch_forward(
-            self.loaded.model, self.model_info.device, lambda out: (out.start_logits, out.end_logits)
-        )
+        fwd = torch_forward(self.loaded.model, self.model_info.device, lambda out: (out.start_logits, out.end_logits))
+        enc = self.loaded.tokenizer(
+            [q for q, _ in PROBE_QUESTIONS], [c for _, c in PROBE_QUESTIONS], truncation="only_second",
+            max_length=self.limit,
+        )  # fmt: skip
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+        probe = [{k: enc[k][i] for k in keys} for i in range(len(enc["input_ids"]))]
+        chosen = select_forward(
+            self.loaded, "question-answering", fwd, task="qa", backend=runtime, quantize=quantize,
+            threads=threads, probe=probe,
+        )  # fmt: skip
+        self.forward = chosen.forward
+        #: The backend that runs ("torch", "onnx", "onnx-int8"), and why not the one asked for.
+        self.runtime, self.runtime_warning = chosen.name, chosen.warning
 
     def predict(self, records: Iterable[Mapping[str, Any]]) -> Iterator[QAResult]:
         """Answer records ``{"question", "context", ...}`` lazily and in order."""

@@ -331,7 +331,9 @@ def test_usearch_backend(nlu, st_model, data_dir, tmp_path):
     pytest.importorskip("usearch")
     out = tmp_path / "ann.idx"
     check_ok(
-        nlu("index", "build", data_dir / "corpus.jsonl", "--out", out, "--model", st_model, "--backend", "usearch")
+        nlu(
+            "index", "build", data_dir / "corpus.jsonl", "--out", out, "--model", st_model, "--index-backend", "usearch"
+        )
     )
     assert (out / "ann.usearch").is_file()
     queries = tmp_path / "queries.jsonl"
@@ -340,17 +342,38 @@ def test_usearch_backend(nlu, st_model, data_dir, tmp_path):
     check_ok(result)
     assert [r["hits"][0]["id"] for r in jsonl(result.stdout)] == [r["id"] for r in corpus(data_dir)]
     on_corpus = nlu(
-        "embed", "--model", st_model, "--corpus", data_dir / "corpus.jsonl", "--backend", "usearch", "-s", "good film"
+        "embed",
+        "--model",
+        st_model,
+        "--corpus",
+        data_dir / "corpus.jsonl",
+        "--index-backend",
+        "usearch",
+        "-s",
+        "good film",
     )
     check_ok(on_corpus)
     assert len(jsonl(on_corpus.stdout)[0]["hits"]) == 10
+
+
+def test_old_backend_spelling_still_selects_the_index_backend(nlu, st_model, data_dir, tmp_path):
+    pytest.importorskip("usearch")
+    out = tmp_path / "ann.idx"
+    result = nlu("index", "build", data_dir / "corpus.jsonl", "--out", out, "--model", st_model, "--backend", "usearch")
+    check_ok(result)
+    assert "--backend usearch is now --index-backend usearch" in result.stderr
+    assert (out / "ann.usearch").is_file()
+    wrong = nlu("classify", "x", "--model", st_model, "--labels", "a,b", "--backend", "usearch")
+    check_error(wrong, 2, contains="search-index backend")
 
 
 def test_usearch_backend_without_usearch_is_a_missing_extra(nlu, st_model, data_dir, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "usearch", None)  # `import usearch` now raises ImportError
     monkeypatch.setitem(sys.modules, "usearch.index", None)
     out = tmp_path / "ann.idx"
-    result = nlu("index", "build", data_dir / "corpus.jsonl", "--out", out, "--model", st_model, "--backend", "usearch")
+    result = nlu(
+        "index", "build", data_dir / "corpus.jsonl", "--out", out, "--model", st_model, "--index-backend", "usearch"
+    )
     check_error(result, 2, contains="pip install 'nlu-toolkit[ann]'")
     assert not out.exists() and listing(tmp_path) == []
 

@@ -50,9 +50,9 @@ def test_a_graph_that_fails_the_probe_falls_back_to_torch(st_model, monkeypatch)
 
 
 def test_backend_options_are_checked(st_model):
-    with pytest.raises(UsageError, match="--runtime onnx"):
+    with pytest.raises(UsageError, match="--backend onnx"):
         Embedder(st_model, quantize="int8")
-    with pytest.raises(UsageError, match="unknown --runtime"):
+    with pytest.raises(UsageError, match="unknown --backend"):
         Embedder(st_model, runtime="tensorrt")
     with pytest.raises(UsageError, match="--quantize"):
         Embedder(st_model, runtime="onnx", quantize="int4")
@@ -74,7 +74,7 @@ def test_cli_embed_runtime_onnx_matches_torch(st_model, tmp_path):
         outputs[runtime] = np.load(out)
     assert onnx_backend.cosines(outputs["torch"], outputs["onnx"]).min() >= 0.9999
     bad = runner.invoke(app, ["embed", "x", "--model", st_model, "--quantize", "int8"])
-    assert bad.exit_code == 2 and "--runtime onnx" in bad.stderr
+    assert bad.exit_code == 2 and "--backend onnx" in bad.stderr
 
 
 def test_cli_warns_when_onnx_falls_back(st_model, monkeypatch):
@@ -123,5 +123,5 @@ def test_models_list_shows_cached_exports(st_model):
     rows = [r for r in list_models() if r["source"] == "export"]
     mine = [r for r in rows if r["path"] == str(embedder._onnx.path.parent)]
     assert len(mine) == 1
-    assert mine[0]["model"] == embedder.model_info.name and mine[0]["used_by"] == "--runtime onnx"
+    assert mine[0]["model"] == embedder.model_info.name and mine[0]["used_by"] == "--backend onnx"
     assert mine[0]["task"].startswith("onnx export (fp32")

@@ -1,0 +1,180 @@
+"""Inference backends: one place that turns ``--backend torch|onnx|auto`` and ``--quantize`` into a forward pass.
+
+Every task runs its model through a ``forward(batch) -> ndarray`` on the shared
+length-sorted batching path (`batching.run_sorted`). `select_forward` returns
+either the torch forward or an ONNX Runtime one built from a cached export
+(`onnx_backend`), after checking the ONNX outputs against torch on probe
+inputs. A graph that disagrees is never used: the task runs torch and the
+returned `Backend` carries a one-line warning for the CLI to print.
+
+``auto`` asks `bench.recommended` for the fastest backend that ``nlu bench``
+measured for this task and model on this machine, and otherwise runs torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nlu_toolkit.errors import UsageError
+
+BACKENDS = ("torch", "onnx", "auto")
+QUANTIZATIONS = (None, "int8")
+#: Minimum share of probe predictions (labels, token tags, answer boundaries) that must agree with torch.
+MIN_AGREEMENT = 0.99
+
+Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+#: Sentences the exported classification and NER graphs must reproduce: varied length,
+#: sentiment, entities, numbers and non-ASCII text.
+PROBE_SENTENCES = [
+    "A man is playing a guitar.",
+    "The quick brown fox jumps over the lazy dog near the river bank on a sunny afternoon in May.",
+    "Refunds take 5-7 business days; contact support@example.com if yours has not arrived.",
+    "Ünïcödé, emoji 🙂 and numbers 3.14159 in one sentence.",
+    "I loved this film, the acting was wonderful and the ending made me cry.",
+    "Dull, far too long, and the dialogue is painful.",
+    "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the European Union budget.",
+    "Apple opened a new office in Berlin, hiring 200 engineers from Google and Microsoft.",
+    "The service was slow but the food was excellent.",
+    "Not bad at all.",
+    "My parcel never arrived and nobody answers the phone.",
+    "The United Nations met in New York.",
+    "It is what it is.",
+    "Barcelona beat Real Madrid 3-1 at the Camp Nou, with two goals from Lewandowski.",
+    "Worst purchase I have made this year; it broke after two days.",
+    "A thoughtful, beautifully shot documentary about life on the Amazon river.",
+]
+#: (question, context) pairs for the QA probe.
+PROBE_QUESTIONS = [
+    ("Where did they meet?", "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the budget."),
+    ("How many engineers were hired?", "Apple opened a new office in Berlin, hiring 200 engineers from Google."),
+    ("How long do refunds take?", "Refunds take 5-7 business days; contact support if yours has not arrived."),
+    ("Who scored?", "Barcelona beat Real Madrid 3-1 at the Camp Nou, with two goals from Lewandowski."),
+    ("What broke?", "Worst purchase I have made this year: the blender broke after two days."),
+    ("Where is the river?", "A thoughtful documentary about life on the Amazon river in Brazil."),
+]
+
+
+@dataclass
+class Backend:
+    """The forward pass a task runs, what it is, and why it is not the one asked for (if so)."""
+
+    forward: Forward
+    name: str  # "torch", "onnx" or "onnx-int8"
+    warning: str | None = None
+
+
+def check_backend(backend: str, quantize: str | None) -> None:
+    """Refuse unknown backends and quantizations, and ``--quantize`` with torch."""
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown --backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
+    if quantize not in QUANTIZATIONS:
+        raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8, or leave it out")
+    if quantize is not None and backend == "torch":
+        raise UsageError("--quantize int8 needs --backend onnx", "add --backend onnx (or --backend auto)")
+
+
+def resolve_auto(backend: str, quantize: str | None, *, task: str, model_sha: str) -> tuple[str, str | None]:
+    """Turn ``auto`` into the backend ``nlu bench`` recommended for ``task`` and this model here, else torch.
+
+    With ``auto``, ``--quantize int8`` limits the choice to int8 graphs.
+    """
+    check_backend(backend, quantize)
+    if backend != "auto":
+        return backend, quantize
+    from nlu_toolkit.bench import recommended
+
+    choice = recommended(task, model_sha, quantize=quantize)
+    if choice is None or choice == "torch":
+        return "torch", None
+    return ("onnx", "int8") if choice == "onnx-int8" else ("onnx", None)
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Set torch's CPU threads (process-wide: torch has no per-model pool)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def onnx_session(model: Any, tokenizer: Any, *, head: str, quantize: str | None, threads: int | None, info: Any):
+    """The ONNX Runtime session for ``model`` with ``head``: exported once per checksum and settings, cached."""
+    from nlu_toolkit import onnx_backend
+    from nlu_toolkit.resolver import weights_sha256
+
+    folder = onnx_backend.export_dir(weights_sha256(info), quantize, head)
+    path = folder / "model.onnx"
+    if not path.is_file():
+        path = onnx_backend.export(model, tokenizer, folder, quantize, head=head, model_name=info.name)
+    return onnx_backend.OnnxEncoder(path, threads=threads)
+
+
+def select_forward(
+    loaded: Any,
+    head: str,
+    torch_forward: Forward,
+    *,
+    task: str,
+    backend: str = "torch",
+    quantize: str | None = None,
+    threads: int | None = None,
+    probe: Sequence[dict[str, Sequence[int]]] = (),
+) -> Backend:
+    """The forward pass for ``loaded`` (a `LoadedModel`) on ``backend``, checked on ``probe`` features.
+
+    ``probe`` holds tokenized features (as `batching.run_sorted` takes them); the ONNX
+    graph is used only if its argmax predictions (labels, token tags, answer start and
+    end) agree with torch's on at least `MIN_AGREEMENT` of them.
+    """
+    from nlu_toolkit.resolver import weights_sha256
+
+    backend, quantize = resolve_auto(backend, quantize, task=task, model_sha=weights_sha256(loaded.info))
+    if backend == "torch":
+        set_torch_threads(threads)
+        return Backend(torch_forward, "torch")
+    if loaded.info.device != "cpu":
+        return Backend(torch_forward, "torch", f"ONNX Runtime runs on the CPU; on {loaded.info.device} torch runs")
+    session = onnx_session(
+        loaded.model, loaded.tokenizer, head=head, quantize=quantize, threads=threads, info=loaded.info
+    )
+    name = "onnx-int8" if quantize == "int8" else "onnx"
+    if probe:
+        agreement = probe_agreement(torch_forward, session, probe, head, pad_id=loaded.tokenizer.pad_token_id or 0)
+        if agreement < MIN_AGREEMENT:
+            what = {"token-classification": "token tags", "question-answering": "answer boundaries"}.get(head, "labels")
+            warning = (
+                f"the ONNX {quantize or 'fp32'} graph disagrees with torch ({agreement:.1%} of probe {what} agree, "
+                f"< {MIN_AGREEMENT:.0%}); using torch"
+            )
+            return Backend(torch_forward, "torch", warning)
+    return Backend(session, name)
+
+
+def probe_agreement(
+    reference: Forward, candidate: Forward, features: Sequence[dict[str, Sequence[int]]], head: str, *, pad_id: int
+) -> float:
+    """Share of argmax predictions on ``features`` where ``candidate`` agrees with ``reference``.
+
+    Sequence classification compares one label per input; token classification one
+    tag per real (unpadded) token; question answering the start and the end position.
+    """
+    from nlu_toolkit.batching import pad_features
+
+    batch = pad_features(features, pad_id)
+    ref, cand = np.asarray(reference(batch)), np.asarray(candidate(batch))
+    mask = batch["attention_mask"].astype(bool)
+    if head == "sequence-classification":
+        same = ref.argmax(-1) == cand.argmax(-1)
+    elif head == "token-classification":
+        same = (ref.argmax(-1) == cand.argmax(-1))[mask]
+    else:  # question-answering: (batch, seq, 2) start/end logits; padding never wins
+        low = np.finfo(np.float32).min
+        ref = np.where(mask[..., None], ref, low)
+        cand = np.where(mask[..., None], cand, low)
+        same = ref.argmax(1) == cand.argmax(1)
+    return float(np.mean(same)) if same.size else 1.0

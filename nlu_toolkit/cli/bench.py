@@ -1,0 +1,173 @@
+"""``nlu bench``: time each inference backend on this machine, recommend one, remember it for ``--backend auto``."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime, emit, stderr_console
+from nlu_toolkit.errors import UsageError
+
+BENCH = "Benchmark"
+
+
+class Task(str, Enum):
+    embed = "embed"
+    classify = "classify"
+    ner = "ner"
+
+
+def _ints(value: str, name: str) -> list[int]:
+    try:
+        items = [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        items = []
+    if not items or min(items) < 1:
+        raise UsageError(f"{name} takes positive integers separated by commas, got {value!r}", f"e.g. {name} 1,8,32")
+    return items
+
+
+def bench_cli(
+    task: Annotated[Task, typer.Option("--task", "-t", help="What to time.", rich_help_panel=BENCH)] = Task.embed,
+    model: o.ModelOpt = None,
+    texts: Annotated[
+        str | None,
+        typer.Option(
+            "--texts",
+            help="Texts to time: a .txt (one per line), .jsonl, .csv or .parquet file, or - for stdin "
+            "(default: 256 built-in sentences).",
+            rich_help_panel=BENCH,
+            show_default=False,
+        ),
+    ] = None,
+    text_column: o.TextColumnOpt = "text",
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Time at most this many texts.", rich_help_panel=BENCH)
+    ] = 1000,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help="classify: zero-shot labels (runs on embeddings).",
+            rich_help_panel=BENCH,
+            show_default=False,
+        ),
+    ] = None,
+    backends: Annotated[
+        str, typer.Option("--backends", help="Backends to compare: torch, onnx, onnx-int8.", rich_help_panel=BENCH)
+    ] = "torch,onnx,onnx-int8",
+    batch_sizes: Annotated[
+        str, typer.Option("--batch-sizes", help="Batch sizes to time each backend at.", rich_help_panel=BENCH)
+    ] = "1,8,32",
+    repeats: Annotated[
+        int,
+        typer.Option("--repeats", min=2, help="Timed passes per backend and batch size.", rich_help_panel=BENCH),
+    ] = 5,
+    threads: o.ThreadsOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the built-in texts and the bootstrap.")] = 0,
+    save: Annotated[
+        bool,
+        typer.Option("--save/--no-save", help="Remember the recommendation for --backend auto.", rich_help_panel=BENCH),
+    ] = True,
+    json_path: Annotated[
+        str | None,
+        typer.Option("--json", help="Also write every figure as JSON to this file.", rich_help_panel=o.OUTPUT),
+    ] = None,
+    fmt: o.FormatOpt = None,
+    verbose: o.VerboseOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Time torch, ONNX and ONNX int8 on this machine (texts/s, tokens/s, 95% bootstrap interval) and recommend one.
+
+    The recommendation is saved per machine, task and model; --backend auto then uses it.
+
+    Examples:
+      nlu bench
+      nlu bench --task classify --model ./sst2-model --texts reviews.txt --json bench.json
+      nlu bench --task ner --model ./my-ner --batch-sizes 8,32 --repeats 3
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit import bench as bench_lib
+
+    sizes = _ints(batch_sizes, "--batch-sizes")
+    chosen = [b.strip() for b in backends.split(",") if b.strip()]
+    items = None
+    if texts is not None:
+        from itertools import islice
+
+        from nlu_toolkit.io.readers import iter_records
+
+        records = iter_records(texts, fields={"text": text_column}, id_column=None, fmt=None, encoding="utf-8")
+        items = [r["text"] for r in islice(records, limit)]
+    console = stderr_console()
+    status = console.status("benchmarking") if not quiet and console.is_terminal else None
+
+    def step(what: str) -> None:
+        if status is not None:
+            status.update(f"benchmarking: {what}")
+
+    if status is not None:
+        status.start()
+    try:
+        result = bench_lib.bench(
+            task.value,
+            model,
+            items,
+            backends=chosen,
+            batch_sizes=sizes,
+            repeats=repeats,
+            threads=threads,
+            labels=labels,
+            seed=seed,
+            on_step=step,
+        )
+    finally:
+        if status is not None:
+            status.stop()
+    if verbose:
+        print(f"nlu: model {result.model} (sha256 {result.model_sha256[:12]})", file=sys.stderr)
+    for m in result.measurements:
+        if m.warning and m.batch_size == sizes[0]:
+            print(f"nlu: warning: {m.backend}: {m.warning}", file=sys.stderr)
+    torch_rate = {m.batch_size: m.texts_per_s for m in result.measurements if m.backend == "torch"}
+    rows = [
+        {**m.__dict__, "vs_torch": m.texts_per_s / torch_rate[m.batch_size] if m.batch_size in torch_rate else None}
+        for m in result.measurements
+    ]
+    emit(
+        rows,
+        fmt=fmt and fmt.value,
+        output=None,
+        columns=[
+            ("backend", lambda r: r["backend"] + ("" if r["ran"] == r["backend"] else f" (ran {r['ran']})")),
+            ("batch", lambda r: str(r["batch_size"])),
+            ("texts/s", lambda r: f"{r['texts_per_s']:.1f}"),
+            ("95% interval", lambda r: f"{r['ci_low']:.1f}-{r['ci_high']:.1f}"),
+            ("tokens/s", lambda r: f"{r['tokens_per_s']:.0f}"),
+            ("vs torch", lambda r: "" if r["vs_torch"] is None else f"{r['vs_torch']:.2f}x"),
+            ("agreement", lambda r: "" if r["agreement"] is None else f"{r['agreement']:.4f}"),
+        ],
+        title=f"{result.task}: {result.texts} texts, {result.tokens} tokens, {result.repeats} passes each; "
+        f"{result.machine['cpu']} ({result.machine['cores']} cores)",
+    )
+    where = sys.stdout if sys.stdout.isatty() and (fmt is None or fmt.value == "table") else sys.stderr
+    print(f"recommended: --backend {_flag(result.recommended)} ({result.reason})", file=where)
+    if json_path:
+        import json
+
+        from nlu_toolkit.io.writers import atomic_output
+
+        with atomic_output(json_path, encoding="utf-8") as f:
+            json.dump(result.to_dict(), f, indent=2)
+    if save:
+        path = bench_lib.save(result)
+        if not quiet:
+            print(f"nlu: saved for --backend auto: {path}", file=sys.stderr)
+
+
+def _flag(backend: str) -> str:
+    return "onnx --quantize int8" if backend == "onnx-int8" else backend

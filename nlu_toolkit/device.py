@@ -34,3 +34,37 @@ def resolve_device(device: str | None = "auto") -> str:
             raise UsageError("--device mps was asked for, but Apple MPS is not available", "use --device auto or cpu")
         return "mps"
     raise UsageError(f"unknown device {device!r}", f"use one of: {', '.join(DEVICES)}, or cuda:N")
+
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def inference_dtype(device: str) -> str:
+    """The dtype models run in for inference on ``device``.
+
+    On CUDA: bfloat16 where the GPU supports it (Ampere and later: fp32's range, so no
+    overflow in long sums), else float16; tensor cores make either about twice as fast as
+    float32 for the same outputs within ~1e-2. On the CPU and MPS: float32. Set
+    ``NLU_INFERENCE_DTYPE=float32|float16|bfloat16`` to override (training never casts).
+    """
+    import os
+
+    forced = os.environ.get("NLU_INFERENCE_DTYPE", "").strip().lower()
+    if forced and forced != "auto":
+        if forced not in DTYPES:
+            raise UsageError(f"unknown NLU_INFERENCE_DTYPE {forced!r}", f"use one of: {', '.join(DTYPES)} or auto")
+        return forced
+    if not device.startswith("cuda"):
+        return "float32"
+    import torch
+
+    return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+
+
+def cast_for_inference(model: object, device: str) -> None:
+    """Cast ``model`` (a torch module) in place to `inference_dtype` for ``device``, when that is not float32."""
+    dtype = inference_dtype(device)
+    if dtype != "float32":
+        import torch
+
+        model.to(getattr(torch, dtype))  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from nlu_toolkit.device import resolve_device
+from nlu_toolkit.device import cast_for_inference, resolve_device
 from nlu_toolkit.embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, EMBEDDED_SHA256, embedded_path
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
 from nlu_toolkit.presets import OFFLINE_ALTERNATIVES, PRESETS, TASK_DEFAULTS
@@ -251,6 +251,7 @@ def _load_cross_encoder(info: ModelInfo, device: str, trust_remote_code: bool) -
     except Exception as e:  # CrossEncoder wraps many loader errors; all mean "this folder will not load"
         raise _load_error(info, e) from e
     model.eval()
+    cast_for_inference(model, device)
     info = _with_device(info, device, "cross-encoder", model)
     return LoadedModel(model, model.tokenizer, info)
 
@@ -298,6 +299,7 @@ def _load_sentence_transformer(info: ModelInfo, device: str, trust_remote_code: 
     except Exception as e:  # ST wraps many loader errors; all mean "this folder will not load"
         raise _load_error(info, e) from e
     model.eval()
+    cast_for_inference(model, device)
     info = _with_device(info, device, "sentence-transformers", model)
     return LoadedModel(model, model.tokenizer, info)
 
@@ -358,6 +360,7 @@ def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_cod
         raise UsageError(f"model {info.name!r} has no fast tokenizer", "character offsets need a tokenizer.json")
     model.to(device)
     model.eval()
+    cast_for_inference(model, device)
     info = _with_device(info, device, "transformers", model)
     return LoadedModel(model, tokenizer, info)
 

@@ -13,6 +13,7 @@ measured for this task and model on this machine, and otherwise runs torch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,7 +112,17 @@ def onnx_session(model: Any, tokenizer: Any, *, head: str, quantize: str | None,
     path = folder / "model.onnx"
     if not path.is_file():
         path = onnx_backend.export(model, tokenizer, folder, quantize, head=head, model_name=info.name)
-    return onnx_backend.OnnxEncoder(path, threads=threads)
+    # Sessions are thread-safe and cost a graph load each: share one per graph and thread count
+    # (a server builds a classifier per label set; each would otherwise load its own).
+    key = (str(path), threads)
+    with _SESSIONS_LOCK:
+        if key not in _SESSIONS:
+            _SESSIONS[key] = onnx_backend.OnnxEncoder(path, threads=threads)
+        return _SESSIONS[key]
+
+
+_SESSIONS: dict[tuple[str, int | None], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
 def select_forward(

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 from nlu_toolkit import __version__
 from nlu_toolkit.cli import index as index_cli
 from nlu_toolkit.cli import models as models_cli
+from nlu_toolkit.cli.bench import bench_cli
 from nlu_toolkit.cli.classify import classify_cli
 from nlu_toolkit.cli.cluster import cluster_cli
 from nlu_toolkit.cli.embed import embed_cli
@@ -32,8 +33,10 @@ from nlu_toolkit.cli.generate import generate_cli
 from nlu_toolkit.cli.inspect import inspect_cli
 from nlu_toolkit.cli.ner import ner_cli
 from nlu_toolkit.cli.qa import qa_cli
+from nlu_toolkit.cli.serve import serve_cli
 from nlu_toolkit.cli.similarity import dedupe_cli, similarity_cli
 from nlu_toolkit.cli.summarize import summarize_cli, translate_cli
+from nlu_toolkit.cli.webapp import app_cli
 from nlu_toolkit.errors import NluError
 
 
@@ -132,6 +135,9 @@ app.command("dedupe", rich_help_panel="Embeddings and search")(dedupe_cli)
 app.command("finetune", rich_help_panel="Training")(finetune_cli)
 app.command("evaluate", rich_help_panel="Training")(evaluate_cli)
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
+app.command("bench", rich_help_panel="Models")(bench_cli)
+app.command("serve", rich_help_panel="Serving")(serve_cli)
+app.command("app", rich_help_panel="Serving")(app_cli)
 
 
 def main() -> None:

@@ -213,7 +213,11 @@ def similarity(
     right = [b] if isinstance(b, str) else list(b)
     if len(left) != len(right) or not left:
         raise UsageError("similarity needs as many texts in A as in B, at least one", "give aligned pairs")
-    embedder = Embedder(model, normalize=True, **options)
+    return pair_scores(Embedder(model, normalize=True, **options), left, right)
+
+
+def pair_scores(embedder: Embedder, left: Sequence[str], right: Sequence[str]) -> list[dict[str, Any]]:
+    """`similarity` on an already loaded, normalizing ``embedder`` (servers keep one)."""
     # Encode each distinct text once, even when it appears in many pairs.
     unique = list(dict.fromkeys(left + right))
     vectors, _ = embedder.encode(unique)

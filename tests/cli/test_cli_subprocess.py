@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "transformers", "sentence_transformers")
+HEAVY = ("torch", "transformers", "sentence_transformers", "onnxruntime", "onnx", "fastapi", "uvicorn", "gradio")
 
 
 def nlu_command() -> list[str]:
@@ -31,7 +31,9 @@ def test_help_imports_no_heavy_module():
         f"""
         import sys
         from nlu_toolkit.cli.app import app
-        for args in ([], ["classify"], ["ner"], ["qa"], ["models"], ["models", "list"], ["models", "pull"]):
+        commands = ([], ["classify"], ["ner"], ["qa"], ["embed"], ["cluster"], ["bench"], ["serve"], ["app"],
+                    ["index", "build"], ["models"], ["models", "list"], ["models", "pull"])
+        for args in commands:
             try:
                 app([*args, "--help"], prog_name="nlu")
             except SystemExit as e:

@@ -123,6 +123,7 @@ def test_cli_backend_onnx_matches_torch(command, cls_model, ner_model):
         assert [r["label"] for r in outs["onnx"]] == [r["label"] for r in outs["torch"]]
         np.testing.assert_allclose([r["score"] for r in outs["onnx"]], [r["score"] for r in outs["torch"]], atol=1e-4)
     else:
+
         def spans(rows):
             return [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in rows]
 

@@ -1,0 +1,231 @@
+"""``nlu serve``: the tasks over HTTP, with dynamic batching (FastAPI + uvicorn, the ``serve`` extra)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.render import configure_runtime
+
+TASKS = "Tasks and models"
+BATCHING = "Batching"
+LIMITS = "Limits and access"
+SERVER = "Server"
+
+
+class ServeTask(str, Enum):
+    classify = "classify"
+    ner = "ner"
+    qa = "qa"
+    embed = "embed"
+    similarity = "similarity"
+    search = "search"
+
+
+def serve_cli(
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Interface to bind. The default takes connections from this machine only; "
+            "0.0.0.0 opens the API to the network (use --api-key).",
+            rich_help_panel=SERVER,
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.", rich_help_panel=SERVER)
+    ] = 8000,
+    task: Annotated[
+        list[ServeTask] | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Serve this task (repeatable); each must load. Default: every task that loads offline.",
+            rich_help_panel=TASKS,
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="TASK=SPEC (repeatable): the model for a task (folder, hub id, preset or 'embedded'); "
+            "a bare SPEC goes with a single --task.",
+            rich_help_panel=TASKS,
+            show_default=False,
+        ),
+    ] = None,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            help="Serve /search on this index folder (nlu index build).",
+            rich_help_panel=TASKS,
+            show_default=False,
+        ),
+    ] = None,
+    device: o.DeviceOpt = o.Device.auto,
+    backend: o.BackendOpt = "torch",
+    quantize: o.QuantizeOpt = None,
+    threads: o.ThreadsOpt = None,
+    max_batch_size: Annotated[
+        int,
+        typer.Option("--max-batch-size", min=1, help="Items gathered into one forward pass.", rich_help_panel=BATCHING),
+    ] = 64,
+    max_wait_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-wait-ms",
+            min=0.0,
+            max=10_000.0,
+            help="How long a request may wait for others to share its batch.",
+            rich_help_panel=BATCHING,
+        ),
+    ] = 5.0,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            "-b",
+            min=1,
+            help="Texts per forward pass within a gathered batch, sorted by length (small passes pad less on a CPU; "
+            "raise it on a GPU).",
+            rich_help_panel=BATCHING,
+        ),
+    ] = 8,
+    batching: Annotated[
+        bool,
+        typer.Option(
+            "--batching/--no-batching",
+            help="Gather concurrent requests into batches; --no-batching runs them one at a time (to compare).",
+            rich_help_panel=BATCHING,
+        ),
+    ] = True,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option("--max-body-bytes", min=1, help="Larger request bodies get 413.", rich_help_panel=LIMITS),
+    ] = 1 << 20,
+    max_items: Annotated[
+        int,
+        typer.Option("--max-items", min=1, help="Longer lists in one request get 413.", rich_help_panel=LIMITS),
+    ] = 256,
+    max_chars: Annotated[
+        int,
+        typer.Option("--max-chars", min=1, help="Longer texts get 422.", rich_help_panel=LIMITS),
+    ] = 100_000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="NLU_API_KEY",
+            help="Require 'Authorization: Bearer KEY' on every endpoint but /health and the docs. "
+            "Prefer the environment variable: a command line is visible to other users.",
+            rich_help_panel=LIMITS,
+            show_default=False,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request to stderr.", rich_help_panel=SERVER)
+    ] = False,
+    verbose: o.VerboseOpt = False,
+) -> None:
+    """Serve classify, ner, qa, embed, similarity and search over HTTP, with dynamic batching.
+
+    Models load once at start-up; concurrent requests to a model share its forward passes. Docs at /docs.
+
+    Examples:
+      nlu serve                                   # embed, similarity, zero-shot classify
+      nlu serve --model ner=./my-ner --model qa=./my-qa --index ./idx
+      NLU_API_KEY=secret nlu serve --host 0.0.0.0 --port 8080
+      curl localhost:8000/classify -d '{"text": "Great!", "labels": ["pos", "neg"]}'
+    """
+    configure_runtime(verbose)
+    from nlu_toolkit.serve import require_serve_extra
+    from nlu_toolkit.serve.config import ServeConfig, parse_model_options
+
+    require_serve_extra()  # before the slow model loads
+    tasks = tuple(t.value for t in task or [])
+    config = ServeConfig(
+        host=host,
+        port=port,
+        tasks=tasks,
+        models=parse_model_options(model or [], tasks),
+        index=index,
+        device=device.value,
+        backend=o.inference_backend(backend),
+        quantize=quantize,
+        threads=threads,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+        batch_size=batch_size,
+        batching=batching,
+        max_body_bytes=max_body_bytes,
+        max_items=max_items,
+        max_chars=max_chars,
+        api_key=api_key or None,
+    )
+    if not config.loopback and config.api_key is None:
+        _say(
+            f"nlu: warning: binding {host} without --api-key: anyone who can reach this machine can use the API "
+            "(set NLU_API_KEY or pass --api-key)"
+        )
+    from nlu_toolkit.serve.api import create_app, run_server
+
+    app = create_app(config)  # loads every model now; a task that was asked for and cannot load stops here
+    _summary(app.state.service, config)
+    with _exit_zero_on_signals():
+        run_server(app, config, log_level="info", access_log=access_log)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _summary(service: Any, config: Any) -> None:
+    described = service.describe()
+    for name, info in described.items():
+        if not info["served"]:
+            _say(f"nlu serve: {name}: not served ({info['error'].split(': ', 1)[-1]}; {info['hint']})")
+            continue
+        parts = [info["model"]["name"]] if info.get("model") else []
+        if info.get("zero_shot_model"):
+            parts.append(f"zero-shot on {info['zero_shot_model']['name']}")
+        if info.get("index"):
+            parts.append(f"index {info['index']['path']} ({info['index']['count']:,} documents)")
+        what = ", ".join(parts)
+        _say(f"nlu serve: {name}: {what}")
+    how = (
+        f"batches of up to {config.max_batch_size}, {config.max_wait_ms:g} ms wait"
+        if config.batching
+        else "no batching"
+    )
+    auth = "API key required" if config.api_key else "no API key"
+    _say(f"nlu serve: http://{config.host}:{config.port} ({how}; {auth}; docs at /docs)")
+
+
+@contextlib.contextmanager
+def _exit_zero_on_signals() -> Iterator[None]:
+    """Make SIGTERM/SIGINT end the process with status 0 once uvicorn has shut down gracefully.
+
+    uvicorn handles the signal (drains in-flight requests, runs the shutdown), then
+    re-raises it to the handler that was there before; without this one, SIGTERM's
+    default handler would kill the process with status -15 after a clean shutdown.
+    """
+
+    def _exit(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

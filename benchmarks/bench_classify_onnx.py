@@ -13,6 +13,7 @@ of each path and its label agreement with torch.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import csv
 import os
 import platform
@@ -59,7 +60,10 @@ def main() -> int:
         ("ours: torch", {}),
         ("ours: onnx fp32", {"runtime": "onnx"}),
         ("ours: onnx int8", {"runtime": "onnx", "quantize": "int8"}),
+        ("ours: openvino int8", {"runtime": "openvino", "quantize": "int8"}),
     ):
+        if kwargs.get("runtime") == "openvino" and importlib.util.find_spec("openvino") is None:
+            continue
         clf = Classifier(args.model, device="cpu", batch_size=args.batch_size, threads=args.threads, **kwargs)
         if clf.runtime_warning:
             print(f"{name}: {clf.runtime_warning}")

@@ -1,4 +1,5 @@
-"""ONNX Runtime embeddings: `Embedder(runtime="onnx"[, quantize="int8"])` against raw `SentenceTransformer.encode`.
+"""ONNX Runtime and OpenVINO embeddings: `Embedder(runtime="onnx"|"openvino"[, quantize="int8"])` against raw
+`SentenceTransformer.encode`.
 
 Same model (the embedded all-MiniLM-L6-v2), texts (the 3,000 sentences of
 STS-B dev) and batch size (32), in one process. The paths are timed
@@ -13,6 +14,7 @@ per-vector cosine to the raw sentence-transformers vectors.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import sys
@@ -55,7 +57,12 @@ def main() -> int:
         ("ours: torch", {}),
         ("ours: onnx fp32", {"runtime": "onnx"}),
         ("ours: onnx int8", {"runtime": "onnx", "quantize": "int8"}),
+        ("ours: openvino fp32", {"runtime": "openvino"}),
+        ("ours: openvino int8", {"runtime": "openvino", "quantize": "int8"}),
     ):
+        if kwargs.get("runtime") == "openvino" and importlib.util.find_spec("openvino") is None:
+            print(f"{name}: skipped (pip install 'nlu-toolkit[openvino]')")
+            continue
         embedder = Embedder(None, device="cpu", batch_size=args.batch_size, threads=args.threads, **kwargs)
         if embedder.runtime_warning:
             print(f"{name}: {embedder.runtime_warning}")

@@ -25,7 +25,17 @@ import numpy as np
 from nlu_toolkit.errors import UsageError
 
 TASKS = ("embed", "classify", "ner")
-CANDIDATES = ("torch", "onnx", "onnx-int8")
+CANDIDATES = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+
+
+def default_backends() -> tuple[str, ...]:
+    """Every candidate whose runtime is installed (OpenVINO is an optional extra)."""
+    import importlib.util
+
+    have_ov = importlib.util.find_spec("openvino") is not None and importlib.util.find_spec("nncf") is not None
+    return tuple(b for b in CANDIDATES if have_ov or not b.startswith("openvino"))
+
+
 BATCH_SIZES = (1, 8, 32)
 #: A backend must agree with torch on the bench texts at least this much to be recommended:
 #: the mean cosine per vector (embed; dynamic int8 moves single vectors more, so the least
@@ -118,7 +128,9 @@ class _Runner:
     """One task on one backend: ``call(texts)`` returns comparable outputs; ``batch_size`` can be changed."""
 
     def __init__(self, task: str, model: str | None, backend: str, *, threads: int | None, labels: Any) -> None:
-        runtime, quantize = ("onnx", "int8") if backend == "onnx-int8" else (backend, None)
+        from nlu_toolkit.runtime import split_choice
+
+        runtime, quantize = split_choice(backend)
         common = {"device": "cpu", "runtime": runtime, "quantize": quantize, "threads": threads}
         if task == "embed":
             from nlu_toolkit.tasks.embed import Embedder
@@ -167,7 +179,7 @@ def bench(
     model: str | None = None,
     texts: Sequence[str] | None = None,
     *,
-    backends: Sequence[str] = CANDIDATES,
+    backends: Sequence[str] | None = None,
     batch_sizes: Sequence[int] = BATCH_SIZES,
     repeats: int = 5,
     threads: int | None = None,
@@ -181,7 +193,8 @@ def bench(
         task: ``embed``, ``classify`` or ``ner``.
         model: as for the task (default: the task's default model; embed: the embedded MiniLM).
         texts: the texts to time (default: 256 varied sentences).
-        backends: among ``torch``, ``onnx`` and ``onnx-int8``.
+        backends: among ``torch``, ``onnx``, ``onnx-int8``, ``openvino``, ``openvino-int8``
+            (default: those whose runtime is installed).
         batch_sizes: batch sizes to time each backend at.
         repeats: timed passes over ``texts`` per backend and batch size (the bootstrap resamples them).
         threads: CPU threads for torch and ONNX Runtime (default: all cores).
@@ -193,6 +206,7 @@ def bench(
     """
     if task not in TASKS:
         raise UsageError(f"unknown --task {task!r}", f"use one of: {', '.join(TASKS)}")
+    backends = list(backends) if backends is not None else list(default_backends())
     unknown = [b for b in backends if b not in CANDIDATES]
     if unknown or not backends:
         raise UsageError(f"unknown backend(s) {', '.join(unknown) or '(none)'}", f"use: {', '.join(CANDIDATES)}")

@@ -39,22 +39,23 @@ def list_models() -> list[dict[str, Any]]:
                 "path": path,
             }
         )
-    # Cached ONNX exports (`--backend onnx`), one row each.
-    from nlu_toolkit.onnx_backend import list_exports
+    # Cached ONNX and OpenVINO exports (`--backend onnx|openvino`), one row each.
+    from nlu_toolkit import onnx_backend, openvino_backend
 
-    for export in list_exports():
-        flag = "--backend onnx" + (" --quantize int8" if export["quantize"] == "int8" else "")
-        rows.append(
-            {
-                "name": Path(export["folder"]).name,
-                "model": export["model"],
-                "task": f"onnx export ({export['quantize']}, {export['head']}, {export['size_mb']:.0f} MB)",
-                "used_by": flag,
-                "source": "export",
-                "available": True,
-                "path": export["folder"],
-            }
-        )
+    for runtime, exports in (("onnx", onnx_backend.list_exports()), ("openvino", openvino_backend.list_exports())):
+        for export in exports:
+            flag = f"--backend {runtime}" + (" --quantize int8" if export["quantize"] == "int8" else "")
+            rows.append(
+                {
+                    "name": Path(export["folder"]).name,
+                    "model": export["model"],
+                    "task": f"{runtime} export ({export['quantize']}, {export['head']}, {export['size_mb']:.0f} MB)",
+                    "used_by": flag,
+                    "source": "export",
+                    "available": True,
+                    "path": export["folder"],
+                }
+            )
     return rows
 
 

@@ -95,6 +95,7 @@ def export(
     *,
     head: str = "encoder",
     model_name: str = "",
+    fuse: bool = True,
 ) -> Path:
     """Export ``model`` (a transformers encoder, or one with a ``head``) to ``folder/model.onnx``, atomically.
 
@@ -112,7 +113,7 @@ def export(
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         with _quiet():
-            names, fused = _export_graph(model, tokenizer, tmp / "model-fp32.onnx", head)
+            names, fused = _export_graph(model, tokenizer, tmp / "model-fp32.onnx", head, fuse=fuse)
             final = tmp / "model.onnx"
             if quantize == "int8":
                 _quantize(tmp / "model-fp32.onnx", final)
@@ -145,7 +146,7 @@ def _quiet() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _export_graph(model: Any, tokenizer: Any, path: Path, head: str) -> tuple[list[str], bool]:
+def _export_graph(model: Any, tokenizer: Any, path: Path, head: str, *, fuse: bool = True) -> tuple[list[str], bool]:
     """Write the fp32 graph (fused where possible); return its input names and whether it was fused."""
     import torch
 
@@ -178,7 +179,8 @@ def _export_graph(model: Any, tokenizer: Any, path: Path, head: str) -> tuple[li
             model.set_attn_implementation(attention)
         model.train(was_training)
         model.eval()
-    fused = _fuse(raw, path, config)
+    # OpenVINO takes the plain graph (fuse=False): it fuses for itself, and NNCF knows only standard ops.
+    fused = fuse and _fuse(raw, path, config)
     if fused:
         raw.unlink()
     else:

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.errors import UsageError
+from nlu_toolkit.errors import NluError, UsageError
 
-BACKENDS = ("torch", "onnx", "auto")
+BACKENDS = ("torch", "onnx", "openvino", "auto")
 QUANTIZATIONS = (None, "int8")
 #: Minimum share of probe predictions (labels, token tags, answer boundaries) that must agree with torch.
 MIN_AGREEMENT = 0.99
@@ -76,7 +76,7 @@ def check_backend(backend: str, quantize: str | None) -> None:
     if quantize not in QUANTIZATIONS:
         raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8, or leave it out")
     if quantize is not None and backend == "torch":
-        raise UsageError("--quantize int8 needs --backend onnx", "add --backend onnx (or --backend auto)")
+        raise UsageError("--quantize int8 needs --backend onnx", "add --backend onnx, openvino or auto")
 
 
 def resolve_auto(backend: str, quantize: str | None, *, task: str, model_sha: str) -> tuple[str, str | None]:
@@ -92,7 +92,18 @@ def resolve_auto(backend: str, quantize: str | None, *, task: str, model_sha: st
     choice = recommended(task, model_sha, quantize=quantize)
     if choice is None or choice == "torch":
         return "torch", None
-    return ("onnx", "int8") if choice == "onnx-int8" else ("onnx", None)
+    return split_choice(choice)
+
+
+def split_choice(choice: str) -> tuple[str, str | None]:
+    """``"onnx-int8"`` -> ``("onnx", "int8")``; ``"openvino"`` -> ``("openvino", None)``."""
+    name, _, quantize = choice.partition("-")
+    return name, quantize or None
+
+
+def backend_name(backend: str, quantize: str | None) -> str:
+    """The name a backend runs under in records and `nlu bench`: ``onnx``, ``onnx-int8``, ``openvino-int8``..."""
+    return f"{backend}-{quantize}" if quantize else backend
 
 
 def set_torch_threads(threads: int | None) -> None:
@@ -103,21 +114,43 @@ def set_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def onnx_session(model: Any, tokenizer: Any, *, head: str, quantize: str | None, threads: int | None, info: Any):
-    """The ONNX Runtime session for ``model`` with ``head``: exported once per checksum and settings, cached."""
+def onnx_session(
+    model: Any,
+    tokenizer: Any,
+    *,
+    head: str,
+    quantize: str | None,
+    threads: int | None,
+    info: Any,
+    backend: str = "onnx",
+) -> Any:
+    """The ONNX Runtime (or OpenVINO) session for ``model`` with ``head``: exported once per checksum
+    and settings, cached on disk, and shared in memory per graph and thread count."""
     from nlu_toolkit import onnx_backend
     from nlu_toolkit.resolver import weights_sha256
 
-    folder = onnx_backend.export_dir(weights_sha256(info), quantize, head)
-    path = folder / "model.onnx"
-    if not path.is_file():
-        path = onnx_backend.export(model, tokenizer, folder, quantize, head=head, model_name=info.name)
+    sha = weights_sha256(info)
+    if backend == "openvino":
+        from nlu_toolkit import openvino_backend
+
+        openvino_backend._ov()  # the missing-extra error before any export work
+        folder = openvino_backend.export_dir(sha, quantize, head)
+        path = folder / "model.xml"
+        if not path.is_file():
+            path = openvino_backend.export(model, tokenizer, folder, quantize, head=head, model_name=info.name)
+        make = lambda: openvino_backend.OpenVinoEncoder(path, quantize=quantize, threads=threads)  # noqa: E731
+    else:
+        folder = onnx_backend.export_dir(sha, quantize, head)
+        path = folder / "model.onnx"
+        if not path.is_file():
+            path = onnx_backend.export(model, tokenizer, folder, quantize, head=head, model_name=info.name)
+        make = lambda: onnx_backend.OnnxEncoder(path, threads=threads)  # noqa: E731
     # Sessions are thread-safe and cost a graph load each: share one per graph and thread count
     # (a server builds a classifier per label set; each would otherwise load its own).
     key = (str(path), threads)
     with _SESSIONS_LOCK:
         if key not in _SESSIONS:
-            _SESSIONS[key] = onnx_backend.OnnxEncoder(path, threads=threads)
+            _SESSIONS[key] = make()
         return _SESSIONS[key]
 
 
@@ -148,22 +181,40 @@ def select_forward(
     if backend == "torch":
         set_torch_threads(threads)
         return Backend(torch_forward, "torch")
+    engine = "OpenVINO" if backend == "openvino" else "ONNX Runtime"
     if loaded.info.device != "cpu":
-        return Backend(torch_forward, "torch", f"ONNX Runtime runs on the CPU; on {loaded.info.device} torch runs")
-    session = onnx_session(
-        loaded.model, loaded.tokenizer, head=head, quantize=quantize, threads=threads, info=loaded.info
-    )
-    name = "onnx-int8" if quantize == "int8" else "onnx"
+        return Backend(torch_forward, "torch", f"{engine} runs on the CPU; on {loaded.info.device} torch runs")
+    try:
+        session = onnx_session(
+            loaded.model,
+            loaded.tokenizer,
+            head=head,
+            quantize=quantize,
+            threads=threads,
+            info=loaded.info,
+            backend=backend,
+        )
+    except NluError:
+        raise
+    except Exception as e:  # an exporter or converter failure must not stop the task: torch still works
+        return Backend(torch_forward, "torch", export_failed(engine, quantize, e))
+    name = backend_name(backend, quantize)
     if probe:
         agreement = probe_agreement(torch_forward, session, probe, head, pad_id=loaded.tokenizer.pad_token_id or 0)
         if agreement < MIN_AGREEMENT:
             what = {"token-classification": "token tags", "question-answering": "answer boundaries"}.get(head, "labels")
             warning = (
-                f"the ONNX {quantize or 'fp32'} graph disagrees with torch ({agreement:.1%} of probe {what} agree, "
+                f"the {'OpenVINO' if backend == 'openvino' else 'ONNX'} {quantize or 'fp32'} graph disagrees with torch ({agreement:.1%} of probe {what} agree, "
                 f"< {MIN_AGREEMENT:.0%}); using torch"
             )
             return Backend(torch_forward, "torch", warning)
     return Backend(session, name)
+
+
+def export_failed(engine: str, quantize: str | None, error: Exception) -> str:
+    """The warning when a model cannot be exported to ``engine``."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return f"cannot run this model on {engine} {quantize or 'fp32'} ({type(error).__name__}: {reason}); using torch"
 
 
 def probe_agreement(

@@ -58,8 +58,14 @@ def bench_cli(
         ),
     ] = None,
     backends: Annotated[
-        str, typer.Option("--backends", help="Backends to compare: torch, onnx, onnx-int8.", rich_help_panel=BENCH)
-    ] = "torch,onnx,onnx-int8",
+        str | None,
+        typer.Option(
+            "--backends",
+            help="Backends to compare: torch, onnx, onnx-int8, openvino, openvino-int8 (default: all installed).",
+            rich_help_panel=BENCH,
+            show_default=False,
+        ),
+    ] = None,
     batch_sizes: Annotated[
         str, typer.Option("--batch-sizes", help="Batch sizes to time each backend at.", rich_help_panel=BENCH)
     ] = "1,8,32",
@@ -94,7 +100,7 @@ def bench_cli(
     from nlu_toolkit import bench as bench_lib
 
     sizes = _ints(batch_sizes, "--batch-sizes")
-    chosen = [b.strip() for b in backends.split(",") if b.strip()]
+    chosen = [b.strip() for b in backends.split(",") if b.strip()] if backends else None
     items = None
     if texts is not None:
         from itertools import islice
@@ -170,4 +176,5 @@ def bench_cli(
 
 
 def _flag(backend: str) -> str:
-    return "onnx --quantize int8" if backend == "onnx-int8" else backend
+    name, _, quantize = backend.partition("-")
+    return f"{name} --quantize {quantize}" if quantize else name

@@ -131,7 +131,7 @@ TrustRemoteCodeOpt = Annotated[
 
 #: Inference backends (`runtime.BACKENDS`), and the search-index backends that ``--backend``
 #: named before ``--index-backend`` existed (still taken on embed and index build, with a warning).
-BACKENDS = ("torch", "onnx", "auto")
+BACKENDS = ("torch", "onnx", "openvino", "auto")
 INDEX_BACKENDS = ("exact", "usearch")
 
 
@@ -149,10 +149,11 @@ BackendOpt = Annotated[
     typer.Option(
         "--backend",
         "--runtime",
-        metavar="[torch|onnx|auto]",
+        metavar="[torch|onnx|openvino|auto]",
         callback=_backend_value,
-        help="Run the model in torch, in ONNX Runtime (pip install 'nlu-toolkit[onnx]'; exported once, cached, "
-        "checked against torch, torch runs if it disagrees), or auto: the fastest that 'nlu bench' measured here.",
+        help="Run the model in torch, ONNX Runtime or OpenVINO (pip install 'nlu-toolkit[onnx]' / '[openvino]'; "
+        "exported once, cached, checked against torch, torch runs if it disagrees), or auto: the fastest that "
+        "'nlu bench' measured here.",
         rich_help_panel=MODEL,
     ),
 ]
@@ -161,7 +162,9 @@ BackendOpt = Annotated[
 def inference_backend(backend: str) -> str:
     """``--backend`` on a command without a search index: refuse the index backends."""
     if backend in INDEX_BACKENDS:
-        raise UsageError(f"--backend {backend} is a search-index backend", "use --backend torch, onnx or auto")
+        raise UsageError(
+            f"--backend {backend} is a search-index backend", "use --backend torch, onnx, openvino or auto"
+        )
     return backend
 
 

@@ -84,24 +84,32 @@ class Embedder:
         if runtime == "torch":
             set_torch_threads(threads)
         elif self.model_info.device != "cpu":
-            self.runtime_warning = f"ONNX Runtime runs on the CPU; on {self.model_info.device} torch runs"
+            self.runtime_warning = f"{runtime} runs on the CPU; on {self.model_info.device} torch runs"
         else:
-            self._use_onnx(quantize, threads)
+            self._use_onnx(runtime, quantize, threads)
 
-    def _use_onnx(self, quantize: str | None, threads: int | None) -> None:
-        """Export (once, cached) and check the ONNX graph; fall back to torch if it disagrees."""
+    def _use_onnx(self, backend: str, quantize: str | None, threads: int | None) -> None:
+        """Export (once, cached) and check the ONNX or OpenVINO graph; fall back to torch if it disagrees."""
         from nlu_toolkit import onnx_backend
-        from nlu_toolkit.runtime import onnx_session
+        from nlu_toolkit.errors import NluError
+        from nlu_toolkit.runtime import backend_name, export_failed, onnx_session
 
         st = self.loaded.model
-        session = onnx_session(
-            st[0].auto_model,
-            self.loaded.tokenizer,
-            head="encoder",
-            quantize=quantize,
-            threads=threads,
-            info=self.model_info,
-        )
+        try:
+            session = onnx_session(
+                st[0].auto_model,
+                self.loaded.tokenizer,
+                head="encoder",
+                quantize=quantize,
+                threads=threads,
+                info=self.model_info,
+                backend=backend,
+            )
+        except NluError:
+            raise
+        except Exception as e:  # an exporter or converter failure must not stop the task: torch still works
+            self.runtime_warning = export_failed("OpenVINO" if backend == "openvino" else "ONNX Runtime", quantize, e)
+            return
         # Each probe text runs alone: dynamic int8 scales activations per batch, so a padded
         # mixed-length batch measures the batch as much as the graph (see onnx_backend._quantize).
         reference = np.concatenate([self.encode([t])[0] for t in onnx_backend.PROBE_TEXTS])
@@ -111,18 +119,19 @@ class Embedder:
         if worst < onnx_backend.MIN_COSINE:
             self._onnx = None
             self.runtime_warning = (
-                f"the ONNX {quantize or 'fp32'} graph disagrees with torch (probe cosine {worst:.4f} < "
+                f"the {'OpenVINO' if backend == 'openvino' else 'ONNX'} {quantize or 'fp32'} graph disagrees with "
+                f"torch (probe cosine {worst:.4f} < "
                 f"{onnx_backend.MIN_COSINE}); using torch"
             )
             return
-        self.runtime = "onnx-int8" if quantize == "int8" else "onnx"
+        self.runtime = backend_name(backend, quantize)
 
     def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 
         device = self.model_info.device
         if self._onnx is not None:
-            # The transformer runs in ONNX Runtime; pooling/dense/normalize modules stay in torch.
+            # The transformer runs in ONNX Runtime or OpenVINO; pooling/dense/normalize modules stay in torch.
             features: dict[str, Any] = {
                 "token_embeddings": torch.from_numpy(self._onnx(batch)),
                 "attention_mask": torch.from_numpy(batch["attention_mask"]),

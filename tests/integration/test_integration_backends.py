@@ -149,7 +149,7 @@ def test_cli_warns_on_fallback_and_refuses_bad_backends(cls_model, monkeypatch):
     assert result.exit_code == 0
     assert result.stderr.startswith("nlu: warning: the ONNX fp32 graph disagrees with torch")
     bad = runner.invoke(app, ["ner", "x", "--backend", "tensorrt"])
-    assert bad.exit_code == 2 and "is not one of: torch, onnx, auto" in bad.stderr
+    assert bad.exit_code == 2 and "is not one of: torch, onnx, openvino, auto" in bad.stderr
     quant = runner.invoke(app, ["classify", "x", "--model", cls_model, "--quantize", "int8"])
     assert quant.exit_code == 2 and "--backend onnx" in quant.stderr
 
@@ -157,7 +157,7 @@ def test_cli_warns_on_fallback_and_refuses_bad_backends(cls_model, monkeypatch):
 def test_bench_measures_each_backend_and_agrees(st_model):
     result = bench.bench("embed", st_model, TEXTS, batch_sizes=[1, 4], repeats=2)
     assert [(m.backend, m.batch_size) for m in result.measurements] == [
-        (b, s) for s in (1, 4) for b in ("torch", "onnx", "onnx-int8")
+        (b, s) for s in (1, 4) for b in bench.default_backends()
     ]
     for m in result.measurements:
         assert m.texts_per_s > 0 and m.ci_low <= m.texts_per_s <= m.ci_high
@@ -184,19 +184,71 @@ def test_cli_bench_writes_json_saves_and_auto_uses_it(st_model, tmp_path, monkey
                                  "--repeats", "2", "--json", str(out), "-f", "jsonl"])  # fmt: skip
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 6 and {r["backend"] for r in rows} == {"torch", "onnx", "onnx-int8"}
+    every = bench.default_backends()
+    assert len(rows) == 2 * len(every) and {r["backend"] for r in rows} == set(every)
     assert all(r["vs_torch"] == 1.0 for r in rows if r["backend"] == "torch")
     figures = json.loads(out.read_text(encoding="utf-8"))
-    assert figures["texts"] == len(TEXTS) and len(figures["measurements"]) == 6
+    assert figures["texts"] == len(TEXTS) and len(figures["measurements"]) == 2 * len(every)
     assert "recommended: --backend" in result.stderr and "saved for --backend auto" in result.stderr
     # --backend auto now runs what the bench recommended.
     from nlu_toolkit.tasks.embed import Embedder
 
     auto = Embedder(st_model, device="cpu", runtime="auto")
-    want = {"torch": "torch", "onnx": "onnx", "onnx-int8": "onnx-int8"}[figures["recommended"]]
-    assert auto.runtime == want
+    assert auto.runtime == figures["recommended"]
 
 
 def test_cli_bench_rejects_bad_lists():
     result = runner.invoke(app, ["bench", "--batch-sizes", "1,x"])
     assert result.exit_code == 2 and "--batch-sizes" in result.stderr
+
+
+def test_openvino_fp32_equals_torch_and_is_cached(st_model, cls_model):
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    from nlu_toolkit.models import list_models
+    from nlu_toolkit.onnx_backend import cosines
+    from nlu_toolkit.tasks.embed import Embedder
+
+    ov = Embedder(st_model, device="cpu", runtime="openvino")
+    assert ov.runtime == "openvino" and ov.runtime_warning is None
+    want, _ = Embedder(st_model, device="cpu").encode(TEXTS)
+    got, _ = ov.encode(TEXTS)
+    assert cosines(want, got).min() >= 0.9999
+    exports = [r for r in list_models() if r["source"] == "export" and r["task"].startswith("openvino export")]
+    assert any(r["path"] == str(ov._onnx.path.parent) and r["used_by"] == "--backend openvino" for r in exports)
+    clf = Classifier(cls_model, device="cpu", runtime="openvino")
+    assert clf.runtime == "openvino"
+    np.testing.assert_allclose(scores(clf, TEXTS), scores(Classifier(cls_model, device="cpu"), TEXTS), atol=1e-4)
+
+
+def test_openvino_int8_runs_or_falls_back_with_a_reason(st_model):
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    from nlu_toolkit.tasks.embed import Embedder
+
+    embedder = Embedder(st_model, device="cpu", runtime="openvino", quantize="int8")
+    vectors, _ = embedder.encode(TEXTS)
+    assert vectors.shape[0] == len(TEXTS)
+    assert embedder.runtime == "openvino-int8" or "OpenVINO int8 graph disagrees" in embedder.runtime_warning
+
+
+def test_cli_backend_openvino_and_bench_lists_it(st_model, tmp_path):
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    result = runner.invoke(app, ["embed", *TEXTS[:4], "--model", st_model, "--backend", "openvino", "-f", "jsonl"])
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 4
+    assert "openvino-int8" in bench.default_backends()
+    assert runtime.split_choice("openvino-int8") == ("openvino", "int8")
+    assert runtime.backend_name("openvino", None) == "openvino"
+
+
+def test_missing_openvino_names_the_extra(st_model, monkeypatch):
+    import sys
+
+    from nlu_toolkit.errors import MissingExtra
+    from nlu_toolkit.tasks.embed import Embedder
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(MissingExtra, match=r"nlu-toolkit\[openvino\]"):
+        Embedder(st_model, device="cpu", runtime="openvino")

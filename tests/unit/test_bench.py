@@ -145,4 +145,4 @@ def test_backend_flags_are_checked():
     with pytest.raises(UsageError, match="needs --backend onnx"):
         check_backend("torch", "int8")
     with pytest.raises(UsageError, match="unknown --backend"):
-        check_backend("openvino", None)
+        check_backend("tensorrt", None)

@@ -13,8 +13,8 @@ of each path and its label agreement with torch.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import csv
+import importlib.util
 import os
 import platform
 import sys

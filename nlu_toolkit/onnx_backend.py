@@ -129,7 +129,16 @@ def export(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    drop_older_recipes(folder)
     return folder / "model.onnx"
+
+
+def drop_older_recipes(folder: Path) -> None:
+    """Delete exports of the same model, head and quantization made by an earlier recipe (never used again)."""
+    stem = folder.name.rpartition("-")[0]
+    for old in folder.parent.glob(f"{stem}-v*"):
+        if old.name != folder.name and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -277,10 +286,15 @@ class OnnxEncoder:
         self.path = path
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        feed = {k: np.asarray(batch[k], dtype=np.int64) for k in self.input_names if k in batch}
-        if "token_type_ids" in self.input_names and "token_type_ids" not in feed:
-            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-        return self.session.run(None, feed)[0]
+        return self.session.run(None, feed_for(batch, self.input_names))[0]
+
+
+def feed_for(batch: dict[str, np.ndarray], input_names: list[str]) -> dict[str, np.ndarray]:
+    """The int64 inputs a graph takes, from a padded batch (``token_type_ids`` zero if the batch has none)."""
+    feed = {k: np.asarray(batch[k], dtype=np.int64) for k in input_names if k in batch}
+    if "token_type_ids" in input_names and "token_type_ids" not in feed:
+        feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+    return feed
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -290,17 +304,16 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1)
 
 
-def list_exports() -> list[dict[str, Any]]:
-    """Cached exports: ``{"folder", "model", "quantize", "head", "size_mb"}`` each (for ``nlu models list``)."""
-    root = cache_root()
+def list_exports(root: Path | None = None, filename: str = "model.onnx") -> list[dict[str, Any]]:
+    """Cached exports under ``root`` (default: the ONNX cache), one ``{"folder", "model", "quantize",
+    "head", "size_mb"}`` each (for ``nlu models list``); `openvino_backend` lists its own with this."""
+    root = cache_root() if root is None else root
     rows = []
     if root.is_dir():
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            model = folder / "model.onnx"
-            if model.is_file():
+            if (folder / filename).is_file():
                 meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
-                size = model.stat().st_size / 2**20
+                size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
                 row = {"folder": str(folder), "model": meta.get("model", ""), "quantize": meta.get("quantize")}
-                row["head"] = meta.get("head", "encoder")
-                rows.append({**row, "size_mb": size})
+                rows.append({**row, "head": meta.get("head", "encoder"), "size_mb": size})
     return rows

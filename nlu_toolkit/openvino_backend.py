@@ -69,6 +69,7 @@ def export(model: Any, tokenizer: Any, folder: Path, quantize: str | None, *, he
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    onnx_backend.drop_older_recipes(folder)
     return folder / "model.xml"
 
 
@@ -115,9 +116,9 @@ class OpenVinoEncoder:
         self.path = path
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        feed = {k: np.asarray(batch[k], dtype=np.int64) for k in self.input_names if k in batch}
-        if "token_type_ids" in self.input_names and "token_type_ids" not in feed:
-            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        from nlu_toolkit.onnx_backend import feed_for
+
+        feed = feed_for(batch, self.input_names)
         # One request per call: requests are not thread-safe, and servers call from several threads.
         request = self.compiled.create_infer_request()
         return np.asarray(request.infer(feed)[0], dtype=np.float32)
@@ -125,22 +126,6 @@ class OpenVinoEncoder:
 
 def list_exports() -> list[dict[str, Any]]:
     """Cached OpenVINO exports, in the shape of `onnx_backend.list_exports`."""
-    root = cache_root()
-    rows = []
-    if root.is_dir():
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            xml = folder / "model.xml"
-            if xml.is_file():
-                meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
-                size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
-                rows.append(
-                    {
-                        "folder": str(folder),
-                        "model": meta.get("model", ""),
-                        "quantize": meta.get("quantize"),
-                        "head": meta.get("head", "encoder"),
-                        "size_mb": size,
-                        "runtime": "openvino",
-                    }
-                )
-    return rows
+    from nlu_toolkit import onnx_backend
+
+    return onnx_backend.list_exports(cache_root(), "model.xml")

@@ -11,7 +11,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "transformers", "sentence_transformers", "onnxruntime", "onnx", "openvino", "nncf", "fastapi", "uvicorn", "gradio")
+HEAVY = (
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "onnxruntime",
+    "onnx",
+    "openvino",
+    "nncf",
+    "fastapi",
+    "uvicorn",
+    "gradio",
+)
 
 
 def nlu_command() -> list[str]:

@@ -252,3 +252,16 @@ def test_missing_openvino_names_the_extra(st_model, monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(MissingExtra, match=r"nlu-toolkit\[openvino\]"):
         Embedder(st_model, device="cpu", runtime="openvino")
+
+
+def test_a_new_recipe_replaces_the_older_export(cls_model, monkeypatch):
+    from nlu_toolkit import onnx_backend
+
+    first = Classifier(cls_model, device="cpu", runtime="onnx")
+    old_folder = first._scorer.forward.path.parent
+    monkeypatch.setattr(onnx_backend, "RECIPE", "v99")
+    runtime._SESSIONS.clear()
+    second = Classifier(cls_model, device="cpu", runtime="onnx")
+    new_folder = second._scorer.forward.path.parent
+    assert new_folder.name.endswith("-v99") and new_folder.is_dir()
+    assert not old_folder.exists()  # the older recipe's export is gone

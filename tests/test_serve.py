@@ -9,6 +9,7 @@ SIGTERM test runs ``nlu serve`` as a subprocess. Tests on the embedded MiniLM ar
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -458,6 +459,9 @@ def test_api_key_guards_every_endpoint_but_health_and_docs(st_model):
         assert client.get("/health").status_code == 200
         schema = client.get("/openapi.json").json()
         assert "HTTPBearer" in schema["components"]["securitySchemes"]
+        assert client.get("/docs").status_code == 200
+        if importlib.util.find_spec("swagger_ui_bundle") is not None:
+            assert client.get("/docs-assets/swagger-ui.css").status_code == 200  # the docs' own files stay open
 
 
 def test_openapi_documents_every_endpoint_and_the_docs_page_is_served(api):
@@ -470,6 +474,11 @@ def test_openapi_documents_every_endpoint_and_the_docs_page_is_served(api):
     assert "securitySchemes" not in schema.get("components", {})  # no key, no lock
     docs = api.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    if importlib.util.find_spec("swagger_ui_bundle") is not None:
+        # Offline-first: the page's scripts come from this server, not a CDN.
+        assert "cdn.jsdelivr.net" not in docs.text and "/docs-assets/swagger-ui-bundle.js" in docs.text
+        script = api.get("/docs-assets/swagger-ui-bundle.js")
+        assert script.status_code == 200 and len(script.content) > 100_000
 
 
 # -- load: concurrent clients, batched vs one at a time ----------------------------------------------------

@@ -44,6 +44,9 @@ log = logging.getLogger("nlu_toolkit.serve")
 #: Paths that stay open when an API key is set: liveness and the API's own docs.
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 SCHEMA_HINT = "see the request schema at /docs (or /openapi.json)"
+#: Where /docs finds Swagger UI's scripts when the swagger-ui-bundle package is installed (the
+#: serve extra has it): served from here, so the docs page works offline, not from a CDN.
+DOCS_ASSETS = "/docs-assets"
 #: Seconds that requests in flight get to finish after SIGTERM before the server stops anyway.
 GRACEFUL_SHUTDOWN_S = 30
 
@@ -370,7 +373,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        if self.key is not None and scope["path"] not in OPEN_PATHS and not self._authorized(headers):
+        path = scope["path"]
+        open_path = path in OPEN_PATHS or path.startswith(DOCS_ASSETS + "/")
+        if self.key is not None and not open_path and not self._authorized(headers):
             response = _error(
                 401,
                 "missing or wrong API key",
@@ -471,7 +476,9 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             # workers finish anything still queued, off the event loop.
             await asyncio.to_thread(service.stop)
 
+    local_docs = _swagger_assets()
     app = FastAPI(
+        docs_url=None if local_docs else "/docs",
         title="nlu_toolkit",
         version=__version__,
         description="Classification, NER, QA, embeddings, similarity and semantic search over HTTP. "
@@ -480,6 +487,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         default_response_class=NluJSONResponse,
     )
     app.state.service = service
+    if local_docs:
+        _local_docs(app, local_docs)
     _install_error_handlers(app)
     app.add_middleware(Guard, api_key=config.api_key, max_body_bytes=config.max_body_bytes)  # type: ignore[arg-type]
 
@@ -597,3 +606,30 @@ def run_server(app: FastAPI, config: ServeConfig, *, log_level: str = "info", ac
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
     )
+
+
+def _swagger_assets() -> str | None:
+    """The folder of Swagger UI's files from the swagger-ui-bundle package, if installed."""
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    return str(swagger_ui_bundle.swagger_ui_path)
+
+
+def _local_docs(app: Any, folder: str) -> None:
+    """Serve /docs with Swagger UI's scripts from this server instead of a CDN (offline-first)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=folder), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Any:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="nlu_toolkit API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )

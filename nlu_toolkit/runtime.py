@@ -79,17 +79,21 @@ def check_backend(backend: str, quantize: str | None) -> None:
         raise UsageError("--quantize int8 needs --backend onnx", "add --backend onnx, openvino or auto")
 
 
-def resolve_auto(backend: str, quantize: str | None, *, task: str, model_sha: str) -> tuple[str, str | None]:
+def resolve_auto(
+    backend: str, quantize: str | None, *, task: str, model_sha: str | Callable[[], str]
+) -> tuple[str, str | None]:
     """Turn ``auto`` into the backend ``nlu bench`` recommended for ``task`` and this model here, else torch.
 
-    With ``auto``, ``--quantize int8`` limits the choice to int8 graphs.
+    With ``auto``, ``--quantize int8`` limits the choice to int8 graphs. ``model_sha`` may be a
+    callable: hashing a model's weights costs a read of every weights file, so only ``auto`` pays it.
     """
     check_backend(backend, quantize)
     if backend != "auto":
         return backend, quantize
     from nlu_toolkit.bench import recommended
 
-    choice = recommended(task, model_sha, quantize=quantize)
+    sha = model_sha() if callable(model_sha) else model_sha
+    choice = recommended(task, sha, quantize=quantize)
     if choice is None or choice == "torch":
         return "torch", None
     return split_choice(choice)
@@ -177,7 +181,7 @@ def select_forward(
     """
     from nlu_toolkit.resolver import weights_sha256
 
-    backend, quantize = resolve_auto(backend, quantize, task=task, model_sha=weights_sha256(loaded.info))
+    backend, quantize = resolve_auto(backend, quantize, task=task, model_sha=lambda: weights_sha256(loaded.info))
     if backend == "torch":
         set_torch_threads(threads)
         return Backend(torch_forward, "torch")

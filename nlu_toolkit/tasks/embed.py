@@ -80,7 +80,9 @@ class Embedder:
         self._onnx: Any = None
         from nlu_toolkit.resolver import weights_sha256
 
-        runtime, quantize = resolve_auto(runtime, quantize, task="embed", model_sha=weights_sha256(self.model_info))
+        runtime, quantize = resolve_auto(
+            runtime, quantize, task="embed", model_sha=lambda: weights_sha256(self.model_info)
+        )
         if runtime == "torch":
             set_torch_threads(threads)
         elif self.model_info.device != "cpu":

@@ -146,3 +146,13 @@ def test_backend_flags_are_checked():
         check_backend("torch", "int8")
     with pytest.raises(UsageError, match="unknown --backend"):
         check_backend("tensorrt", None)
+
+
+def test_only_auto_pays_for_the_weights_checksum():
+    from nlu_toolkit.runtime import resolve_auto
+
+    def expensive() -> str:
+        raise AssertionError("hashed the weights for an explicit backend")
+
+    assert resolve_auto("torch", None, task="embed", model_sha=expensive) == ("torch", None)
+    assert resolve_auto("onnx", "int8", task="embed", model_sha=expensive) == ("onnx", "int8")

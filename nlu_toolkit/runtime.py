@@ -185,40 +185,50 @@ def select_forward(
     if backend == "torch":
         set_torch_threads(threads)
         return Backend(torch_forward, "torch")
-    engine = "OpenVINO" if backend == "openvino" else "ONNX Runtime"
-    if loaded.info.device != "cpu":
-        return Backend(torch_forward, "torch", f"{engine} runs on the CPU; on {loaded.info.device} torch runs")
-    try:
-        session = onnx_session(
-            loaded.model,
-            loaded.tokenizer,
-            head=head,
-            quantize=quantize,
-            threads=threads,
-            info=loaded.info,
-            backend=backend,
-        )
-    except NluError:
-        raise
-    except Exception as e:  # an exporter or converter failure must not stop the task: torch still works
-        return Backend(torch_forward, "torch", export_failed(engine, quantize, e))
-    name = backend_name(backend, quantize)
+    session, warning = open_session(
+        loaded.model, loaded.tokenizer, loaded.info, head=head, backend=backend, quantize=quantize, threads=threads
+    )
+    if session is None:
+        return Backend(torch_forward, "torch", warning)
     if probe:
         agreement = probe_agreement(torch_forward, session, probe, head, pad_id=loaded.tokenizer.pad_token_id or 0)
         if agreement < MIN_AGREEMENT:
             what = {"token-classification": "token tags", "question-answering": "answer boundaries"}.get(head, "labels")
-            warning = (
-                f"the {'OpenVINO' if backend == 'openvino' else 'ONNX'} {quantize or 'fp32'} graph disagrees with torch ({agreement:.1%} of probe {what} agree, "
-                f"< {MIN_AGREEMENT:.0%}); using torch"
-            )
-            return Backend(torch_forward, "torch", warning)
-    return Backend(session, name)
+            detail = f"{agreement:.1%} of probe {what} agree, < {MIN_AGREEMENT:.0%}"
+            return Backend(torch_forward, "torch", disagreement(backend, quantize, detail))
+    return Backend(session, backend_name(backend, quantize))
 
 
-def export_failed(engine: str, quantize: str | None, error: Exception) -> str:
-    """The warning when a model cannot be exported to ``engine``."""
-    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-    return f"cannot run this model on {engine} {quantize or 'fp32'} ({type(error).__name__}: {reason}); using torch"
+def open_session(
+    model: Any, tokenizer: Any, info: Any, *, head: str, backend: str, quantize: str | None, threads: int | None
+) -> tuple[Any | None, str | None]:
+    """`onnx_session` for ``backend`` (onnx or openvino), or ``(None, why torch runs instead)``.
+
+    Torch runs when the model sits on an accelerator (both engines run on the CPU here) or
+    when the export fails: a converter's limits must not stop a task that torch can do.
+    """
+    engine = "OpenVINO" if backend == "openvino" else "ONNX Runtime"
+    if info.device != "cpu":
+        return None, f"{engine} runs on the CPU; on {info.device} torch runs"
+    try:
+        session = onnx_session(
+            model, tokenizer, head=head, quantize=quantize, threads=threads, info=info, backend=backend
+        )
+    except NluError:
+        raise
+    except Exception as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        return (
+            None,
+            f"cannot run this model on {engine} {quantize or 'fp32'} ({type(e).__name__}: {reason}); using torch",
+        )
+    return session, None
+
+
+def disagreement(backend: str, quantize: str | None, detail: str) -> str:
+    """The warning when a graph fails its probe check against torch."""
+    graph = "OpenVINO" if backend == "openvino" else "ONNX"
+    return f"the {graph} {quantize or 'fp32'} graph disagrees with torch ({detail}); using torch"
 
 
 def probe_agreement(

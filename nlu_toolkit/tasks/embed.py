@@ -85,32 +85,20 @@ class Embedder:
         )
         if runtime == "torch":
             set_torch_threads(threads)
-        elif self.model_info.device != "cpu":
-            self.runtime_warning = f"{runtime} runs on the CPU; on {self.model_info.device} torch runs"
         else:
             self._use_onnx(runtime, quantize, threads)
 
     def _use_onnx(self, backend: str, quantize: str | None, threads: int | None) -> None:
         """Export (once, cached) and check the ONNX or OpenVINO graph; fall back to torch if it disagrees."""
         from nlu_toolkit import onnx_backend
-        from nlu_toolkit.errors import NluError
-        from nlu_toolkit.runtime import backend_name, export_failed, onnx_session
+        from nlu_toolkit.runtime import backend_name, disagreement, open_session
 
-        st = self.loaded.model
-        try:
-            session = onnx_session(
-                st[0].auto_model,
-                self.loaded.tokenizer,
-                head="encoder",
-                quantize=quantize,
-                threads=threads,
-                info=self.model_info,
-                backend=backend,
-            )
-        except NluError:
-            raise
-        except Exception as e:  # an exporter or converter failure must not stop the task: torch still works
-            self.runtime_warning = export_failed("OpenVINO" if backend == "openvino" else "ONNX Runtime", quantize, e)
+        transformer = self.loaded.model[0].auto_model
+        session, self.runtime_warning = open_session(
+            transformer, self.loaded.tokenizer, self.model_info, head="encoder", backend=backend, quantize=quantize,
+            threads=threads,
+        )  # fmt: skip
+        if session is None:
             return
         # Each probe text runs alone: dynamic int8 scales activations per batch, so a padded
         # mixed-length batch measures the batch as much as the graph (see onnx_backend._quantize).
@@ -120,11 +108,8 @@ class Embedder:
         worst = float(onnx_backend.cosines(reference, candidate).min())
         if worst < onnx_backend.MIN_COSINE:
             self._onnx = None
-            self.runtime_warning = (
-                f"the {'OpenVINO' if backend == 'openvino' else 'ONNX'} {quantize or 'fp32'} graph disagrees with "
-                f"torch (probe cosine {worst:.4f} < "
-                f"{onnx_backend.MIN_COSINE}); using torch"
-            )
+            detail = f"probe cosine {worst:.4f} < {onnx_backend.MIN_COSINE}"
+            self.runtime_warning = disagreement(backend, quantize, detail)
             return
         self.runtime = backend_name(backend, quantize)
 

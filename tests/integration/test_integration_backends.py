@@ -265,3 +265,22 @@ def test_a_new_recipe_replaces_the_older_export(cls_model, monkeypatch):
     new_folder = second._scorer.forward.path.parent
     assert new_folder.name.endswith("-v99") and new_folder.is_dir()
     assert not old_folder.exists()  # the older recipe's export is gone
+
+
+def test_an_export_failure_falls_back_to_torch_with_a_reason(st_model, cls_model, monkeypatch):
+    from nlu_toolkit.tasks.embed import Embedder
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter says no\nsecond line")
+
+    monkeypatch.setattr(runtime, "onnx_session", broken)
+    embedder = Embedder(st_model, device="cpu", runtime="onnx", quantize="int8")
+    assert embedder.runtime == "torch"
+    assert embedder.runtime_warning == (
+        "cannot run this model on ONNX Runtime int8 (RuntimeError: converter says no); using torch"
+    )
+    clf = Classifier(cls_model, device="cpu", runtime="openvino")
+    assert clf.runtime == "torch" and clf.runtime_warning.startswith("cannot run this model on OpenVINO fp32")
+    assert [r.label for r in clf.predict(TEXTS)] == [
+        r.label for r in Classifier(cls_model, device="cpu").predict(TEXTS)
+    ]

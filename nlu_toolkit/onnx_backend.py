@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,26 +107,18 @@ def export(
         raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8, or leave it out for fp32")
     if head not in HEADS:
         raise UsageError(f"no ONNX export for a {head!r} head", f"use one of: {', '.join(HEADS)}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        with _quiet():
-            names, fused = _export_graph(model, tokenizer, tmp / "model-fp32.onnx", head, fuse=fuse)
-            final = tmp / "model.onnx"
-            if quantize == "int8":
-                _quantize(tmp / "model-fp32.onnx", final)
-                (tmp / "model-fp32.onnx").unlink()
-            else:
-                (tmp / "model-fp32.onnx").rename(final)
+    from nlu_toolkit.io.writers import staged_folder
+
+    with staged_folder(folder) as tmp, _quiet():
+        names, fused = _export_graph(model, tokenizer, tmp / "model-fp32.onnx", head, fuse=fuse)
+        final = tmp / "model.onnx"
+        if quantize == "int8":
+            _quantize(tmp / "model-fp32.onnx", final)
+            (tmp / "model-fp32.onnx").unlink()
+        else:
+            (tmp / "model-fp32.onnx").rename(final)
         meta = {"model": model_name, "inputs": names, "quantize": quantize or "fp32", "head": head, "fused": fused}
         (tmp / "export.json").write_text(json.dumps({**meta, "recipe": RECIPE}), encoding="utf-8")
-        if folder.exists():  # another process finished first; keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     drop_older_recipes(folder)
     return folder / "model.onnx"
 

@@ -15,9 +15,7 @@ with Spearman 0.86735 (fp32 0.86716); see benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +45,10 @@ def export_dir(weights_sha256: str, quantize: str | None, head: str) -> Path:
 def export(model: Any, tokenizer: Any, folder: Path, quantize: str | None, *, head: str, model_name: str) -> Path:
     """Export ``model`` to OpenVINO IR in ``folder`` (through a plain fp32 ONNX graph; int8: NNCF), atomically."""
     from nlu_toolkit import onnx_backend
+    from nlu_toolkit.io.writers import staged_folder
 
     ov = _ov()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with staged_folder(folder) as tmp:
         onnx_path = onnx_backend.export(model, tokenizer, tmp / "onnx", None, head=head, fuse=False)
         limit = min(256, int(getattr(getattr(model, "config", None), "max_position_embeddings", 512) or 512))
         model = ov.Core().read_model(str(onnx_path))
@@ -59,16 +56,8 @@ def export(model: Any, tokenizer: Any, folder: Path, quantize: str | None, *, he
             model = _quantize(model, tokenizer, limit)
         ov.save_model(model, str(tmp / "model.xml"))
         shutil.rmtree(tmp / "onnx")
-        meta = {"model": model_name, "head": head}
-        info = {**meta, "quantize": quantize or "fp32", "recipe": RECIPE, "runtime": "openvino"}
-        (tmp / "export.json").write_text(json.dumps(info), encoding="utf-8")
-        if folder.exists():  # another process finished first; keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        info = {"model": model_name, "head": head, "quantize": quantize or "fp32", "recipe": RECIPE}
+        (tmp / "export.json").write_text(json.dumps({**info, "runtime": "openvino"}), encoding="utf-8")
     onnx_backend.drop_older_recipes(folder)
     return folder / "model.xml"
 

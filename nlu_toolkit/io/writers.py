@@ -10,6 +10,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -57,6 +58,24 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def staged_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temp folder beside ``target``, renamed to ``target`` when the block succeeds, removed if it fails.
+
+    For caches that several processes may fill at once: if ``target`` appeared meanwhile
+    (another process finished first), theirs is kept and ours is dropped.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        if not target.exists():
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -373,3 +373,24 @@ def test_json_to_stdout_error_before_first_record_writes_nothing(monkeypatch):
     with pytest.raises(InputError):
         write_records(gen(), "json")
     assert buf.getvalue() == ""
+
+
+def test_staged_folder_publishes_on_success_only_and_keeps_a_finished_twin(tmp_path):
+    import pytest
+
+    from nlu_toolkit.io.writers import staged_folder
+
+    target = tmp_path / "cache" / "export"
+    with staged_folder(target) as tmp:
+        (tmp / "model.onnx").write_text("ours", encoding="utf-8")
+        assert not target.exists()  # nothing half-written is visible
+    assert (target / "model.onnx").read_text(encoding="utf-8") == "ours"
+    with staged_folder(target) as tmp:  # another process finished first: theirs is kept
+        (tmp / "model.onnx").write_text("late", encoding="utf-8")
+    assert (target / "model.onnx").read_text(encoding="utf-8") == "ours"
+    failed = tmp_path / "cache" / "failed"
+    with pytest.raises(RuntimeError), staged_folder(failed) as tmp:
+        (tmp / "part").write_text("x", encoding="utf-8")
+        raise RuntimeError("export broke")
+    assert not failed.exists()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["export"]  # no temp folders left

@@ -13,6 +13,13 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime
+from nlu_toolkit.serve.config import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_PORT,
+    SERVE_TASKS,
+)
 
 TASKS = "Tasks and models"
 BATCHING = "Batching"
@@ -20,13 +27,8 @@ LIMITS = "Limits and access"
 SERVER = "Server"
 
 
-class ServeTask(str, Enum):
-    classify = "classify"
-    ner = "ner"
-    qa = "qa"
-    embed = "embed"
-    similarity = "similarity"
-    search = "search"
+# The choices and defaults are the config's own (nlu_toolkit.serve.config imports nothing heavy).
+ServeTask = Enum("ServeTask", {task: task for task in SERVE_TASKS}, type=str)  # type: ignore[misc]
 
 
 def serve_cli(
@@ -38,10 +40,10 @@ def serve_cli(
             "0.0.0.0 opens the API to the network (use --api-key).",
             rich_help_panel=SERVER,
         ),
-    ] = "127.0.0.1",
+    ] = DEFAULT_HOST,
     port: Annotated[
         int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.", rich_help_panel=SERVER)
-    ] = 8000,
+    ] = DEFAULT_PORT,
     task: Annotated[
         list[ServeTask] | None,
         typer.Option(
@@ -112,11 +114,11 @@ def serve_cli(
     max_body_bytes: Annotated[
         int,
         typer.Option("--max-body-bytes", min=1, help="Larger request bodies get 413.", rich_help_panel=LIMITS),
-    ] = 1 << 20,
+    ] = DEFAULT_MAX_BODY_BYTES,
     max_items: Annotated[
         int,
         typer.Option("--max-items", min=1, help="Longer lists in one request get 413.", rich_help_panel=LIMITS),
-    ] = 256,
+    ] = DEFAULT_MAX_ITEMS,
     max_chars: Annotated[
         int,
         typer.Option("--max-chars", min=1, help="Longer texts get 422.", rich_help_panel=LIMITS),

@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
-import os
-import platform
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import print_machine
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -43,17 +45,10 @@ def main() -> int:
     args = parser.parse_args()
 
     import numpy as np
-    import torch
 
     from nlu_toolkit.tasks.classify import Classifier
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(
-        f"machine: {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-    )
-    print(f"command: python {' '.join(sys.argv)}")
+    print_machine(args.threads)
     texts, gold = load_sst2_dev()
     paths = {}
     for name, kwargs in (

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_embed import compare, load_sts_dev, sts_spearman
+from machine import print_machine
 
 
 def main() -> int:
@@ -34,19 +33,12 @@ def main() -> int:
     args = parser.parse_args()
 
     import numpy as np
-    import torch
     from sentence_transformers import SentenceTransformer
 
     from nlu_toolkit.embedded import embedded_path
     from nlu_toolkit.tasks.embed import Embedder
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(
-        f"machine: {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-    )
-    print(f"command: python {' '.join(sys.argv)}")
+    print_machine(args.threads)
     left, right, gold = load_sts_dev()
     texts = left + right
     peer = SentenceTransformer(str(embedded_path()), device="cpu")

@@ -1,7 +1,8 @@
 """Serving throughput: ``nlu serve`` with dynamic batching against ``--no-batching``.
 
 Two servers run side by side (same models, same machine): one with dynamic batching
-(``--max-batch-size 64 --max-wait-ms 5``, the defaults), one with ``--no-batching``,
+(``nlu serve``'s defaults: ``--max-batch-size 64 --max-wait-ms 10 --idle-ms 2 --batch-size 32``),
+one with ``--no-batching``,
 which runs each request alone (one forward pass per request, one request at a time
 per model). ``--clients`` concurrent clients (threads, each with its own keep-alive
 connection) each send ``--requests`` requests of one SST-2 sentence, for:
@@ -20,7 +21,8 @@ HTTP, JSON and the client threads, which share the CPU with the servers: it is w
 caller on the same machine sees.
 
     python benchmarks/bench_serve.py                         # 16 clients x 40 requests, 3 rounds
-    python benchmarks/bench_serve.py --threads 1 --ceiling    # + the model alone: batch 1 vs sorted passes of 8
+    python benchmarks/bench_serve.py --ceiling                # + the model alone: batch 1 vs (packed) passes
+    NLU_PACKING=0 python benchmarks/bench_serve.py            # both servers without packing
     python benchmarks/bench_serve.py --threads 1 --endpoints /classify --classify-model /work/models/sst2-minilm
     python benchmarks/bench_serve.py --backend onnx --ceiling   # both servers on ONNX Runtime
 """
@@ -43,6 +45,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from nlu_toolkit.serve.config import DEFAULT_BATCH_SIZE, DEFAULT_IDLE_MS, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -171,9 +175,11 @@ def check(endpoint: str, batched: list[list], alone: list[list]) -> int:
 
 def ceiling(texts: list[str], group: int, batch_size: int, threads: int | None, backend: str = "torch") -> None:
     """What batching can gain inside the model alone: the same texts in groups of ``group`` (what
-    ``group`` concurrent clients make), one forward per text vs length-sorted passes of ``batch_size``."""
+    ``group`` concurrent clients make), one forward per text vs passes of up to ``batch_size``
+    (packed on the CPU unless NLU_PACKING=0)."""
     import torch
 
+    from nlu_toolkit.packing import enabled
     from nlu_toolkit.tasks.embed import Embedder
 
     if threads:
@@ -187,10 +193,11 @@ def ceiling(texts: list[str], group: int, batch_size: int, threads: int | None, 
         for chunk in groups:
             embedder.encode(chunk)
         rates[size] = len(texts) / (time.perf_counter() - start)
+    passes = "packed passes" if enabled() and backend == "torch" else "sorted padded passes"
     print(
         f"model only (Embedder.encode in this process, torch threads {torch.get_num_threads()}): groups of {group}, "
-        f"one text per forward {rates[1]:.1f} texts/s, sorted passes of {batch_size} {rates[batch_size]:.1f} texts/s: "
-        f"{rates[batch_size] / rates[1]:.2f}x is what batching can gain in the model"
+        f"one text per forward {rates[1]:.1f} texts/s, {passes} of up to {batch_size} {rates[batch_size]:.1f} "
+        f"texts/s: {rates[batch_size] / rates[1]:.2f}x is what batching can gain in the model"
     )
 
 
@@ -199,8 +206,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--requests", type=int, default=40, help="requests per client per round (default 40)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per endpoint and server (default 3)")
-    parser.add_argument("--max-batch-size", type=int, default=64)
-    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE)
+    parser.add_argument("--max-wait-ms", type=float, default=DEFAULT_MAX_WAIT_MS)
+    parser.add_argument("--idle-ms", type=float, default=DEFAULT_IDLE_MS)
     parser.add_argument("--endpoints", default="/embed,/classify")
     parser.add_argument(
         "--classify-model",
@@ -208,7 +216,7 @@ def main() -> int:
         help="classify with this fine-tuned model folder (no labels sent); default: zero-shot on the embedded MiniLM",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads of each server (default: all cores)")
-    parser.add_argument("--batch-size", type=int, default=8, help="the batching server's --batch-size (default 8)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="the batching server's --batch-size")
     parser.add_argument("--ceiling", action="store_true", help="also time the model alone: batch 1 vs --batch-size")
     parser.add_argument("--backend", default="torch", help="both servers' --backend (torch, onnx)")
     args = parser.parse_args()
@@ -223,9 +231,16 @@ def main() -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     print(f"data: {len(texts)} SST-2 train sentences, one per request")
+    from nlu_toolkit.packing import enabled
+
+    print(
+        f"batching server: --max-batch-size {args.max_batch_size} --max-wait-ms {args.max_wait_ms:g} "
+        f"--idle-ms {args.idle_ms:g} --batch-size {args.batch_size}; packing {'on' if enabled() else 'off'}"
+    )
     common = ["--threads", str(args.threads)] if args.threads else []
     common += ["--backend", args.backend]
     batching = ["--max-batch-size", str(args.max_batch_size), "--max-wait-ms", str(args.max_wait_ms)]
+    batching += ["--idle-ms", str(args.idle_ms)]
     batching += ["--batch-size", str(args.batch_size)]
     batched = Server("batching", [*common, *batching], env, args.classify_model)
     alone = Server("no-batching", [*common, "--no-batching"], env, args.classify_model)

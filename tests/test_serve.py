@@ -148,7 +148,13 @@ def test_health_lists_the_served_tasks_and_batching(api):
     health = api.get("/health").json()
     assert health["status"] == "ok"
     assert health["tasks"] == ["classify", "ner", "qa", "embed", "similarity", "search"]
-    assert health["batching"] == {"enabled": True, "max_batch_size": 16, "max_wait_ms": 2, "batch_size": 8}
+    assert health["batching"] == {
+        "enabled": True,
+        "max_batch_size": 16,
+        "max_wait_ms": 2,
+        "idle_ms": 2.0,
+        "batch_size": 32,
+    }
     # One worker per model: embed, similarity and search share the tiny sentence-transformers model.
     assert len(health["workers"]) == 4
 
@@ -553,7 +559,7 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(st_model, tmp_path):
     port = _free_port()
     command = [sys.executable, "-m", "nlu_toolkit", "serve", "--port", str(port), "--task", "embed"]
     # A long batching wait keeps the request in flight when SIGTERM arrives.
-    command += ["--model", f"embed={st_model}", "--max-wait-ms", "4000"]
+    command += ["--model", f"embed={st_model}", "--max-wait-ms", "4000", "--idle-ms", "0"]
     log = (tmp_path / "server.log").open("w+")
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import Future
 
 import pytest
@@ -189,8 +190,44 @@ def test_run_awaits_without_blocking_the_event_loop(make):
     assert batcher.stats.items == 40
 
 
+def test_the_wait_counts_from_when_the_batch_opens_not_from_arrival(make):
+    """Jobs that queued during a long batch still wait for the clients that batch just answered.
+
+    Counting from arrival would send ``early`` out alone the moment the worker is free (its
+    wait ran out during the held batch); counting from the opening lets ``late``, submitted
+    shortly after, join it.
+    """
+    batcher, recorder = held(make, max_batch_size=64, max_wait_ms=1_000, idle_ms=800)
+    early = batcher.submit(["early"])
+    time.sleep(1.2)  # longer than max_wait: counted from its arrival, early's wait is over
+    recorder.gate.set()  # the held batch ends: the next batch opens with "early" in it
+    assert recorder.first.result(WAIT) == ["out:first"]
+    late = batcher.submit(["late"])  # well within idle_ms of the opening
+    assert early.result(WAIT) == ["out:early"] and late.result(WAIT) == ["out:late"]
+    assert recorder.batches[1:] == [["early", "late"]]
+
+
+def test_a_lone_job_waits_only_idle_ms_not_max_wait(make):
+    recorder = Recorder()
+    batcher = make(recorder, max_batch_size=64, max_wait_ms=60_000, idle_ms=10)
+    # Far sooner than the 60 s max wait: nobody else came for 10 ms, so the batch went out.
+    assert batcher.submit(["alone"]).result(WAIT) == ["out:alone"]
+    assert recorder.batches == [["alone"]]
+
+
+def test_idle_ms_0_waits_the_whole_max_wait_for_company(make):
+    recorder = Recorder()
+    batcher = make(recorder, max_batch_size=64, max_wait_ms=1_500, idle_ms=0)
+    first = batcher.submit(["a"])
+    time.sleep(0.3)  # an idle gap that would end a batch with idle_ms > 0 and < 300
+    second = batcher.submit(["b"])
+    assert first.result(WAIT) == ["out:a"] and second.result(WAIT) == ["out:b"]
+    assert recorder.batches == [["a", "b"]]
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "message"), [({"max_batch_size": 0}, "max_batch_size"), ({"max_wait_ms": -1}, "max_wait_ms")]
+    ("kwargs", "message"),
+    [({"max_batch_size": 0}, "max_batch_size"), ({"max_wait_ms": -1}, "max_wait_ms"), ({"idle_ms": -1}, "idle_ms")],
 )
 def test_invalid_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):

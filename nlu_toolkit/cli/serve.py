@@ -14,9 +14,13 @@ import typer
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime
 from nlu_toolkit.serve.config import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_HOST,
+    DEFAULT_IDLE_MS,
+    DEFAULT_MAX_BATCH_SIZE,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_ITEMS,
+    DEFAULT_MAX_WAIT_MS,
     DEFAULT_PORT,
     SERVE_TASKS,
 )
@@ -80,29 +84,38 @@ def serve_cli(
     threads: o.ThreadsOpt = None,
     max_batch_size: Annotated[
         int,
-        typer.Option("--max-batch-size", min=1, help="Items gathered into one forward pass.", rich_help_panel=BATCHING),
-    ] = 64,
+        typer.Option("--max-batch-size", min=1, help="Items gathered into one library call.", rich_help_panel=BATCHING),
+    ] = DEFAULT_MAX_BATCH_SIZE,
     max_wait_ms: Annotated[
         float,
         typer.Option(
             "--max-wait-ms",
             min=0.0,
             max=10_000.0,
-            help="How long a request may wait for others to share its batch.",
+            help="How long a batch may wait for requests to share it, from when the model is free.",
             rich_help_panel=BATCHING,
         ),
-    ] = 5.0,
+    ] = DEFAULT_MAX_WAIT_MS,
+    idle_ms: Annotated[
+        float,
+        typer.Option(
+            "--idle-ms",
+            min=0.0,
+            max=10_000.0,
+            help="Stop waiting once no request has come for this long (a lone request waits this).",
+            rich_help_panel=BATCHING,
+        ),
+    ] = DEFAULT_IDLE_MS,
     batch_size: Annotated[
         int,
         typer.Option(
             "--batch-size",
             "-b",
             min=1,
-            help="Texts per forward pass within a gathered batch, sorted by length (small passes pad less on a CPU; "
-            "raise it on a GPU).",
+            help="Texts per forward pass within a gathered batch (on a CPU, mixed lengths share packed rows).",
             rich_help_panel=BATCHING,
         ),
-    ] = 8,
+    ] = DEFAULT_BATCH_SIZE,
     batching: Annotated[
         bool,
         typer.Option(
@@ -167,6 +180,7 @@ def serve_cli(
         threads=threads,
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
+        idle_ms=idle_ms,
         batch_size=batch_size,
         batching=batching,
         max_body_bytes=max_body_bytes,
@@ -205,7 +219,7 @@ def _summary(service: Any, config: Any) -> None:
         what = ", ".join(parts)
         _say(f"nlu serve: {name}: {what}")
     how = (
-        f"batches of up to {config.max_batch_size}, {config.max_wait_ms:g} ms wait"
+        f"batches of up to {config.max_batch_size}, {config.max_wait_ms:g} ms wait ({config.idle_ms:g} ms idle)"
         if config.batching
         else "no batching"
     )

@@ -2,13 +2,18 @@
 
 `DynamicBatcher` knows nothing about models. Each request submits a *job* (a list
 of items) and gets a future; one worker thread takes the first waiting job, then
-keeps taking jobs until ``max_batch_size`` items are gathered or ``max_wait_ms``
-has passed since that first job arrived, calls ``fn`` once on all their items and
-hands each job its slice of the outputs, in order.
+keeps taking jobs until ``max_batch_size`` items are gathered, no job has come for
+``idle_ms``, or ``max_wait_ms`` have passed since the batch opened; it calls ``fn``
+once on all their items and hands each job its slice of the outputs, in order.
 
-The wait counts from the first job's arrival, not from when the worker is free:
-while a batch runs, new jobs queue up and go out together at once, so batches grow
-with the load and a lone request waits at most ``max_wait_ms``.
+A batch opens when the worker is free and a job waits, so the wait counts from the
+later of the first job's arrival and the end of the previous batch. Counting from
+arrival alone splits steady load into two half-size cohorts for good: the jobs that
+queued during a batch are all overdue when it ends and go out at once, while the
+clients just answered are still sending their next requests. Waiting a little for
+them merges the cohorts (16 clients: 8 items a batch -> 15, and a packed pass of
+16 costs far less than two of 8). ``idle_ms`` ends the wait as soon as requests stop
+coming, so a lone request waits ``idle_ms``, not ``max_wait_ms``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -37,7 +42,6 @@ class BatcherStopped(RuntimeError):
 class _Job(Generic[T, R]):
     items: list[T]
     future: Future[list[R]]
-    arrived: float = field(default_factory=time.monotonic)
 
 
 _STOP = object()
@@ -70,8 +74,10 @@ class DynamicBatcher(Generic[T, R]):
         fn: takes a list of items, returns one output per item, in order.
         max_batch_size: items per call of ``fn``; a job larger than this runs alone,
             never split, so its items always share one call.
-        max_wait_ms: how long the first job of a batch may wait for company; 0 takes
+        max_wait_ms: how long a batch may wait for company once it opens; 0 takes
             only what is already queued.
+        idle_ms: a batch stops waiting when no job has arrived for this long (at
+            most ``max_wait_ms``); 0 waits the whole ``max_wait_ms``.
         name: the worker thread's name (shows in logs and debuggers).
     """
 
@@ -80,16 +86,20 @@ class DynamicBatcher(Generic[T, R]):
         fn: Callable[[list[T]], Sequence[R]],
         *,
         max_batch_size: int = 64,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 10.0,
+        idle_ms: float = 2.0,
         name: str = "nlu-batcher",
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be at least 0, got {max_wait_ms}")
+        if idle_ms < 0:
+            raise ValueError(f"idle_ms must be at least 0, got {idle_ms}")
         self.fn = fn
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
+        self.idle = idle_ms / 1000.0
         self.name = name
         self.stats = BatcherStats()
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -153,10 +163,13 @@ class DynamicBatcher(Generic[T, R]):
             if first is _STOP:
                 return
             jobs, size, stop = [first], len(first.items), False
-            deadline = first.arrived + self.max_wait
+            # The batch opens now: the worker is free and a job waits (see the module docstring).
+            deadline = time.monotonic() + self.max_wait
             while size < self.max_batch_size:
                 try:
                     left = deadline - time.monotonic()
+                    if self.idle:
+                        left = min(left, self.idle)
                     job = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break

@@ -16,6 +16,14 @@ DEFAULT_PORT = 8000
 #: 1 MiB holds a batch of 256 paragraph-length texts with room to spare.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_MAX_ITEMS = 256
+#: Batching defaults, measured with 16 clients on 2 CPU cores (benchmarks/RESULTS.md, Serving):
+#: waiting up to 10 ms after each batch for the clients just answered merges two half-size
+#: cohorts into one batch; 2 ms without a request ends the wait early (a lone request's wait).
+DEFAULT_MAX_BATCH_SIZE = 64
+DEFAULT_MAX_WAIT_MS = 10.0
+DEFAULT_IDLE_MS = 2.0
+#: Packed passes (nlu_toolkit.packing) waste nothing on padding, so one pass may take a whole batch.
+DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,12 @@ class ServeConfig:
             ``int8``), as ``--backend``/``--quantize`` on the task commands.
         threads: torch's CPU threads (process-wide); default: one per core.
         max_batch_size: items gathered from concurrent requests into one library call.
-        max_wait_ms: how long a request may wait for others to share its batch.
+        max_wait_ms: how long a batch may wait for requests to share it, from when it opens
+            (the worker is free and a request waits).
+        idle_ms: a batch stops waiting once no request has come for this long.
         batch_size: texts per forward pass inside that call, length-sorted (the library's
-            ``batch_size``). Small passes of similar lengths waste less on padding than one
-            long pass of random lengths: on a CPU, 8 beat 16 by 1.4x for 16 SST-2 sentences.
+            ``batch_size``). On the CPU, mixed lengths are packed into shared rows, so a large
+            pass wastes nothing on padding: 32 beat 8 by 1.4x for batches of 16 SST-2 sentences.
         batching: False runs each request alone (one at a time per model), to compare.
         max_body_bytes: larger request bodies get 413.
         max_items: longer ``texts``/``queries``/``records``/``pairs`` lists get 413.
@@ -55,9 +65,10 @@ class ServeConfig:
     backend: str = "torch"
     quantize: str | None = None
     threads: int | None = None
-    max_batch_size: int = 64
-    max_wait_ms: float = 5.0
-    batch_size: int = 8
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    max_wait_ms: float = DEFAULT_MAX_WAIT_MS
+    idle_ms: float = DEFAULT_IDLE_MS
+    batch_size: int = DEFAULT_BATCH_SIZE
     batching: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_items: int = DEFAULT_MAX_ITEMS
@@ -88,10 +99,9 @@ class ServeConfig:
                 raise UsageError(f"{name} must be at least {low}, got {value}", f"pass a larger {name}")
         if self.port > 65535:
             raise UsageError(f"--port must be at most 65535, got {self.port}", "pick a port from 1 to 65535")
-        if not 0 <= self.max_wait_ms <= 10_000:
-            raise UsageError(
-                f"--max-wait-ms must be between 0 and 10000, got {self.max_wait_ms}", "a few ms is typical"
-            )
+        for name, value in (("--max-wait-ms", self.max_wait_ms), ("--idle-ms", self.idle_ms)):
+            if not 0 <= value <= 10_000:
+                raise UsageError(f"{name} must be between 0 and 10000, got {value}", "a few ms is typical")
         if self.api_key is not None and not self.api_key.strip():
             raise UsageError("--api-key is empty", "pass a non-empty key, or leave --api-key and NLU_API_KEY unset")
 

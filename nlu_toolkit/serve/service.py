@@ -294,6 +294,7 @@ class Service:
                         self._dispatch,
                         max_batch_size=config.max_batch_size if config.batching else 1,
                         max_wait_ms=config.max_wait_ms if config.batching else 0.0,
+                        idle_ms=config.idle_ms,
                         name=f"nlu-serve-{name}-{len(self.workers)}",
                     )
 
@@ -423,6 +424,7 @@ class Service:
                 "enabled": config.batching,
                 "max_batch_size": config.max_batch_size,
                 "max_wait_ms": config.max_wait_ms,
+                "idle_ms": config.idle_ms,
                 "batch_size": config.batch_size,
             },
             "workers": {w.name: w.stats.to_dict() for w in self.workers.values()},

@@ -56,7 +56,10 @@ class _Scorer:
         """The checked forward pass on the asked-for backend (see `runtime.select_forward`)."""
         from nlu_toolkit.runtime import select_forward
 
-        fwd = torch_forward(self.loaded.model, self.loaded.info.device, lambda out: out.logits)
+        pad_id = self.loaded.tokenizer.pad_token_id or 0
+        fwd = torch_forward(
+            self.loaded.model, self.loaded.info.device, lambda out: out.logits, probe=head_probe, pad_id=pad_id
+        )
         chosen = select_forward(self.loaded, "sequence-classification", fwd, task=task, probe=head_probe, **run)
         self.runtime, self.runtime_warning = chosen.name, chosen.warning
         return chosen.forward

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,29 +48,56 @@ def check_positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be at least 1, got {value}", f"pass a positive {name}")
 
 
-def torch_forward(model: Any, device: str, pick: Callable[[Any], Any]) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+def torch_forward(
+    model: Any,
+    device: str,
+    pick: Callable[[Any], Any],
+    *,
+    probe: Sequence[Mapping[str, Sequence[int]]] = (),
+    pad_id: int = 0,
+) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
     """A ``forward(batch)`` for `batching.run_sorted` that runs ``model`` under inference mode.
 
     ``pick`` selects the output tensor(s) from the model output; they come back
     as float32 numpy arrays with the batch on axis 0.
+
+    On the CPU, batches of mixed lengths run packed (`nlu_toolkit.packing`) once packed
+    outputs on the ``probe`` features (tokenized inputs of mixed lengths) have matched
+    padded ones; without ``probe``, every batch runs padded.
     """
     import torch
 
-    accepted = set(getattr(model, "main_input_names", [])) | {"input_ids", "attention_mask", "token_type_ids"}
+    from nlu_toolkit.packing import PackedRunner, probe_batch
+
+    params: set[str] | None
     try:
         import inspect
 
         params = set(inspect.signature(model.forward).parameters)
-        accepted &= params
     except (TypeError, ValueError):
-        pass
+        params = None
+    accepted = set(getattr(model, "main_input_names", [])) | {"input_ids", "attention_mask", "token_type_ids"}
+    if params is not None:
+        accepted &= params
 
-    def forward(batch: dict[str, np.ndarray]) -> Any:
-        inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items() if k in accepted}
-        with torch.inference_mode():
-            out = pick(model(**inputs))
+    def numpy(out: Any) -> np.ndarray:
         if isinstance(out, tuple):
             return np.stack([o.float().cpu().numpy() for o in out], axis=-1)
         return out.float().cpu().numpy()
 
-    return forward
+    def forward(batch: dict[str, np.ndarray]) -> Any:
+        inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items() if k in accepted}
+        with torch.inference_mode():
+            return numpy(pick(model(**inputs)))
+
+    runner = None
+    if probe and params is not None and "position_ids" in params:
+        runner = PackedRunner.for_model(model, device, pad_id)
+    if runner is None:
+        return forward
+
+    def packed(inputs: dict[str, Any], _batch: dict[str, np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            return numpy(pick(model(**inputs)))
+
+    return runner.wrap(forward, packed, probe_batch(list(probe), pad_id))  # type: ignore[arg-type]

@@ -83,10 +83,53 @@ class Embedder:
         runtime, quantize = resolve_auto(
             runtime, quantize, task="embed", model_sha=lambda: weights_sha256(self.model_info)
         )
+        self._torch_forward = self._forward_padded
         if runtime == "torch":
             set_torch_threads(threads)
         else:
             self._use_onnx(runtime, quantize, threads)
+        if self._onnx is None:  # torch runs, asked for or as the fallback
+            self._torch_forward = self._packing_forward()
+
+    def _packing_forward(self) -> Any:
+        """The torch forward, packing mixed-length batches on the CPU (see `nlu_toolkit.packing`).
+
+        Packing needs the plain layout: a transformers encoder first, then modules that read only
+        ``token_embeddings`` and ``attention_mask`` (pooling, dense, normalize), as the ONNX path has.
+        """
+        from nlu_toolkit.packing import PackedRunner, probe_batch
+        from nlu_toolkit.runtime import PROBE_SENTENCES
+
+        first = self.loaded.model[0]
+        encoder = getattr(first, "auto_model", None)
+        if encoder is None or getattr(encoder.config, "output_hidden_states", False):
+            return self._forward_padded
+        tok = self.loaded.tokenizer
+        pad_id = tok.pad_token_id or 0
+        runner = PackedRunner.for_model(encoder, self.model_info.device, pad_id)
+        if runner is None:
+            return self._forward_padded
+        probe, _, _ = tokenize_windows(tok, PROBE_SENTENCES, limit=self.limit, all_windows=False)
+        return runner.wrap(self._forward_padded, self._forward_packed, probe_batch(probe, pad_id))
+
+    def _forward_packed(self, inputs: dict[str, Any], batch: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        encoder = self.loaded.model[0].auto_model
+        with torch.inference_mode():
+            # The packing hook hands back (batch, longest, hidden): the padded shape pooling expects.
+            tokens = encoder(**inputs, return_dict=True).last_hidden_state
+            return self._pool(tokens, torch.from_numpy(batch["attention_mask"]))
+
+    def _pool(self, token_embeddings: Any, attention_mask: Any) -> np.ndarray:
+        """The modules after the transformer (pooling, dense, normalize) on its token embeddings."""
+        import torch
+
+        features: dict[str, Any] = {"token_embeddings": token_embeddings, "attention_mask": attention_mask}
+        with torch.inference_mode():
+            for module in list(self.loaded.model)[1:]:
+                features = module(features)
+        return features["sentence_embedding"].float().cpu().numpy()
 
     def _use_onnx(self, backend: str, quantize: str | None, threads: int | None) -> None:
         """Export (once, cached) and check the ONNX or OpenVINO graph; fall back to torch if it disagrees."""
@@ -116,17 +159,15 @@ class Embedder:
     def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 
-        device = self.model_info.device
         if self._onnx is not None:
             # The transformer runs in ONNX Runtime or OpenVINO; pooling/dense/normalize modules stay in torch.
-            features: dict[str, Any] = {
-                "token_embeddings": torch.from_numpy(self._onnx(batch)),
-                "attention_mask": torch.from_numpy(batch["attention_mask"]),
-            }
-            with torch.inference_mode():
-                for module in list(self.loaded.model)[1:]:
-                    features = module(features)
-            return features["sentence_embedding"].float().cpu().numpy()
+            return self._pool(torch.from_numpy(self._onnx(batch)), torch.from_numpy(batch["attention_mask"]))
+        return self._torch_forward(batch)
+
+    def _forward_padded(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        device = self.model_info.device
         inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
         with torch.inference_mode():
             emb = self.loaded.model(inputs)["sentence_embedding"]

@@ -69,8 +69,11 @@ class EntityRecognizer:
             raise UsageError(f"--stride must be between 0 and {content - 1}", "lower --stride or raise --max-length")
         config = self.loaded.model.config
         self.id2label = {int(k): str(v) for k, v in config.id2label.items()}
-        fwd = torch_forward(self.loaded.model, self.model_info.device, lambda out: out.logits)
         probe, _, _ = tokenize_windows(self.loaded.tokenizer, PROBE_SENTENCES, limit=self.limit, all_windows=False)
+        pad_id = self.loaded.tokenizer.pad_token_id or 0
+        fwd = torch_forward(
+            self.loaded.model, self.model_info.device, lambda out: out.logits, probe=probe, pad_id=pad_id
+        )
         chosen = select_forward(
             self.loaded, "token-classification", fwd, task="ner", backend=runtime, quantize=quantize,
             threads=threads, probe=probe,

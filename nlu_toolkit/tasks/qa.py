@@ -74,13 +74,16 @@ class QuestionAnswerer:
             )
         self.top_k, self.max_answer_len, self.doc_stride = top_k, max_answer_len, doc_stride
         self.allow_impossible, self.batch_size = allow_impossible, batch_size
-        fwd = torch_forward(self.loaded.model, self.model_info.device, lambda out: (out.start_logits, out.end_logits))
         enc = self.loaded.tokenizer(
             [q for q, _ in PROBE_QUESTIONS], [c for _, c in PROBE_QUESTIONS], truncation="only_second",
             max_length=self.limit,
         )  # fmt: skip
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
         probe = [{k: enc[k][i] for k in keys} for i in range(len(enc["input_ids"]))]
+        fwd = torch_forward(
+            self.loaded.model, self.model_info.device, lambda out: (out.start_logits, out.end_logits), probe=probe,
+            pad_id=self.loaded.tokenizer.pad_token_id or 0,
+        )  # fmt: skip
         chosen = select_forward(
             self.loaded, "question-answering", fwd, task="qa", backend=runtime, quantize=quantize,
             threads=threads, probe=probe,

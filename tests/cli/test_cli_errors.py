@@ -250,7 +250,7 @@ def test_debug_env_reraises(nlu, cls_model, files):
 def test_runtime_failure_exits_1(nlu, cls_model, out_dir, monkeypatch):
     import nlu_toolkit.tasks.classify as classify_mod
 
-    def broken_forward(model, device, pick):
+    def broken_forward(model, device, pick, **_):
         def forward(batch):
             raise RuntimeError("CUDA out of memory (simulated)")
 
@@ -267,7 +267,7 @@ def test_runtime_failure_in_ner_and_qa(nlu, ner_model, qa_model, monkeypatch):
     import nlu_toolkit.tasks.ner as ner_mod
     import nlu_toolkit.tasks.qa as qa_mod
 
-    def broken_forward(model, device, pick):
+    def broken_forward(model, device, pick, **_):
         def forward(batch):
             raise RuntimeError("boom")
 

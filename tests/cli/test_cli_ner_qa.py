@@ -197,8 +197,8 @@ def test_qa_allow_impossible_flag(nlu, qa_model, monkeypatch):
 
     real = qa_mod.torch_forward
 
-    def null_wins(model, device, pick):
-        forward = real(model, device, pick)
+    def null_wins(model, device, pick, **kwargs):
+        forward = real(model, device, pick, **kwargs)
 
         def patched(batch):
             logits = forward(batch)

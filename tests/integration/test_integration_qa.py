@@ -95,8 +95,8 @@ def null_wins(monkeypatch):
     """Make the [CLS] (no-answer) logits dominate, as a SQuAD-v2 model does on unanswerable questions."""
     real = qa_mod.torch_forward
 
-    def patched_torch_forward(model, device, pick):
-        forward = real(model, device, pick)
+    def patched_torch_forward(model, device, pick, **kwargs):
+        forward = real(model, device, pick, **kwargs)
 
         def patched(batch):
             logits = forward(batch)

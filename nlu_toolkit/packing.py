@@ -3,7 +3,7 @@
 A padded batch of ``B`` sequences costs ``B * longest`` token slots in every matrix
 product. When lengths vary (a server's batch of whatever requests came in), most of
 those slots are padding: 16 SST-2 sentences average 13 tokens but pad to the longest,
-about 40. Packing places several sequences side by side in one row (first-fit
+35 on average. Packing places several sequences side by side in one row (first-fit
 decreasing, rows as wide as the longest sequence), restarts the position ids at each
 sequence, and gives attention a block-diagonal mask, so a token sees only its own
 sequence. The encoder then runs on ``R <= B`` rows; a forward hook on the base model
@@ -194,7 +194,6 @@ class PackedRunner:
         self.pad_id = pad_id
         config = model.config
         self.offset = (int(config.pad_token_id or 0) + 1) if config.model_type in POSITIONS_AFTER_PAD else 0
-        self.eager = (getattr(config, "_attn_implementation", None) or "eager") == "eager"
         base = model.base_model
         self.accepts_types = "token_type_ids" in _parameters(base.forward)
         self._handle = base.register_forward_hook(_unpack_hook, with_kwargs=True)
@@ -232,7 +231,8 @@ class PackedRunner:
         # Block-diagonal: a token attends to its own sequence; padding attends to padding,
         # so no query row is empty (an all-masked row would give NaN, and NaN spreads).
         allowed = seg[:, None, :, None] == seg[:, None, None, :]
-        if self.eager:
+        # Read per pass: an ONNX export switches the model to eager attention for a while.
+        if (getattr(self.model.config, "_attn_implementation", None) or "eager") == "eager":
             mask: Any = torch.zeros(allowed.shape, dtype=torch.float32).masked_fill_(
                 ~allowed, torch.finfo(torch.float32).min
             )

@@ -153,9 +153,9 @@ def unsupported(model: Any, device: str) -> str | None:
 
 def _unpack_hook(module: Any, _args: Any, _kwargs: Any, output: Any) -> Any:
     active = _ACTIVE.get()
-    if active is None:
-        return None  # not a packed pass: leave the output alone
-    layout, _ = active
+    if active is None or active[1].model.base_model is not module:
+        return None  # not this model's packed pass: leave the output alone
+    layout = active[0]
     import torch
 
     hidden = output[0]
@@ -185,7 +185,7 @@ class PackedRunner:
     padded passes see the model as it is.
 
     Args:
-        model: the model that `__call__` runs (its ``base_model`` is hooked).
+        model: the model whose packed passes `run` makes (its ``base_model`` is hooked).
         pad_id: the tokenizer's padding id.
     """
 

@@ -668,6 +668,7 @@ def test_cli_usage_errors_exit_2(no_serving):
         (["--model", "./m"], "does not say which task"),
         (["--task", "search"], "needs an index"),
         (["--max-wait-ms", "-1"], "max-wait-ms"),
+        (["--idle-ms", "-1"], "idle-ms"),
         (["--port", "70000"], "port"),
     ):
         result = CliRunner().invoke(app, ["serve", *args])
@@ -709,6 +710,8 @@ def test_model_options_and_loopback_detection():
         ServeConfig(tasks=("search",))
     with pytest.raises(UsageError, match="--api-key is empty"):
         ServeConfig(api_key="  ")
+    with pytest.raises(UsageError, match="--idle-ms must be between 0 and 10000"):
+        ServeConfig(idle_ms=20_000)
     assert ServeConfig(index="idx").requested == ("search",)
 
 

@@ -54,15 +54,44 @@ def detect_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
     return _EXTENSIONS.get(Path(path).suffix.lower(), "txt")
 
 
-def count_chars_limit(text: str, max_chars: int | None, *, path: str | None, line: int | None) -> None:
-    """Raise `InputError` when ``text`` is longer than ``max_chars``."""
+def check_text(
+    text: str,
+    max_chars: int | None,
+    *,
+    path: str | None = None,
+    line: int | None = None,
+    what: str = "text",
+) -> None:
+    """The one check every text passes at the boundary: length and valid Unicode.
+
+    Raises `InputError` when ``text`` is longer than ``max_chars`` or holds a lone
+    surrogate (``"\\ud800"`` from a JSON escape, or an undecodable byte that Python's
+    ``surrogateescape`` smuggled in from a command-line argument): such a string cannot
+    be encoded, tokenized or written back, so it is refused where it enters, with its place.
+    ``what`` names the text in the message (``"label"``, ``"question"``, ...).
+    """
     if max_chars is not None and len(text) > max_chars:
         raise InputError(
-            f"text is {len(text):,} characters, over the limit of {max_chars:,}",
+            f"{what} is {len(text):,} characters, over the limit of {max_chars:,}",
             "split the document into smaller texts, or raise the limit with --max-chars",
             path=path,
             line=line,
         )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InputError(
+                f"{what} holds an invalid character U+{ord(text[e.start]):04X} at position {e.start + 1} "
+                "(a lone surrogate: not valid Unicode)",
+                "remove it or re-encode the text as UTF-8",
+                path=path,
+                line=line,
+            ) from None
+
+
+#: The earlier name of `check_text`, kept for callers outside the package.
+count_chars_limit = check_text
 
 
 def records_from_texts(
@@ -91,7 +120,7 @@ def records_from_texts(
                 f"item {i} is a {type(item).__name__}, not a string",
                 "pass strings or dicts with a text field",
             )
-        count_chars_limit(str(record[field]), max_chars, path=None, line=None)
+        check_text(str(record[field]), max_chars, what=f"text {i}")
         n += 1
         yield record
     if n == 0:
@@ -168,7 +197,7 @@ def _records(
         else:
             record = _select(row, fields, id_column, id_start + n, path, line)
         for key in fields:
-            count_chars_limit(record[key], max_chars, path=path, line=line)
+            check_text(record[key], max_chars, path=path, line=line)
         n += 1
         yield record
     if n == 0:
@@ -398,13 +427,14 @@ def read_text_file(path: str, *, encoding: str = "utf-8", max_chars: int | None 
         ) from e
     if not text.strip():
         raise InputError("is empty", "give a file with text in it", path=label)
-    count_chars_limit(text, max_chars, path=label, line=None)
+    check_text(text, max_chars, path=label)
     return text
 
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "FORMATS",
+    "check_text",
     "count_chars_limit",
     "detect_format",
     "iter_records",

@@ -79,3 +79,31 @@ class TrainingDataError(NluError):
     """Training or evaluation data is unusable."""
 
     exit_code = 2
+
+
+class OutputError(NluError):
+    """An output location that must not or cannot be written.
+
+    It is one of the inputs, an existing folder or file of another kind, read-only,
+    or the disk filled up while writing. Nothing was overwritten.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None, *, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path is not None else message, hint)
+        self.path = path
+
+
+class ArtefactBusy(NluError):
+    """Another process holds the lock of an index or output folder that is updated in place."""
+
+
+class UnsafeModel(ModelNotAvailable):
+    """A model folder whose weights are pickle files (``*.bin``, ``*.pt``, ``*.pkl``) only: never loaded."""
+
+
+class CheckpointCorrupted(NluError):
+    """A training checkpoint folder is incomplete or unreadable (``--resume``)."""
+
+    exit_code = 2

@@ -4,6 +4,9 @@
 errors): it prints one line, ``nlu: error: <what> (<what to do>)``, to stderr
 and exits 2 for bad input, usage or model availability, 1 otherwise. Set
 ``NLU_DEBUG=1`` to get the traceback instead.
+
+Before anything is parsed, every argument must be valid UTF-8 (`boundary.check_argv`),
+and `main` makes SIGTERM unwind like SIGINT, so partial outputs are removed (exit 143).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from nlu_toolkit import __version__
 from nlu_toolkit.cli import index as index_cli
 from nlu_toolkit.cli import models as models_cli
 from nlu_toolkit.cli.bench import bench_cli
+from nlu_toolkit.cli.boundary import SIGTERM_EXIT, Terminated, check_argv, sigterm_unwinds
 from nlu_toolkit.cli.classify import classify_cli
 from nlu_toolkit.cli.cluster import cluster_cli
 from nlu_toolkit.cli.embed import embed_cli
@@ -59,6 +63,13 @@ class NluGroup(TyperGroup):
 
     def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
         # Top-level options (`nlu --bogus`) are parsed here, before `invoke` runs.
+        if parent is None:
+            try:
+                check_argv(args)  # every argument, before any is parsed: invalid UTF-8 is refused here
+            except NluError as e:
+                if _debug():
+                    raise
+                _fail(str(e), e.exit_code)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except NoArgsIsHelpError:
@@ -85,7 +96,7 @@ class NluGroup(TyperGroup):
             # The reader went away (e.g. `| head`); stop quietly, as Unix tools do.
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             raise typer.Exit(0) from None
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        except (KeyboardInterrupt, Terminated, SystemExit, GeneratorExit):
             raise
         except BaseException as e:
             # BaseException, not Exception: a Rust panic inside tokenizers surfaces as
@@ -141,5 +152,11 @@ app.command("app", rich_help_panel="Serving")(app_cli)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: SIGTERM unwinds (cleanup runs) and exits 143, as SIGINT exits 130."""
+    with sigterm_unwinds():
+        try:
+            app()
+        except Terminated:
+            sys.stdout.flush()
+            print("nlu: terminated (SIGTERM); partial outputs were removed", file=sys.stderr, flush=True)
+            raise SystemExit(SIGTERM_EXIT) from None

@@ -18,6 +18,7 @@ from nlu_toolkit.cli.render import (
     short,
     warn_runtime,
 )
+from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Classification"
 
@@ -112,6 +113,7 @@ def classify_cli(
       cat texts.txt | nlu classify - --model ./my-model --format json
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [input_file])
     from nlu_toolkit.tasks.classify import Classifier
 
     with progress_bar(input_file is not None and not quiet, "classifying") as progress:

@@ -9,6 +9,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short, stderr_console, warn_runtime
+from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
 
 TASK = "Clustering"
 
@@ -104,6 +105,11 @@ def cluster_cli(
       nlu cluster --embeddings vectors.npy --input data/corpus.jsonl --method community --threshold 0.6 --min-size 2
     """
     configure_runtime(verbose)
+    check_outputs(
+        {"--output": output, "--summary": summary, "--plot": plot},
+        [input_file, embeddings],
+        suffixes={"--plot": PLOT_SUFFIXES},
+    )
     from nlu_toolkit.io.writers import format_for_output, write_records
     from nlu_toolkit.tasks.cluster import cluster, load_embeddings
 

@@ -20,6 +20,7 @@ from nlu_toolkit.cli.render import (
     warn_runtime,
 )
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.io.guard import check_outputs
 
 EMBED = "Embedding"
 SEARCH = "Search"
@@ -159,6 +160,7 @@ def embed_cli(
       nlu index build data/corpus.jsonl --out corpus.idx && nlu embed --search "refund" --index corpus.idx
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [input_file, queries, corpus, index])
     runtime, index_kind = o.split_backend(backend, index_backend.value)
     reading = dict(
         text_column=text_column,

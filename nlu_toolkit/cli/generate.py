@@ -9,6 +9,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short
+from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Generation"
 
@@ -53,6 +54,7 @@ def generate_cli(
       nlu generate "The river bank" --do-sample --top-p 0.9 --seed 7 --num-return-sequences 3 --format json
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [input_file])
     from nlu_toolkit.io.writers import format_for_output
     from nlu_toolkit.tasks.generate import Generator
 

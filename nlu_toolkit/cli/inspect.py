@@ -9,6 +9,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime, print_summary, read_inputs, short
+from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
 
 TASK = "Inspect"
 #: Vector dimensions shown in the --vectors table.
@@ -101,6 +102,11 @@ def inspect_cli(
       nlu inspect "I sat on the bank of the river" "I put money in the bank" --similarity bank
     """
     configure_runtime(verbose)
+    check_outputs(
+        {"--output": output, "--attention": attention, "--vectors-out": vectors_out},
+        (),
+        suffixes={"--attention": PLOT_SUFFIXES},
+    )
     from nlu_toolkit.io.writers import format_for_output, write_records
     from nlu_toolkit.tasks.inspect import inspect_text
 

@@ -9,6 +9,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short, warn_runtime
+from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Entities"
 
@@ -69,6 +70,7 @@ def ner_cli(
       nlu ner --input news.jsonl --model ./my-ner --format jsonl -o entities.jsonl
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [input_file])
     from nlu_toolkit.tasks.ner import EntityRecognizer
 
     with progress_bar(input_file is not None and not quiet, "tagging") as progress:

@@ -10,6 +10,7 @@ import typer
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, short, warn_runtime
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Question answering"
 
@@ -102,6 +103,7 @@ def qa_cli(
       nlu qa --input squad_rows.jsonl --allow-impossible --format json
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [questions_file, context_file, input_file])
     from nlu_toolkit.tasks.qa import QuestionAnswerer
 
     with progress_bar(input_file is not None and not quiet, "answering") as progress:

@@ -9,6 +9,7 @@ import typer
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime, emit, num, short
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.io.guard import check_outputs
 
 
 def similarity_cli(
@@ -40,6 +41,7 @@ def similarity_cli(
       nlu similarity --pairs pairs.csv --format csv -o scored.csv
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [pairs])
     from nlu_toolkit.io.readers import iter_records
     from nlu_toolkit.tasks.embed import similarity
 
@@ -92,6 +94,7 @@ def dedupe_cli(
     Example: nlu dedupe --input data/corpus.jsonl --threshold 0.85
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [input_file])
     from nlu_toolkit.cli.render import read_inputs
     from nlu_toolkit.tasks.cluster import dedupe
 

@@ -8,6 +8,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short
+from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Generation"
 
@@ -109,6 +110,7 @@ def summarize_cli(
       nlu summarize "Long article text ..." --model ./my-bart --format json
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [input_file])
     from nlu_toolkit.tasks.generate import Summarizer
 
     def make() -> Summarizer:
@@ -175,6 +177,7 @@ def translate_cli(
       nlu translate --input sentences.txt --model ./my-marian -o out.jsonl
     """
     configure_runtime(verbose)
+    check_outputs({"--output": output}, [input_file])
     from nlu_toolkit.tasks.generate import Translator
 
     def make() -> Translator:

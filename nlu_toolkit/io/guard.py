@@ -29,7 +29,7 @@ Both return the output as a `Path` (``None`` for stdout). ``inputs`` may hold
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from nlu_toolkit.errors import OutputError
@@ -188,3 +188,27 @@ def check_output_folder(
         ancestor = ancestor.parent
     _writable_folder(ancestor, path, what)
     return given
+
+
+def check_outputs(
+    files: Mapping[str, PathLike | None],
+    inputs: Iterable[PathLike | None] = (),
+    *,
+    suffixes: Mapping[str, Iterable[str]] | None = None,
+) -> None:
+    """Check every output file of one command: each against the inputs, and no two the same file.
+
+    ``files`` maps the option name (``"--output"``, ``"--summary"``) to its path or ``None``.
+    """
+    sources = list(inputs)
+    taken: list[tuple[str, Path]] = []
+    for what, output in files.items():
+        if check_output_file(output, sources, what=what, suffixes=(suffixes or {}).get(what)) is None:
+            continue
+        real = _real(output)  # type: ignore[arg-type]
+        for other, seen in taken:
+            if _same(real, seen):
+                raise OutputError(
+                    f"{what} and {other} are the same file", "give each output its own file", path=str(output)
+                )
+        taken.append((what, real))

@@ -1,0 +1,215 @@
+"""Request and response models of the HTTP API (what /openapi.json publishes).
+
+Requests are strict (123 is not a text; unknown fields are typos); responses are the
+library's records, described here for the docs and the schema's consumers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+# -- request bodies -------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    # Strict: 123 is not a text, "yes" is not a boolean; unknown fields are typos, not options.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _one_of(body: BaseModel, single: tuple[str, ...], many: str) -> None:
+    given_single = [getattr(body, f) is not None for f in single]
+    given_many = getattr(body, many) is not None
+    names = " and ".join(repr(f) for f in single)
+    if any(given_single) and given_many:
+        raise ValueError(f"give {names} or {many!r}, not both")
+    if not given_many and not all(given_single):
+        raise ValueError(f"give {names} (one item) or {many!r} (a list)")
+
+
+def _text_item(value: Any) -> Any:
+    if isinstance(value, (str, dict)):
+        return value
+    raise ValueError("each item must be a string, or an object with a 'text' string")
+
+
+# One check with one message, rather than pydantic's two for a str | dict union.
+TextItem = Annotated[
+    Any,
+    AfterValidator(_text_item),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "object", "required": ["text"]}]}),
+]
+
+
+class TextsBody(_Body):
+    text: str | None = Field(None, description="One text; the answer is one record.")
+    texts: list[TextItem] | None = Field(
+        None,
+        min_length=1,
+        description='Texts, or records {"text", "id"?, ...} whose other fields are copied to the answer; '
+        "the answer is a list of records in the same order.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> TextsBody:
+        _one_of(self, ("text",), "texts")
+        return self
+
+
+class ClassifyBody(TextsBody):
+    labels: list[str] | str | None = Field(
+        None, description='Zero-shot candidate labels (a list, or "a,b,c"); without them the model\'s own labels.'
+    )
+    multi_label: bool | None = Field(None, description="Independent per-label scores (default: the model's own).")
+    top_k: int | None = Field(None, ge=1, description="Labels kept per record (default: all).")
+
+
+class EmbedBody(TextsBody):
+    normalize: bool = Field(False, description="Scale every vector to unit length.")
+
+
+class QaRecord(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    question: str
+    context: str
+    id: int | str | None = None
+
+
+class QaBody(_Body):
+    question: str | None = None
+    context: str | None = None
+    records: list[QaRecord] | None = Field(
+        None,
+        min_length=1,
+        description='Records {"question", "context", "id"?, ...}; the answer is a list in the same order.',
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> QaBody:
+        _one_of(self, ("question", "context"), "records")
+        return self
+
+
+class Pair(_Body):
+    a: str
+    b: str
+
+
+class SimilarityBody(_Body):
+    a: str | None = None
+    b: str | None = None
+    pairs: list[Pair] | None = Field(
+        None, min_length=1, description="Pairs {a, b}; the answer is a list in the same order."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> SimilarityBody:
+        _one_of(self, ("a", "b"), "pairs")
+        return self
+
+
+class SearchBody(_Body):
+    query: str | None = None
+    queries: list[str] | None = Field(None, min_length=1)
+    top_k: int = Field(10, ge=1, le=1000, description="Hits per query.")
+
+    @model_validator(mode="after")
+    def _one(self) -> SearchBody:
+        _one_of(self, ("query",), "queries")
+        return self
+
+
+# -- response records (for the docs; the records themselves come from the library) ---------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")  # passthrough fields of the request records
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class Classification(_Out):
+    id: Any
+    text: str
+    label: str | None
+    score: float | None
+    labels: list[LabelScore]
+    truncated: bool
+
+
+class Entity(BaseModel):
+    label: str
+    score: float
+    start: int
+    end: int
+    word: str
+
+
+class NerRecord(_Out):
+    id: Any
+    text: str
+    entities: list[Entity]
+    truncated: bool
+
+
+class Answer(BaseModel):
+    answer: str
+    score: float
+    start: int
+    end: int
+
+
+class QaAnswer(_Out):
+    id: Any
+    question: str
+    answer: str
+    score: float
+    start: int
+    end: int
+    answers: list[Answer]
+    impossible: bool
+
+
+class EmbeddingRecord(_Out):
+    id: Any
+    truncated: bool
+    embedding: list[float]
+
+
+class SimilarityRecord(BaseModel):
+    a: str
+    b: str
+    score: float
+
+
+class Hit(_Out):
+    rank: int
+    id: Any
+    score: float
+
+
+class SearchRecord(BaseModel):
+    query_index: int
+    query: str
+    hits: list[Hit]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    hint: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "The body is not valid JSON."),
+        (401, "The API key is missing or wrong."),
+        (413, "The body or a list in it is too large."),
+        (422, "A field is missing, unknown or of the wrong type, or the input is unusable."),
+        (503, "The task's model is not loaded on this server."),
+    )
+}

@@ -9,8 +9,9 @@ Order of resolution for a model spec:
    and ``HF_HUB_OFFLINE`` is not set.
 
 Loaded models are cached per process by (spec, task, device), so a server or a
-long job loads each model once. Weights load from safetensors only, and
-``trust_remote_code`` is off unless asked for.
+long job loads each model once. Weights load from safetensors only (every folder
+is checked by `weights.require_safetensors` before anything is loaded: pickle-only
+folders raise `UnsafeModel`), and ``trust_remote_code`` is off unless asked for.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from nlu_toolkit.device import cast_for_inference, resolve_device
 from nlu_toolkit.embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, EMBEDDED_SHA256, embedded_path
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
 from nlu_toolkit.presets import OFFLINE_ALTERNATIVES, PRESETS, TASK_DEFAULTS
+from nlu_toolkit.weights import require_safetensors, weights_files
 
 TASKS = (
     "text-classification",
@@ -246,8 +248,15 @@ def _load_error(info: ModelInfo, e: Exception) -> ModelNotAvailable:
 def _load_cross_encoder(info: ModelInfo, device: str, trust_remote_code: bool) -> LoadedModel:
     from sentence_transformers import CrossEncoder
 
+    require_safetensors(info.path)
     try:
-        model = CrossEncoder(info.path, device=device, trust_remote_code=trust_remote_code, local_files_only=True)
+        model = CrossEncoder(
+            info.path,
+            device=device,
+            trust_remote_code=trust_remote_code,
+            local_files_only=True,
+            model_kwargs={"use_safetensors": True},
+        )
     except Exception as e:  # CrossEncoder wraps many loader errors; all mean "this folder will not load"
         raise _load_error(info, e) from e
     model.eval()
@@ -256,20 +265,26 @@ def _load_cross_encoder(info: ModelInfo, device: str, trust_remote_code: bool) -
     return LoadedModel(model, model.tokenizer, info)
 
 
-_WEIGHTS_SHA: dict[tuple[str, float], str] = {}
+_WEIGHTS_SHA: dict[tuple[Any, ...], str] = {}
 
 
 def weights_sha256(info: ModelInfo) -> str:
-    """A checksum of a model's weights: every ``*.safetensors`` under its folder, in path order.
+    """A checksum of the weights a model loads: its safetensors files (`weights.weights_files`), sorted,
+    each hashed as relative path then content.
 
     It identifies the model an index was built with, whatever name it was loaded by.
     The embedded model's checksum is known; others are hashed once per process.
+
+    Raises:
+        UnsafeModel: the folder has pickle weights only (it has no checksum: it cannot build or query an index).
+        ModelNotAvailable: the folder has no weights.
     """
     if info.source == "embedded" and info.sha256:
         return info.sha256
-    root = Path(info.path)
-    files = sorted(root.rglob("*.safetensors"))
-    key = (str(root.resolve()), max((f.stat().st_mtime for f in files), default=0.0))
+    root = Path(info.path).resolve()
+    files = weights_files(root)
+    stats = [f.stat() for f in files]
+    key = (str(root), tuple((str(f), s.st_size, s.st_mtime_ns) for f, s in zip(files, stats, strict=True)))
     if key not in _WEIGHTS_SHA:
         digest = hashlib.sha256()
         for file in files:
@@ -292,9 +307,14 @@ def _load_sentence_transformer(info: ModelInfo, device: str, trust_remote_code: 
         raise ModelNotAvailable(
             f"{info.path} is not a model folder", "give a sentence-transformers or transformers model folder"
         )
+    require_safetensors(info.path)
     try:
         model = SentenceTransformer(
-            info.path, device=device, trust_remote_code=trust_remote_code, local_files_only=True
+            info.path,
+            device=device,
+            trust_remote_code=trust_remote_code,
+            local_files_only=True,
+            model_kwargs={"use_safetensors": True},
         )
     except Exception as e:  # ST wraps many loader errors; all mean "this folder will not load"
         raise _load_error(info, e) from e
@@ -324,6 +344,7 @@ def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_cod
         "translation": AutoModelForSeq2SeqLM,
         "text-generation": AutoModelForCausalLM,
     }
+    require_safetensors(info.path)  # before anything is read: pickle weights are never loaded
     try:
         config = AutoConfig.from_pretrained(info.path, trust_remote_code=trust_remote_code)
     except Exception as e:

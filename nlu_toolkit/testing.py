@@ -282,3 +282,19 @@ def build_generative_model(
     model.eval()
     model.save_pretrained(folder)
     return folder
+
+
+def resave_as_pickle(source: str | Path, folder: str | Path) -> Path:
+    """Copy the model folder ``source`` to ``folder`` with every ``*.safetensors`` replaced by a
+    ``pytorch_model.bin`` pickle (the legacy format the toolkit refuses to load)."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    shutil.copytree(source, folder)
+    for weights in sorted(folder.rglob("*.safetensors")):
+        torch.save(load_file(weights), weights.with_name("pytorch_model.bin"))
+        weights.unlink()
+    return folder

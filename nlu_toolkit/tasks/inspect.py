@@ -226,6 +226,9 @@ def _load(model_spec: str | None, device: str, trust_remote_code: bool) -> _Load
     folder, max_seq_length = _transformer_folder(Path(info.path))
     if not (folder / "config.json").is_file():
         raise ModelNotAvailable(f"{info.path} is not a model folder", "give a transformers model folder (config.json)")
+    from nlu_toolkit.weights import require_safetensors
+
+    require_safetensors(folder)
     from transformers import AutoModel, AutoTokenizer
 
     try:

@@ -14,7 +14,8 @@ import numpy as np
 
 from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
-from nlu_toolkit.errors import UsageError
+from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.records import Classification, LabelScore
 from nlu_toolkit.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
 from nlu_toolkit.runtime import PROBE_SENTENCES
@@ -33,16 +34,41 @@ COSINE_THRESHOLD = 0.1
 
 
 def parse_labels(labels: str | Sequence[str] | None) -> list[str] | None:
-    """Split ``"a,b,c"`` (or take a list), strip, and refuse empty or repeated labels."""
+    """Split ``"a,b,c"`` (or take a list), strip, and refuse empty, repeated or invalid labels.
+
+    A label that is not a string, or holds a lone surrogate, is an `InputError` naming it
+    (``label 3 ...``, counted from 1 as given).
+    """
     if labels is None:
         return None
-    items = [x.strip() for x in (labels.split(",") if isinstance(labels, str) else labels)]
+    raw = labels.split(",") if isinstance(labels, str) else list(labels)
+    for i, label in enumerate(raw, 1):
+        if not isinstance(label, str):
+            raise InputError(f"label {i} is not a string but {type(label).__name__}", "give the labels as strings")
+        check_text(label, None, what=f"label {i}")
+    items = [x.strip() for x in raw]
     items = [x for x in items if x]
     if len(items) < 1:
         raise UsageError("--labels is empty", "give labels separated by commas, e.g. --labels sports,politics")
     if len(set(items)) != len(items):
         raise UsageError("--labels repeats a label", "give each label once")
     return items
+
+
+def check_template(template: str) -> None:
+    """Refuse a hypothesis template that is not a valid string with one ``{}`` for the label."""
+    if not isinstance(template, str):
+        raise UsageError("--hypothesis-template must be a string", 'use e.g. "This example is {}."')
+    check_text(template, None, what="--hypothesis-template")
+    try:
+        filled = template.format("\x00")
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:  # "{} {}", "{name}", "{"
+        raise UsageError(
+            f"--hypothesis-template {template!r} is not a valid template ({type(e).__name__}: {e})",
+            'use one {} for the label and write a literal brace as {{ or }}, e.g. "This example is {}."',
+        ) from None
+    if "\x00" not in filled:  # no {} at all, or only the escaped {{}}
+        raise UsageError("--hypothesis-template has no {} for the label", 'use e.g. "This example is {}."')
 
 
 class _Scorer:
@@ -228,8 +254,7 @@ class Classifier:
         check_positive("--top-k", top_k)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise UsageError(f"--threshold must be between 0 and 1, got {threshold}", "pass e.g. --threshold 0.5")
-        if "{}" not in hypothesis_template:
-            raise UsageError("--hypothesis-template has no {} for the label", 'use e.g. "This example is {}."')
+        check_template(hypothesis_template)
         label_list = parse_labels(labels)
         self.top_k = top_k
         args = (long, max_length, batch_size)

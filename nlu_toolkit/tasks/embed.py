@@ -15,7 +15,8 @@ import numpy as np
 
 from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import pool_windows
-from nlu_toolkit.errors import UsageError
+from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
 from nlu_toolkit.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive
 
@@ -182,6 +183,10 @@ class Embedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
+        for i, text in enumerate(texts):  # the last guard before the tokenizer (queries, labels, pairs)
+            if not isinstance(text, str):
+                raise InputError(f"text {i} is a {type(text).__name__}, not a string", "pass strings")
+            check_text(text, None, what=f"text {i}")
         tok = self.loaded.tokenizer
         chunk = self.long == "chunk"
         features, sample_of, truncated = tokenize_windows(tok, texts, limit=self.limit, all_windows=chunk)
@@ -250,11 +255,24 @@ def similarity(
     right = [b] if isinstance(b, str) else list(b)
     if len(left) != len(right) or not left:
         raise UsageError("similarity needs as many texts in A as in B, at least one", "give aligned pairs")
+    check_pairs(left, right)  # before the model loads
     return pair_scores(Embedder(model, normalize=True, **options), left, right)
+
+
+def check_pairs(left: Sequence[str], right: Sequence[str], max_chars: int | None = DEFAULT_MAX_CHARS) -> None:
+    """Refuse a pair whose text is not a string, is too long or holds a lone surrogate, naming it."""
+    for i, pair in enumerate(zip(left, right, strict=True)):
+        for side, text in zip("ab", pair, strict=True):
+            if not isinstance(text, str):
+                raise InputError(
+                    f"text {side!r} of pair {i} is a {type(text).__name__}, not a string", "give pairs of strings"
+                )
+            check_text(text, max_chars, what=f"text {side!r} of pair {i}")
 
 
 def pair_scores(embedder: Embedder, left: Sequence[str], right: Sequence[str]) -> list[dict[str, Any]]:
     """`similarity` on an already loaded, normalizing ``embedder`` (servers keep one)."""
+    check_pairs(left, right, None)
     # Encode each distinct text once, even when it appears in many pairs.
     unique = list(dict.fromkeys(left + right))
     vectors, _ = embedder.encode(unique)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit
 
@@ -327,6 +328,9 @@ class Generator:
 
     def _encode(self, prompt: str) -> Any:
         tok = self.loaded.tokenizer
+        if not isinstance(prompt, str):
+            raise InputError(f"the prompt is a {type(prompt).__name__}, not a string", "give the prompt as text")
+        check_text(prompt, None, what="the prompt")
         if not prompt.strip():
             raise InputError("the prompt is empty", "give some text to continue")
         enc = tok(prompt, return_tensors="pt")

@@ -10,6 +10,7 @@ import numpy as np
 from nlu_toolkit.batching import chunked, run_sorted
 from nlu_toolkit.core.qa import decode_window
 from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.records import Answer, QAResult
 from nlu_toolkit.resolver import ModelInfo, load_model
 from nlu_toolkit.tasks.common import check_positive, passthrough, token_limit, torch_forward
@@ -186,9 +187,15 @@ class QuestionAnswerer:
 def _checked(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
     n = 0
     for i, r in enumerate(records):
+        if not isinstance(r, Mapping):
+            raise InputError(
+                f"record {i} is a {type(r).__name__}, not a mapping",
+                'give records like {"question": ..., "context": ...}',
+            )
         for key in ("question", "context"):
             if not isinstance(r.get(key), str) or not r[key].strip():
                 raise InputError(f"record {r.get('id', i)!r} has no {key}", f"give every record a non-empty {key!r}")
+            check_text(r[key], None, what=f"the {key} of record {r.get('id', i)!r}")
         n += 1
         yield {"id": r.get("id", i), **{k: v for k, v in r.items() if k != "id"}}
     if n == 0:

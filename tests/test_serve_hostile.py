@@ -16,8 +16,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from test_serve import CORPUS, assert_error, running  # noqa: E402
+from test_serve import CORPUS, assert_error, no_serving, running  # noqa: E402, F401
 
+from nlu_toolkit.errors import UsageError  # noqa: E402
 from nlu_toolkit.serve import ServeConfig  # noqa: E402
 
 LONE = "\ud800"  # what the JSON escape "\ud800" decodes to: not valid Unicode
@@ -36,6 +37,8 @@ def hostile_config(cls_model, ner_model, qa_model, st_model, tmp_path_factory) -
         max_items=20,
         max_body_bytes=200_000,
         max_chars=500,
+        max_labels=10,
+        max_work=40,
     )
 
 
@@ -91,3 +94,65 @@ def test_an_error_quoting_a_lone_surrogate_is_still_valid_utf8():
 
 def test_the_server_still_answers_after_hostile_text(hostile):
     assert hostile.post("/embed", json={"text": "fine"}).status_code == 200
+
+
+# -- 2. limits on every text field and on a request's work --------------------------------------------
+
+LONG = "x" * 501  # max_chars is 500
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/classify", {"text": "ok", "labels": ["sports", LONG]}, "labels.1"),
+        ("/classify", {"texts": [{"text": "ok", "note": LONG}]}, "texts.0.note"),
+        ("/qa", {"question": LONG, "context": "John wrote it."}, "question"),
+        ("/qa", {"records": [{"question": "who?", "context": LONG}]}, "records.0.context"),
+        ("/similarity", {"a": "x", "b": LONG}, "b"),
+        ("/similarity", {"pairs": [{"a": LONG, "b": "y"}]}, "pairs.0.a"),
+        ("/search", {"query": LONG}, "query"),
+        ("/search", {"queries": ["ok", LONG]}, "queries.1"),
+    ],
+)
+def test_max_chars_covers_labels_questions_contexts_queries_and_pairs(hostile, path, body, field):
+    assert_error(hostile.post(path, json=body), 422, f"{field} is 501 characters, over the limit of 500")
+
+
+def test_a_comma_separated_labels_string_is_one_field_under_max_chars(hostile):
+    body = {"text": "ok", "labels": "sports," + LONG}
+    assert_error(hostile.post("/classify", json=body), 422, "labels is 508 characters, over the limit of 500")
+
+
+def test_too_many_labels_are_a_413_before_any_work(hostile):
+    labels = [f"label{i}" for i in range(11)]
+    assert_error(hostile.post("/classify", json={"text": "ok", "labels": labels}), 413, "11 labels", "--max-labels")
+    assert_error(hostile.post("/classify", json={"text": "ok", "labels": ",".join(labels)}), 413, "limit of 10")
+    # The finding: 3,000 labels in one ~30 KB body were scored for 17 s; now refused at once.
+    many = [f"l{i}" for i in range(3000)]
+    assert_error(hostile.post("/classify", json={"text": "ok", "labels": many}), 413, "3000 labels")
+
+
+def test_texts_times_labels_over_max_work_is_a_413(hostile):
+    body = {"texts": ["a", "b", "c", "d", "e"], "labels": [f"l{i}" for i in range(9)]}
+    assert_error(hostile.post("/classify", json=body), 413, "5 texts x 9 labels = 45 scores", "--max-work")
+    body = {"texts": ["a", "b", "c", "d"], "labels": [f"l{i}" for i in range(10)]}  # 40: at the limit
+    answer = hostile.post("/classify", json=body)
+    assert answer.status_code == 200 and len(answer.json()) == 4 and len(answer.json()[0]["labels"]) == 10
+
+
+def test_max_labels_and_max_work_are_validated_by_config_and_cli(no_serving):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from nlu_toolkit.cli.app import app
+
+    for name in ("max_labels", "max_work"):
+        with pytest.raises(UsageError, match=f"--{name.replace('_', '-')} must be at least 1"):
+            ServeConfig(**{name: 0})
+    for option in ("--max-labels", "--max-work"):
+        result = CliRunner().invoke(app, ["serve", option, "0"])
+        assert result.exit_code == 2 and option in result.output, result.output
+    result = CliRunner().invoke(app, ["serve", "--max-labels", "7", "--max-work", "99"])
+    assert result.exit_code == 0, result.output
+    assert (no_serving["config"].max_labels, no_serving["config"].max_work) == (7, 99)
+    default = ServeConfig()
+    assert (default.max_labels, default.max_work) == (100, 2048)

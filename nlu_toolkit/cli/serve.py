@@ -20,7 +20,9 @@ from nlu_toolkit.serve.config import (
     DEFAULT_MAX_BATCH_SIZE,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_ITEMS,
+    DEFAULT_MAX_LABELS,
     DEFAULT_MAX_WAIT_MS,
+    DEFAULT_MAX_WORK,
     DEFAULT_PORT,
     SERVE_TASKS,
 )
@@ -134,8 +136,28 @@ def serve_cli(
     ] = DEFAULT_MAX_ITEMS,
     max_chars: Annotated[
         int,
-        typer.Option("--max-chars", min=1, help="Longer texts get 422.", rich_help_panel=LIMITS),
+        typer.Option(
+            "--max-chars",
+            min=1,
+            help="Longer texts, labels, questions, contexts or queries get 422.",
+            rich_help_panel=LIMITS,
+        ),
     ] = 100_000,
+    max_labels: Annotated[
+        int,
+        typer.Option(
+            "--max-labels", min=1, help="More zero-shot labels in one request get 413.", rich_help_panel=LIMITS
+        ),
+    ] = DEFAULT_MAX_LABELS,
+    max_work: Annotated[
+        int,
+        typer.Option(
+            "--max-work",
+            min=1,
+            help="A zero-shot request with more texts x labels than this gets 413.",
+            rich_help_panel=LIMITS,
+        ),
+    ] = DEFAULT_MAX_WORK,
     api_key: Annotated[
         str | None,
         typer.Option(
@@ -186,6 +208,8 @@ def serve_cli(
         max_body_bytes=max_body_bytes,
         max_items=max_items,
         max_chars=max_chars,
+        max_labels=max_labels,
+        max_work=max_work,
         api_key=api_key or None,
     )
     if not config.loopback and config.api_key is None:

@@ -33,7 +33,7 @@ from nlu_toolkit.errors import UsageError
 from nlu_toolkit.serve.config import ServeConfig
 from nlu_toolkit.serve.errors import ApiError, NluJSONResponse, install_error_handlers
 from nlu_toolkit.serve.guard import DOCS_ASSETS, Guard
-from nlu_toolkit.serve.limits import check_body, check_count, check_qa, text_records
+from nlu_toolkit.serve.limits import check_body, check_count, check_labels, check_qa, text_records
 from nlu_toolkit.serve.schemas import (
     ERRORS,
     Classification,
@@ -128,6 +128,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise ApiError(
                 422, e.message.replace("--labels", "'labels'"), 'e.g. "labels": ["sports", "politics"]'
             ) from e
+        if labels:
+            check_labels(labels, len(records), config)
         group = (tuple(labels) if labels else None, body.multi_label)
         out = await service.run("classify", group, records)
         if body.top_k is not None:  # the same cut as Classifier(top_k=...): the best labels, in order

@@ -16,6 +16,13 @@ DEFAULT_PORT = 8000
 #: 1 MiB holds a batch of 256 paragraph-length texts with room to spare.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_MAX_ITEMS = 256
+#: Zero-shot labels per request: a few dozen is typical; 3,000 labels in one 100 KB body took
+#: 17 s on the embedded model and held up every other request to it.
+DEFAULT_MAX_LABELS = 100
+#: A zero-shot request's work is texts x labels (an NLI model scores each pair in its own forward
+#: pass): 2,048 is 8 full lists of --max-items texts (256 texts x 8 labels, or 20 texts x 100
+#: labels), a few seconds on 2 CPU cores, so no one request holds a model for long.
+DEFAULT_MAX_WORK = 2048
 #: Batching defaults, measured with 16 clients on 2 CPU cores (benchmarks/RESULTS.md, Serving):
 #: waiting up to 10 ms after each batch for the clients just answered merges two half-size
 #: cohorts into one batch; 2 ms without a request ends the wait early (a lone request's wait).
@@ -51,7 +58,10 @@ class ServeConfig:
         batching: False runs each request alone (one at a time per model), to compare.
         max_body_bytes: larger request bodies get 413.
         max_items: longer ``texts``/``queries``/``records``/``pairs`` lists get 413.
-        max_chars: longer texts get 422, as in the CLI's ``--max-chars``.
+        max_chars: longer texts get 422, as in the CLI's ``--max-chars``; it covers every string
+            of a request (labels, questions, contexts, queries, pairs, records' fields).
+        max_labels: more zero-shot ``labels`` get 413.
+        max_work: a zero-shot request with more than this many texts x labels gets 413.
         api_key: when set, every endpoint but ``/health`` and the docs needs
             ``Authorization: Bearer <api_key>``.
     """
@@ -73,6 +83,8 @@ class ServeConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_items: int = DEFAULT_MAX_ITEMS
     max_chars: int = 100_000
+    max_labels: int = DEFAULT_MAX_LABELS
+    max_work: int = DEFAULT_MAX_WORK
     api_key: str | None = None
 
     def __post_init__(self) -> None:
@@ -93,6 +105,8 @@ class ServeConfig:
             ("--max-body-bytes", self.max_body_bytes, 1),
             ("--max-items", self.max_items, 1),
             ("--max-chars", self.max_chars, 1),
+            ("--max-labels", self.max_labels, 1),
+            ("--max-work", self.max_work, 1),
             ("--threads", 1 if self.threads is None else self.threads, 1),
         ):
             if value < low:

@@ -4,7 +4,9 @@
   fields and keys of passed-through records) passes `nlu_toolkit.io.readers.check_text`:
   at most ``max_chars`` characters and valid Unicode (a lone surrogate such as the JSON
   escape ``"\\ud800"`` cannot be tokenized or written back) -> 422, naming the field;
-* a list of items holds at most ``max_items`` -> 413.
+* a list of items holds at most ``max_items`` -> 413;
+* a zero-shot request names at most ``max_labels`` labels, and its texts x labels (the
+  number of pairs an NLI model scores) is at most ``max_work`` -> 413.
 """
 
 from __future__ import annotations
@@ -61,6 +63,24 @@ def check_count(n: int, config: ServeConfig) -> None:
             413,
             f"the request holds {n} items, more than the limit of {config.max_items}",
             "split it into smaller requests, or restart nlu serve with a larger --max-items",
+        )
+
+
+def check_labels(labels: list[str], n_texts: int, config: ServeConfig) -> None:
+    """413 when a zero-shot request has too many labels, or too many texts x labels."""
+    if len(labels) > config.max_labels:
+        raise ApiError(
+            413,
+            f"the request names {len(labels)} labels, more than the limit of {config.max_labels}",
+            "send fewer labels, or restart nlu serve with a larger --max-labels",
+        )
+    work = n_texts * len(labels)
+    if work > config.max_work:
+        raise ApiError(
+            413,
+            f"the request asks for {n_texts} texts x {len(labels)} labels = {work:,} scores, "
+            f"more than the limit of {config.max_work:,}",
+            "split the texts over several requests, or restart nlu serve with a larger --max-work",
         )
 
 

@@ -3,7 +3,8 @@
 Layout of an index folder::
 
     manifest.json          model name and weights checksum, dimension, normalisation,
-                           precision, backend, count, corpus fingerprint, file checksums
+                           precision, backend, count, corpus fingerprint, file checksums,
+                           and its own checksum (see `nlu_toolkit.index_manifest`)
     vectors.safetensors    "embeddings" float32 (n, dim), "offsets" int64 (n + 1,) into
                            docs.jsonl, and "codes"/"ranges" for int8 or ubinary precision
     docs.jsonl             one document per line: {"id", "text", ...passthrough}
@@ -12,6 +13,11 @@ Layout of an index folder::
 Vectors are safetensors, never pickle. Documents are read back by byte offset, so a
 search touches only the lines of its hits and loading an index never parses every
 text. Building streams the input: texts go to disk as they are encoded.
+
+Saving never replaces what it should not (a file, a folder that is not an index, an
+index without ``overwrite``), holds the index's lock (`nlu_toolkit.io.lock`) and swaps
+the finished folder into place; loading verifies every checksum. `close` (or ``with``)
+removes the temporary staging folder an index keeps its documents in.
 """
 
 from __future__ import annotations
@@ -31,15 +37,30 @@ import numpy as np
 
 from nlu_toolkit import __version__
 from nlu_toolkit.errors import IndexCorrupted, InputError, ModelMismatch, UsageError
+from nlu_toolkit.index_manifest import (
+    ANN,
+    BACKENDS,
+    DOCS,
+    FORMAT,
+    MANIFEST,
+    VECTORS,
+    VERSION,
+    dump_manifest,
+    is_index_folder,
+    open_snapshot,
+    read_manifest,
+    sha256_of,
+)
+from nlu_toolkit.io.guard import check_output_folder, output_error
+from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
+from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.io.swap import replace_folder
 from nlu_toolkit.io.writers import dumps
 from nlu_toolkit.resolver import ModelInfo, weights_sha256
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import PRECISIONS, Embedder
 
-FORMAT = "nlu-semantic-index"
-VERSION = 1
-BACKENDS = ("exact", "usearch")
-MANIFEST, VECTORS, DOCS, ANN = "manifest.json", "vectors.safetensors", "docs.jsonl", "ann.usearch"
+__all__ = ["FORMAT", "VERSION", "Hit", "SearchResult", "SemanticIndex", "is_index_folder", "read_manifest"]
 
 
 @dataclass
@@ -118,10 +139,21 @@ class SemanticIndex:
         self.fingerprint = hashlib.sha256()
         self.manifest: dict[str, Any] = {}
 
-    def __del__(self) -> None:
+    def close(self) -> None:
+        """Remove the temporary staging folder (``nlu-index-*`` in the temp dir); the index is unusable after."""
         staging = getattr(self, "_staging", None)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+            self._staging = None
+
+    def __enter__(self) -> SemanticIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     def __len__(self) -> int:
         return int(self.embeddings.shape[0])
@@ -237,6 +269,13 @@ class SemanticIndex:
         texts = [queries] if isinstance(queries, str) else list(queries)
         if not texts:
             raise InputError("no queries given", "pass --search TEXT or --queries FILE")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise UsageError(
+                    f"query {i + 1} is empty" if len(texts) > 1 else "the query is empty",
+                    "give a query with some words, e.g. --search 'refund policy'",
+                )
+            check_text(text, None, what=f"query {i + 1}" if len(texts) > 1 else "the query")
         vectors, _ = self.embedder.encode(texts)
         pool = top_k if rerank is None else max(rerank_top or 4 * top_k, top_k, 20)
         found = self.search_embeddings(vectors, top_k=pool)
@@ -265,60 +304,90 @@ class SemanticIndex:
 
     # -- persistence --------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the index to folder ``path`` atomically (a temp folder renamed into place)."""
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> Path:
+        """Write the index to folder ``path`` atomically (a temp folder swapped into place).
+
+        An existing index at ``path`` is replaced only with ``overwrite=True``; an existing
+        file, or a non-empty folder that is not an index, is never replaced. The save
+        holds the index's lock (see `nlu_toolkit.io.lock`), waiting up to ``lock_timeout``
+        seconds for another writer.
+
+        Raises:
+            OutputError: ``path`` must not or cannot be written (permission, full disk).
+            ArtefactBusy: another process still holds the lock after ``lock_timeout``.
+        """
+        target = Path(path)
+        real = Path(os.path.realpath(os.path.abspath(target)))
+
+        def check() -> None:
+            check_output_folder(target, kind="index", is_kind=is_index_folder, overwrite=overwrite, what="the folder")
+
+        check()
+        try:
+            real.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise output_error(e, target, doing="create the index's folder") from e
+        with artefact_lock(real, timeout=lock_timeout):
+            check()  # again under the lock: another writer may have saved meanwhile
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent))
+            except OSError as e:
+                raise output_error(e, target, doing="save the index") from e
+            try:
+                self._write(tmp)
+                replace_folder(tmp, real)
+            except OSError as e:
+                raise output_error(e, target, doing="save the index") from e
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def _write(self, tmp: Path) -> None:
         from safetensors.numpy import save_file
 
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            tensors = {"embeddings": self.embeddings, "offsets": self.offsets}
-            if self.codes is not None:
-                tensors["codes"] = self.codes
-            if self.ranges is not None:
-                tensors["ranges"] = self.ranges.astype(np.float32)
-            save_file(tensors, str(tmp / VECTORS))
-            shutil.copyfile(self._docs_path, tmp / DOCS)
-            files = [VECTORS, DOCS]
-            if self._ann is not None:
-                self._ann.save(tmp / ANN)
-                files.append(ANN)
-            self.manifest = {
-                "format": FORMAT,
-                "version": VERSION,
-                "model": _model_record(self.model_info),
-                "dimension": self.embedder.dimension,
-                "normalized": True,
-                "precision": self.precision,
-                "backend": self.backend,
-                "count": len(self),
-                "max_length": self.embedder.limit,
-                "long": self.embedder.long,
-                "corpus_fingerprint": self.fingerprint.hexdigest(),
-                "files": {name: _sha256(tmp / name) for name in files},
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "nlu_toolkit": __version__,
-            }
-            (tmp / MANIFEST).write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
-            # mkdtemp makes the folder 0700 and safetensors writes 0600: give the index the modes of plain files.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o777 & ~umask)
-            for file in tmp.iterdir():
-                os.chmod(file, 0o666 & ~umask)
-            if target.exists():
-                # Swap: move the old index aside, put the new one in place, then delete the old.
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-                os.rename(target, old / "index")
-                os.rename(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        return target
+        tensors = {"embeddings": self.embeddings, "offsets": self.offsets}
+        if self.codes is not None:
+            tensors["codes"] = self.codes
+        if self.ranges is not None:
+            tensors["ranges"] = self.ranges.astype(np.float32)
+        save_file(tensors, str(tmp / VECTORS))
+        shutil.copyfile(self._docs_path, tmp / DOCS)
+        files = [VECTORS, DOCS]
+        if self._ann is not None:
+            self._ann.save(tmp / ANN)
+            files.append(ANN)
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": _model_record(self.model_info),
+            "dimension": self.embedder.dimension,
+            "normalized": True,
+            "precision": self.precision,
+            "backend": self.backend,
+            "count": len(self),
+            "max_length": self.embedder.limit,
+            "long": self.embedder.long,
+            "corpus_fingerprint": self.fingerprint.hexdigest(),
+            "files": {name: _sha256(tmp / name) for name in files},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "nlu_toolkit": __version__,
+        }
+        text = dump_manifest(manifest)
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        self.manifest = json.loads(text)
+        # mkdtemp makes the folder 0700 and safetensors writes 0600: give the index the modes of plain files.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        for file in tmp.iterdir():
+            os.chmod(file, 0o666 & ~umask)
 
     @classmethod
     def load(
@@ -330,6 +399,9 @@ class SemanticIndex:
         **options: Any,
     ) -> SemanticIndex:
         """Load a saved index; its model is loaded too (only queries get encoded).
+
+        The files are opened together, so an index replaced while it is being loaded is
+        read whole, old or new, never a mix.
 
         Args:
             path: the index folder.
@@ -343,89 +415,97 @@ class SemanticIndex:
             ModelMismatch: ``model`` (or the model folder named in the manifest) is not
                 the model the index was built with.
         """
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
         folder = Path(path)
-        manifest = read_manifest(folder)
-        files = manifest.get("files", {})
-        for name, digest in files.items():
-            file = folder / name
-            if not file.is_file():
-                raise IndexCorrupted(
-                    f"index {folder} is missing {name}", f"rebuild it: nlu index build FILE --out {folder}"
-                )
-            if verify and _sha256(file) != digest:
-                raise IndexCorrupted(
-                    f"index {folder}: {name} does not match its checksum (the file is corrupted)",
-                    f"rebuild it: nlu index build FILE --out {folder}",
-                )
-        recorded = manifest["model"]
-        spec = model if model is not None else _recorded_spec(recorded)
-        embedder = Embedder(
-            spec,
-            normalize=True,
-            long=manifest.get("long", "truncate"),
-            max_length=manifest.get("max_length"),
-            **options,
-        )
-        have = weights_sha256(embedder.model_info)
-        if have != recorded.get("sha256"):
-            raise ModelMismatch(
-                f"index {folder} was built with {recorded['name']} (weights sha256 {str(recorded.get('sha256'))[:12]}), "
-                f"but {embedder.model_info.name} (sha256 {have[:12]}) was given",
-                "drop --model to use the index's own model, or rebuild the index with this model",
-            )
-        index = cls(embedder, precision=manifest["precision"], backend=manifest["backend"])
+        read_manifest(folder)  # the clear errors: no such folder, not an index, bad manifest
+        manifest, handles = open_snapshot(folder)
         try:
-            tensors = load_file(str(folder / VECTORS))
+            if verify:
+                for name, digest in manifest["files"].items():
+                    if sha256_of(handles[name]) != digest:
+                        raise IndexCorrupted(
+                            f"index {folder}: {name} does not match its checksum (the file is corrupted)",
+                            f"rebuild it: nlu index build FILE --out {folder} --overwrite",
+                        )
+            embedder = _embedder_for(folder, manifest, model, options)
+            index = cls(embedder, precision=manifest["precision"], backend=manifest["backend"])
+            try:
+                index._read(folder, manifest, handles)
+            except BaseException:
+                index.close()
+                raise
+        finally:
+            for handle in handles.values():
+                handle.close()
+        return index
+
+    def _read(self, folder: Path, manifest: dict[str, Any], handles: dict[str, Any]) -> None:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+
+        try:
+            tensors = load(handles[VECTORS].read())
         except (SafetensorError, OSError, ValueError) as e:
             raise IndexCorrupted(f"index {folder}: cannot read {VECTORS} ({e})", "rebuild the index") from e
-        index.embeddings = tensors["embeddings"]
-        index.offsets = tensors["offsets"]
-        index.codes = tensors.get("codes")
-        index.ranges = tensors.get("ranges")
-        n = manifest["count"]
-        if index.embeddings.shape != (n, manifest["dimension"]) or index.offsets.shape != (n + 1,):
+        n, dim = manifest["count"], manifest["dimension"]
+        embeddings, offsets = tensors.get("embeddings"), tensors.get("offsets")
+        codes, ranges = tensors.get("codes"), tensors.get("ranges")
+        problems = [
+            embeddings is None or embeddings.shape != (n, dim) or embeddings.dtype != np.float32,
+            offsets is None or offsets.shape != (n + 1,) or offsets.dtype.kind not in "iu",
+            self.precision != "float32" and n > 0 and (codes is None or len(codes) != n),
+            self.precision == "int8" and n > 0 and ranges is None,
+        ]
+        if any(problems):
             raise IndexCorrupted(
-                f"index {folder}: {VECTORS} holds {index.embeddings.shape} vectors, the manifest says ({n}, "
-                f"{manifest['dimension']})",
+                f"index {folder}: {VECTORS} does not hold the ({n}, {dim}) vectors and offsets the manifest names",
                 "rebuild the index",
             )
-        shutil.copyfile(folder / DOCS, index._docs_path)
-        if index._docs_path.stat().st_size != int(index.offsets[-1]):
+        assert offsets is not None
+        if offsets[0] != 0 or (n and bool(np.any(np.diff(offsets) <= 0))):
+            raise IndexCorrupted(f"index {folder}: {DOCS} offsets are not increasing", "rebuild the index")
+        self.embeddings, self.offsets, self.codes, self.ranges = embeddings, offsets.astype(np.int64), codes, ranges
+        with open(self._docs_path, "wb") as f:
+            shutil.copyfileobj(handles[DOCS], f)
+        if self._docs_path.stat().st_size != int(self.offsets[-1]):
             raise IndexCorrupted(f"index {folder}: {DOCS} does not match its offsets", "rebuild the index")
-        with open(index._docs_path, "rb") as f:
+        with open(self._docs_path, "rb") as f:
             for line in f:
-                index.fingerprint.update(line)
+                self.fingerprint.update(line)
         if manifest["backend"] == "usearch":
             from nlu_toolkit.ann import AnnIndex
 
-            index._ann = AnnIndex.load(folder / ANN, manifest["dimension"])
-        index.manifest = manifest
-        return index
+            copy = self._staging / ANN
+            with open(copy, "wb") as f:
+                shutil.copyfileobj(handles[ANN], f)
+            self._ann = AnnIndex.load(copy, dim)
+        self.manifest = manifest
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest of an index folder, checked for format and required keys."""
-    path = folder / MANIFEST
-    if not folder.is_dir():
-        raise InputError("no such index folder", "build one with: nlu index build FILE --out DIR", path=str(folder))
-    if not path.is_file():
-        raise IndexCorrupted(f"{folder} has no {MANIFEST}; it is not an index", "build one with nlu index build")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise IndexCorrupted(f"{path} is not valid JSON ({e})", "rebuild the index") from e
-    required = ("format", "version", "model", "dimension", "precision", "backend", "count", "files")
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or any(k not in manifest for k in required):
-        raise IndexCorrupted(f"{path} is not an nlu index manifest", "rebuild the index")
-    if manifest["version"] > VERSION:
-        raise IndexCorrupted(
-            f"index format version {manifest['version']} is newer than this nlu_toolkit understands",
-            "upgrade nlu_toolkit",
+def _embedder_for(folder: Path, manifest: dict[str, Any], model: str | None, options: dict[str, Any]) -> Embedder:
+    """The index's model (or ``model``, which must have the same weights checksum)."""
+    recorded = manifest["model"]
+    spec = model if model is not None else _recorded_spec(recorded)
+    embedder = Embedder(
+        spec,
+        normalize=True,
+        long=manifest.get("long", "truncate"),
+        max_length=manifest.get("max_length"),
+        **options,
+    )
+    have = weights_sha256(embedder.model_info)
+    if have != recorded.get("sha256"):
+        raise ModelMismatch(
+            f"index {folder} was built with {recorded['name']} (weights sha256 {str(recorded.get('sha256'))[:12]}), "
+            f"but {embedder.model_info.name} (sha256 {have[:12]}) was given",
+            "drop --model to use the index's own model, or rebuild the index with this model",
         )
-    return manifest
+    if embedder.dimension != manifest["dimension"]:
+        raise IndexCorrupted(
+            f"index {folder}: the manifest says dimension {manifest['dimension']}, its model gives "
+            f"{embedder.dimension}",
+            "rebuild the index",
+        )
+    return embedder
 
 
 def _recorded_spec(recorded: dict[str, Any]) -> str:

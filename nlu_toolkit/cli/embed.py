@@ -269,7 +269,7 @@ class _SearchRequest:
 
 def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None) -> None:
     from nlu_toolkit.index import SemanticIndex
-    from nlu_toolkit.io.readers import iter_records
+    from nlu_toolkit.io.readers import check_text, iter_records
 
     if texts or input_file:
         raise UsageError(
@@ -291,6 +291,10 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
                 max_chars=req.reading["max_chars"],
             )
         ]
+    for text in query_texts:  # before any model loads; the library checks the same
+        if not text.strip():
+            raise UsageError("the query is empty", "give a query with some words, e.g. --search 'refund policy'")
+        check_text(text, req.reading["max_chars"], what="--search query")
     with progress_bar(req.corpus is not None and not req.quiet, "indexing") as progress:
         if req.index is not None:
             if req.backend != "exact":
@@ -308,19 +312,20 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
                 progress=progress,
             )
             idx = SemanticIndex.build(records, req.model, backend=req.backend, long=req.long, **req.options)
-    note_model(idx.model_info, req.verbose)
-    warn_runtime(idx.embedder)
-    results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank)
-    emit(
-        (r.to_dict() for r in results),
-        fmt=req.fmt,
-        output=req.output,
-        columns=[
-            ("query", lambda r: short(r["query"], 30)),
-            ("rank", lambda r: "\n".join(str(h["rank"]) for h in r["hits"])),
-            ("score", lambda r: "\n".join(num(h["score"]) for h in r["hits"])),
-            ("id", lambda r: "\n".join(str(h["id"]) for h in r["hits"])),
-            ("text", lambda r: "\n".join(short(h.get("text", ""), 60) for h in r["hits"])),
-        ],
-        title=f"model: {idx.model_info.describe()}",
-    )
+    with idx:
+        note_model(idx.model_info, req.verbose)
+        warn_runtime(idx.embedder)
+        results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank)
+        emit(
+            (r.to_dict() for r in results),
+            fmt=req.fmt,
+            output=req.output,
+            columns=[
+                ("query", lambda r: short(r["query"], 30)),
+                ("rank", lambda r: "\n".join(str(h["rank"]) for h in r["hits"])),
+                ("score", lambda r: "\n".join(num(h["score"]) for h in r["hits"])),
+                ("id", lambda r: "\n".join(str(h["id"]) for h in r["hits"])),
+                ("text", lambda r: "\n".join(short(h.get("text", ""), 60) for h in r["hits"])),
+            ],
+            title=f"model: {idx.model_info.describe()}",
+        )

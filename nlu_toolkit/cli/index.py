@@ -14,6 +14,17 @@ app = typer.Typer(help="Build, grow and inspect semantic indexes.", no_args_is_h
 
 FileArg = Annotated[str, typer.Argument(help="Corpus file: txt, csv, tsv, jsonl, json or parquet ('-' for stdin).")]
 DirArg = Annotated[str, typer.Argument(help="The index folder.")]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace an existing index at --out (never a folder that is not an index).")
+]
+LockTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        min=0.0,
+        help="Seconds to wait while another process writes the same index, then fail.",
+    ),
+]
 
 
 def _summary(index, output: str | None = None) -> None:
@@ -41,7 +52,9 @@ def _summary(index, output: str | None = None) -> None:
 @app.command("build")
 def build_cli(
     file: FileArg,
-    out: Annotated[str, typer.Option("--out", help="Folder to write the index to (replaced atomically).")],
+    out: Annotated[str, typer.Option("--out", help="Folder to write the index to (a new or empty folder).")],
+    overwrite: OverwriteOpt = False,
+    lock_timeout: LockTimeoutOpt = 60.0,
     model: o.ModelOpt = None,
     precision: PrecisionOpt = Precision.float32,
     index_backend: Annotated[
@@ -68,8 +81,12 @@ def build_cli(
     """
     configure_runtime(verbose)
     runtime, index_kind = o.split_backend(backend, index_backend.value)
-    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.index import SemanticIndex, is_index_folder
+    from nlu_toolkit.io.guard import check_output_folder
     from nlu_toolkit.io.readers import iter_records
+
+    # Before any model loads: never replace the input, a file, or a folder that is not an index.
+    check_output_folder(out, kind="index", is_kind=is_index_folder, inputs=[file], overwrite=overwrite)
 
     with progress_bar(not quiet, "indexing") as progress:
         records = iter_records(
@@ -94,9 +111,10 @@ def build_cli(
             quantize=quantize,
             threads=threads,
         )
-        note_model(index.model_info, verbose)
-        warn_runtime(index.embedder)
-        index.save(out)
+        with index:
+            note_model(index.model_info, verbose)
+            warn_runtime(index.embedder)
+            index.save(out, overwrite=overwrite, lock_timeout=lock_timeout)
     _summary(index, out)
 
 
@@ -111,27 +129,38 @@ def add_cli(
     max_chars: o.MaxCharsOpt = 100_000,
     device: o.DeviceOpt = o.Device.auto,
     batch_size: o.BatchSizeOpt = 32,
+    lock_timeout: LockTimeoutOpt = 60.0,
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
     threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
-    """Append documents to an index, encoding only the new ones, with the index's own model."""
+    """Append documents to an index, encoding only the new ones, with the index's own model.
+
+    The index is locked from load to save, so concurrent `nlu index add` runs wait for each other.
+    """
     configure_runtime(verbose)
     runtime = o.inference_backend(backend)
-    from nlu_toolkit.index import SemanticIndex
+    from pathlib import Path
+
+    from nlu_toolkit.index import SemanticIndex, read_manifest
+    from nlu_toolkit.io.lock import artefact_lock
     from nlu_toolkit.io.readers import iter_records
 
-    with progress_bar(not quiet, "adding") as progress:
-        index = SemanticIndex.load(
+    read_manifest(Path(index_dir))  # a missing or foreign folder fails before the lock and the model
+    with (
+        artefact_lock(index_dir, timeout=lock_timeout),
+        progress_bar(not quiet, "adding") as progress,
+        SemanticIndex.load(
             index_dir,
             batch_size=batch_size,
             device=device.value,
             runtime=runtime,
             quantize=quantize,
             threads=threads,
-        )
+        ) as index,
+    ):
         warn_runtime(index.embedder)
         records = iter_records(
             file,
@@ -145,7 +174,7 @@ def add_cli(
         )
         note_model(index.model_info, verbose)
         index.add(records)
-        index.save(index_dir)
+        index.save(index_dir, overwrite=True, lock_timeout=lock_timeout)
     _summary(index, index_dir)
 
 

@@ -212,3 +212,24 @@ def check_outputs(
                     f"{what} and {other} are the same file", "give each output its own file", path=str(output)
                 )
         taken.append((what, real))
+
+
+def output_error(e: OSError, path: PathLike, *, doing: str = "write") -> OutputError:
+    """A typed `OutputError` for an `OSError` met while writing ``path``: permission, full disk, or the OS's reason."""
+    import errno
+
+    if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(
+            f"permission denied: cannot {doing} here",
+            "choose a folder you can write to, or fix its permissions",
+            path=str(path),
+        )
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return OutputError(
+            f"the disk is full: cannot {doing} (nothing was replaced)",
+            "free some space or write elsewhere, then run again",
+            path=str(path),
+        )
+    return OutputError(
+        f"cannot {doing}: {e.strerror or e}", "check the path and the disk, then run again", path=str(path)
+    )

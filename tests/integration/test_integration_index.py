@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlu_toolkit.errors import IndexCorrupted, InputError, MissingExtra, ModelMismatch, UsageError
+from nlu_toolkit.errors import IndexCorrupted, InputError, MissingExtra, ModelMismatch, OutputError, UsageError
 from nlu_toolkit.index import SemanticIndex, read_manifest
 from nlu_toolkit.tasks.embed import Embedder, embed
 
@@ -175,7 +175,10 @@ def test_save_replaces_an_existing_index(index, tmp_path, data_dir):
     target = tmp_path / "idx"
     index.save(target)
     small = SemanticIndex.build(corpus(data_dir)[:5], index.embedder.loaded.info.path)
-    small.save(target)
+    with pytest.raises(OutputError, match="already holds an index"):
+        small.save(target)  # an existing index is replaced only with overwrite=True
+    assert len(SemanticIndex.load(target)) == 34
+    small.save(target, overwrite=True)
     assert len(SemanticIndex.load(target)) == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]  # no temp folders left behind
 

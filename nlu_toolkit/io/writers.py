@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import shutil
@@ -17,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.errors import UsageError
+from nlu_toolkit.io.guard import check_output_file, output_error
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "csv")
 _BY_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -36,24 +38,42 @@ def format_for_output(output: str | None, fmt: str | None, *, isatty: bool) -> s
     return "table" if isatty else "jsonl"
 
 
+#: errno values that mean the disk (or the user's quota) filled up, whoever's write hit them.
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; rename it to ``path`` only if the block succeeds."""
+    """Open a temp file beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    The place is checked first (`check_output_file`: not a folder, parent exists and is
+    writable). A failed write (permission denied, full disk, any other ``OSError`` of the
+    file itself) raises `OutputError`; on any exception, ``KeyboardInterrupt`` and the
+    CLI's SIGTERM exception included, the temp file is removed and ``path`` is untouched.
+    """
     target = Path(path)
-    parent = target.parent
-    if target.is_dir():
-        raise InputError("is a folder, not a file", "give a file path for --output", path=str(target))
-    if not parent.is_dir():
-        raise InputError("the output folder does not exist", "create it first", path=str(parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
-    # mkstemp makes the file 0600; give the result the mode a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask)
+    check_output_file(target)
     try:
-        with os.fdopen(fd, mode, **open_kwargs) as f:
-            yield f
-        os.replace(tmp, target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise output_error(e, target) from e
+    try:
+        # mkstemp makes the file 0600; give the result the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask)
+        try:
+            with os.fdopen(fd, mode, **open_kwargs) as f:
+                yield f
+        except OSError as e:
+            # Out of space is the output's fault whoever hit it; other errors of the body may be the input's.
+            if e.errno in _FULL:
+                raise output_error(e, target) from e
+            raise
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            raise output_error(e, target) from e
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -65,15 +85,28 @@ def staged_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     """A temp folder beside ``target``, renamed to ``target`` when the block succeeds, removed if it fails.
 
     For caches that several processes may fill at once: if ``target`` appeared meanwhile
-    (another process finished first), theirs is kept and ours is dropped.
+    (another process finished first), theirs is kept and ours is dropped. ``OSError``
+    creating or renaming the folder, or a full disk in the block, raises `OutputError`.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        yield tmp
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as e:
+        raise output_error(e, target) from e
+    try:
+        try:
+            yield tmp
+        except OSError as e:
+            if e.errno in _FULL:
+                raise output_error(e, target) from e
+            raise
         if not target.exists():
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError as e:
+                if not target.exists():  # not a lost race with another process
+                    raise output_error(e, target) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

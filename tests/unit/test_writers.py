@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.errors import InputError, OutputError, UsageError
 from nlu_toolkit.io.writers import OUTPUT_FORMATS, atomic_output, dumps, format_for_output, write_records
 
 RECORDS = [
@@ -269,7 +269,7 @@ def test_atomic_output_binary_mode(tmp_path):
 
 def test_atomic_output_missing_folder(tmp_path):
     target = tmp_path / "no" / "such" / "out.jsonl"
-    with pytest.raises(InputError) as excinfo, atomic_output(target):
+    with pytest.raises(OutputError) as excinfo, atomic_output(target):
         pass
     assert excinfo.value.exit_code == 2
     assert str(target.parent) in str(excinfo.value)
@@ -277,7 +277,7 @@ def test_atomic_output_missing_folder(tmp_path):
 
 
 def test_write_records_missing_folder(tmp_path):
-    with pytest.raises(InputError):
+    with pytest.raises(OutputError):
         write_records(RECORDS, "jsonl", str(tmp_path / "missing" / "out.jsonl"))
 
 
@@ -355,7 +355,7 @@ def test_output_to_existing_folder_fails_before_any_work(tmp_path):
             consumed.append(i)
             yield {"id": i}
 
-    with pytest.raises((InputError, UsageError)):
+    with pytest.raises(OutputError):
         write_records(gen(), "jsonl", str(folder))
     assert consumed == []
     assert folder.is_dir()

@@ -33,6 +33,7 @@ from nlu_toolkit.errors import InputError, MissingExtra, ModelNotAvailable, Usag
 from nlu_toolkit.io.writers import dumps  # noqa: E402
 from nlu_toolkit.serve import ServeConfig, create_app, require_serve_extra  # noqa: E402
 from nlu_toolkit.serve.config import is_loopback, parse_model_options  # noqa: E402
+from nlu_toolkit.serve.protocol import json_error_protocol  # noqa: E402
 
 TEXTS = ["I loved this film", "John lives in Paris", "the plot was boring", "Mary works at Acme Corp in London"]
 CONTEXT = "John wrote the story in Paris. Mary lives in London and works at Acme Corp."
@@ -57,7 +58,8 @@ def running(config: ServeConfig) -> Iterator[httpx.Client]:
     app = create_app(config)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    # The protocol `nlu serve` runs with: a request head the parser refuses gets the JSON error.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=json_error_protocol()))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + WAIT

@@ -8,6 +8,7 @@ Servers run as in test_serve.py: uvicorn in a thread on a free loopback port, ti
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -156,3 +157,67 @@ def test_max_labels_and_max_work_are_validated_by_config_and_cli(no_serving):  #
     assert (no_serving["config"].max_labels, no_serving["config"].max_work) == (7, 99)
     default = ServeConfig()
     assert (default.max_labels, default.max_work) == (100, 2048)
+
+
+# -- 3. protocol: 405 Allow, the published schema agrees with validation, unparseable heads ------------
+
+
+def test_a_405_names_the_allowed_methods(hostile):
+    response = hostile.get("/classify")
+    assert_error(response, 405, "GET is not allowed")
+    assert response.headers["allow"] == "POST"
+    assert hostile.post("/health").headers["allow"] == "GET"
+
+
+def _validates(schema: dict, components: dict, body: object) -> bool:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # schemathesis's validator
+    # "#/components/schemas/..." references resolve against this root.
+    return jsonschema_rs.Draft202012Validator({**schema, "components": components}).is_valid(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "good", "bads"),
+    [
+        ("/embed", {"text": "a"}, [{}, {"text": "a", "texts": ["b"]}, {"text": None, "texts": ["b"]}, {"texts": []}]),
+        ("/classify", {"texts": ["a"], "labels": ["x", "y"]}, [{}, {"labels": ["x"]}, {"text": None}]),
+        (
+            "/qa",
+            {"question": "who?", "context": "John wrote it."},
+            [{}, {"question": "q"}, {"question": "q", "records": [{"question": "q", "context": "c"}]}],
+        ),
+        ("/similarity", {"pairs": [{"a": "x", "b": "y"}]}, [{}, {"a": "x"}, {"a": "x", "b": "y", "pairs": None}]),
+        ("/search", {"queries": ["paris"]}, [{}, {"top_k": 3}, {"query": "x", "queries": ["y"]}]),
+    ],
+)
+def test_the_published_schema_refuses_what_the_server_refuses(hostile, path, good, bads):
+    openapi = hostile.get("/openapi.json").json()
+    ref = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = openapi["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert _validates(schema, openapi["components"], good)
+    assert hostile.post(path, json=good).status_code == 200
+    for bad in bads:  # `{}` was valid by the schema and answered 422
+        assert not _validates(schema, openapi["components"], bad), bad
+        assert_error(hostile.post(path, json=bad), 422)
+
+
+def test_a_content_length_that_is_not_a_number_gets_the_json_error(hostile):
+    host, port = hostile.base_url.host, hostile.base_url.port
+    with socket.create_connection((host, port), timeout=30) as raw:
+        raw.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}")
+        reply = b""
+        while chunk := raw.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head.lower(), reply
+    error = json.loads(body)
+    assert set(error) == {"error", "hint"} and "Content-Length" in error["error"]
+
+
+def test_the_guard_answers_a_bad_content_length_that_reaches_the_app_with_json(hostile_config):
+    from fastapi.testclient import TestClient
+
+    from nlu_toolkit.serve.api import create_app
+
+    with TestClient(create_app(hostile_config)) as client:
+        response = client.post("/embed", content=b"{}", headers={"Content-Length": "abc"})
+    assert_error(response, 400, "Content-Length header is not a number")

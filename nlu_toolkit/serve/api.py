@@ -195,6 +195,8 @@ def run_server(app: FastAPI, config: ServeConfig, *, log_level: str = "info", ac
     """Serve ``app`` with uvicorn until SIGINT/SIGTERM, then drain in-flight requests and stop."""
     import uvicorn
 
+    from nlu_toolkit.serve.protocol import json_error_protocol
+
     uvicorn.run(
         app,
         host=config.host,
@@ -203,6 +205,7 @@ def run_server(app: FastAPI, config: ServeConfig, *, log_level: str = "info", ac
         access_log=access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
+        http=json_error_protocol(),  # a request head the parser refuses gets the JSON error too
     )
 
 

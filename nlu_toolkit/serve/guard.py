@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.responses import Response
 
 from nlu_toolkit.serve.errors import error_response as _error
+from nlu_toolkit.serve.protocol import BAD_HTTP
 
 #: Paths that stay open when an API key is set: liveness and the API's own docs.
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
@@ -55,7 +56,7 @@ class Guard:
                     await self._too_large()(scope, receive, send)
                     return
             except ValueError:
-                await _error(400, "the Content-Length header is not a number")(scope, receive, send)
+                await _error(400, "the Content-Length header is not a number", BAD_HTTP["hint"])(scope, receive, send)
                 return
         chunks, size = [], 0
         while True:

@@ -6,11 +6,16 @@ library's records, described here for the docs and the schema's consumers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 # -- request bodies -------------------------------------------------------------------------
+
+
+#: Documents that a question or context must hold more than white space (`limits.check_qa`).
+NOT_BLANK: dict[str, Any] = {"pattern": r"\S"}
 
 
 class _Body(BaseModel):
@@ -19,6 +24,9 @@ class _Body(BaseModel):
 
 
 def _one_of(body: BaseModel, single: tuple[str, ...], many: str) -> None:
+    for name in (*single, many):
+        if name in body.model_fields_set and getattr(body, name) is None:
+            raise ValueError(f"{name!r} is null: give a value, or leave the field out")
     given_single = [getattr(body, f) is not None for f in single]
     given_many = getattr(body, many) is not None
     names = " and ".join(repr(f) for f in single)
@@ -26,6 +34,31 @@ def _one_of(body: BaseModel, single: tuple[str, ...], many: str) -> None:
         raise ValueError(f"give {names} or {many!r}, not both")
     if not given_many and not all(given_single):
         raise ValueError(f"give {names} (one item) or {many!r} (a list)")
+
+
+def one_of_schema(single: tuple[str, ...], many: str) -> Callable[[dict[str, Any]], None]:
+    """The published schema of a body that takes ``single`` (one item) or ``many`` (a list).
+
+    It says what `_one_of` checks, so the schema and the validation agree (``{}``, both, or
+    a field given as null are invalid by both): exactly one of the two shapes, and no nulls.
+    """
+    shapes = [
+        {"required": list(single), "not": {"required": [many]}},
+        {"required": [many], "not": {"anyOf": [{"required": [name]} for name in single]}},
+    ]
+
+    def extra(schema: dict[str, Any]) -> None:
+        for name in (*single, many):
+            field = schema["properties"][name]
+            field.pop("default", None)
+            kept = [v for v in field.pop("anyOf", []) if v != {"type": "null"}]
+            if len(kept) == 1:
+                field.update(kept[0])
+            elif kept:
+                field["anyOf"] = kept
+        schema["oneOf"] = shapes
+
+    return extra
 
 
 def _text_item(value: Any) -> Any:
@@ -38,11 +71,20 @@ def _text_item(value: Any) -> Any:
 TextItem = Annotated[
     Any,
     AfterValidator(_text_item),
-    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "object", "required": ["text"]}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+            ]
+        }
+    ),
 ]
 
 
 class TextsBody(_Body):
+    model_config = ConfigDict(json_schema_extra=one_of_schema(("text",), "texts"))
+
     text: str | None = Field(None, description="One text; the answer is one record.")
     texts: list[TextItem] | None = Field(
         None,
@@ -71,14 +113,16 @@ class EmbedBody(TextsBody):
 
 class QaRecord(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
-    question: str
-    context: str
+    question: str = Field(json_schema_extra=NOT_BLANK)
+    context: str = Field(json_schema_extra=NOT_BLANK)
     id: int | str | None = None
 
 
 class QaBody(_Body):
-    question: str | None = None
-    context: str | None = None
+    model_config = ConfigDict(json_schema_extra=one_of_schema(("question", "context"), "records"))
+
+    question: str | None = Field(None, json_schema_extra=NOT_BLANK)
+    context: str | None = Field(None, json_schema_extra=NOT_BLANK)
     records: list[QaRecord] | None = Field(
         None,
         min_length=1,
@@ -97,6 +141,8 @@ class Pair(_Body):
 
 
 class SimilarityBody(_Body):
+    model_config = ConfigDict(json_schema_extra=one_of_schema(("a", "b"), "pairs"))
+
     a: str | None = None
     b: str | None = None
     pairs: list[Pair] | None = Field(
@@ -110,6 +156,8 @@ class SimilarityBody(_Body):
 
 
 class SearchBody(_Body):
+    model_config = ConfigDict(json_schema_extra=one_of_schema(("query",), "queries"))
+
     query: str | None = None
     queries: list[str] | None = Field(None, min_length=1)
     top_k: int = Field(10, ge=1, le=1000, description="Hits per query.")

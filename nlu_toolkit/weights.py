@@ -27,6 +27,8 @@ from nlu_toolkit.errors import ModelNotAvailable, UnsafeModel
 #: Suffixes of pickle-based weights files, never loaded.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 SHARD_INDEX = "model.safetensors.index.json"
+#: Pickles a Trainer writes beside the weights (arguments, optimizer, scheduler, RNG states): not model weights.
+TRAINING_STATE = ("training_args.bin", "optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state")
 
 
 def _module_folders(root: Path) -> list[Path]:
@@ -67,7 +69,11 @@ def _safetensors_in(folder: Path) -> list[Path]:
 
 
 def _pickles_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES)
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES and not p.name.startswith(TRAINING_STATE)
+    )
 
 
 def convert_hint(pickle_file: Path) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 from nlu_toolkit.errors import NluError, TrainingDataError, UsageError
 from nlu_toolkit.io.writers import atomic_output
 from nlu_toolkit.train.data import TASKS, TaskData, load_task_data
+from nlu_toolkit.train.guard import CHECKPOINTS, check_base, check_output, output_run
 from nlu_toolkit.train.report import epoch_history, model_card, plot_training_curve, step_losses, write_json
 
 #: The metric early stopping and "best model" use, per task (``--metric`` overrides).
@@ -71,7 +72,6 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: (MultipleNegativesRankingLoss, in-batch negatives).
 SCORED_LOSSES = ("cosine", "cosent", "angle")
 PAIR_LOSSES = ("mnrl",)
-CHECKPOINTS = "checkpoints"
 # Files the run writes into the output folder besides the model's own.
 METRICS_FILE, CURVE_FILE, CARD_FILE = "metrics.json", "training_curve.png", "README.md"
 
@@ -177,7 +177,10 @@ def finetune(
     Raises:
         TrainingDataError: unusable data (empty, wrong column, bad labels, spans, tags).
         UsageError: bad option values, or an output folder that already holds a model.
-        ModelNotAvailable: the base model cannot be found offline.
+        OutputError: an output folder that is an input, a file, or a folder that is not a fine-tune output.
+        ModelNotAvailable: the base model cannot be found offline (`UnsafeModel`: it has pickle weights only).
+        CheckpointCorrupted: under ``resume``, the last checkpoint is incomplete or unreadable.
+        ArtefactBusy: another run is writing ``output_dir``.
     """
     from nlu_toolkit.device import resolve_device
 
@@ -206,7 +209,8 @@ def finetune(
     if not 0 <= warmup < 1:
         raise UsageError(f"--warmup must be a fraction in [0, 1), got {warmup}", "use e.g. --warmup 0.1")
     out = Path(output_dir)
-    _check_output_dir(out, resume=resume, overwrite=overwrite)
+    inputs = [p for p in (train, eval) if isinstance(p, str | os.PathLike)]
+    check_output(out, inputs=inputs, resume=resume, overwrite=overwrite)
     resolved_device = resolve_device(device)
     mixed = _mixed_precision(precision, resolved_device)
     data = load_task_data(
@@ -232,7 +236,7 @@ def finetune(
     base = _base_model(model, task)
     if task == "seq2seq":
         _check_seq2seq_base(base, trust_remote_code)
-    _make_output_dir(out, overwrite=overwrite)
+    check_base(base, out)  # safetensors only, and not the output folder
     settings = {
         "base_model": base["name"],
         "epochs": epochs,
@@ -271,7 +275,8 @@ def finetune(
         max_target_length=max_target_length,
         source_prefix=source_prefix,
     )
-    with _quiet_transformers():
+    # The output folder is locked for the run; a failed run removes the folder it created (unless it checkpointed).
+    with output_run(out, resume=resume, overwrite=overwrite), _quiet_transformers():
         if task == "embedding":
             if lora:
                 raise UsageError("--lora is not supported for --task embedding", "drop --lora")
@@ -289,30 +294,6 @@ def _check_numbers(**values: float | None) -> None:
     for name, value in values.items():
         if value is not None and (isinstance(value, bool) or not value > 0):
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}", "pass a value above 0")
-
-
-def _check_output_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse to overwrite a trained model by accident; ``--resume`` needs a checkpoint there."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--output {out} is a file", "give a folder path")
-    if resume:
-        if overwrite:
-            raise UsageError("--resume continues the run in --output; --overwrite would discard it", "pick one")
-        if not any((out / CHECKPOINTS).glob("checkpoint-*")):
-            raise UsageError(f"no checkpoint to resume from in {out / CHECKPOINTS}", "drop --resume to start afresh")
-        return
-    if ((out / "config.json").exists() or (out / CHECKPOINTS).exists()) and not overwrite:
-        raise UsageError(
-            f"{out} already holds a model or checkpoints",
-            "pass --overwrite to replace it, --resume to continue, or another --output",
-        )
-
-
-def _make_output_dir(out: Path, *, overwrite: bool) -> None:
-    """Create the folder once the data and options have passed their checks (none is left behind otherwise)."""
-    if overwrite:
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def _mixed_precision(precision: str, device: str) -> str | None:

@@ -96,3 +96,11 @@ def test_peft_adapter_over_a_pickle_base_folder_is_unsafe(tmp_path):
         require_safetensors(adapter)
     (base / "pytorch_model.bin").rename(base / "model.safetensors")
     assert require_safetensors(adapter) == [adapter.resolve() / "adapter_model.safetensors"]
+
+
+def test_training_state_pickles_are_not_model_weights(tmp_path):
+    files = {"training_args.bin": "p", "optimizer.pt": "p", "scheduler.pt": "p", "rng_state.pth": "p"}
+    folder = _folder(tmp_path / "ckpt", files)
+    with pytest.raises(ModelNotAvailable, match="no weights") as err:
+        weights_files(folder)
+    assert not isinstance(err.value, UnsafeModel)

@@ -63,10 +63,17 @@ def evaluate_cli(
       nlu evaluate --task ner --model ner-model --data eng.testa --format json --errors wrong.jsonl
     """
     from nlu_toolkit.cli.render import configure_runtime, print_summary
+    from nlu_toolkit.io.guard import check_outputs
     from nlu_toolkit.io.writers import write_records
     from nlu_toolkit.train.evaluate import evaluate
 
     configure_runtime(verbose)
+    # Every output is checked before the model loads: not an input, a writable place, a .png plot.
+    check_outputs(
+        {"--output": output, "--errors": errors, "--confusion-png": confusion_png},
+        [data],
+        suffixes={"--confusion-png": (".png",)},
+    )
     result = evaluate(
         task.value,
         model,

@@ -89,6 +89,7 @@ def evaluate(
     Raises:
         TrainingDataError: the data is unusable, or has labels the model does not know.
         ModelNotAvailable, UsageError: as for the inference commands.
+        OutputError: ``confusion_png`` is not a ``.png`` path, is the data file, or cannot be written.
     """
     from nlu_toolkit.tasks.common import check_positive
 
@@ -96,6 +97,12 @@ def evaluate(
         raise UsageError(f"unknown task {task!r}", f"use --task {'|'.join(TASKS)}")
     check_positive("--batch-size", batch_size)
     check_positive("--max-target-length", max_target_length)
+    if confusion_png is not None:  # checked before any work: the plot is always a PNG
+        if task != "classification":
+            raise UsageError("--confusion-png is for --task classification", "drop it")
+        from nlu_toolkit.io.guard import check_output_file
+
+        check_output_file(confusion_png, [data], what="--confusion-png", suffixes=(".png",))
     columns = {"text_column": text_column, "text_pair_column": text_pair_column, "label_column": label_column}
     scorer = {
         "classification": _classification,
@@ -118,8 +125,6 @@ def evaluate(
         max_target_length=max_target_length,
     )
     if confusion_png is not None:
-        if task != "classification":
-            raise UsageError("--confusion-png is for --task classification", "drop it")
         from nlu_toolkit.core.metrics import plot_confusion_matrix
 
         result.files["confusion"] = plot_confusion_matrix(

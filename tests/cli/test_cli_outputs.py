@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from cli_checks import check_error, check_ok, jsonl, listing
 
 from nlu_toolkit.io import guard, writers
 from nlu_toolkit.io.lock import lock_path
-from tests.cli.cli_checks import check_error, check_ok, jsonl, listing
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ SIGTERM used to leave ``.out.jsonl.*.tmp`` behind; it now unwinds like SIGINT.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,85 @@ def test_valid_non_ascii_arguments_pass_the_check():
     from nlu_toolkit.cli.boundary import check_argv
 
     check_argv(["classify", "café ünïcode 😀", "--labels", "positif,négatif"])  # no error
+
+
+# -- SIGTERM -----------------------------------------------------------------------------------------------------
+
+
+def _wait_for(predicate, proc: subprocess.Popen, seconds: float = 240.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()[1].decode(errors="replace")
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("existing", [None, "keep me\n"])
+def test_sigterm_during_classify_output_leaves_no_temp_file_and_exits_143(cls_model, tmp_path, existing):
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"line {i}: the movie was long but good\n" for i in range(30_000)))
+    out = tmp_path / "out.jsonl"
+    if existing is not None:
+        out.write_text(existing)
+    proc = subprocess.Popen(
+        _nlu_bytes(b"classify", b"--input", bytes(big), b"-m", os.fsencode(cls_model), b"-o", bytes(out)),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(lambda: any(tmp_path.glob(".out.jsonl.*.tmp")), proc)  # the writer has started
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = stderr.decode("utf-8", errors="replace")
+    assert proc.returncode == 128 + signal.SIGTERM, text
+    assert text.strip().splitlines()[-1] == "nlu: terminated (SIGTERM); partial outputs were removed", text
+    assert "Traceback" not in text and "unexpected" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["big.txt", *(["out.jsonl"] if existing else [])])
+    if existing is not None:
+        assert out.read_text() == existing  # the old output is untouched
+
+
+def test_importing_the_library_or_the_cli_installs_no_sigterm_handler():
+    code = "import signal, nlu_toolkit, nlu_toolkit.cli.app; print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "True", result.stderr
+
+
+def test_sigterm_handler_is_installed_while_the_cli_runs_and_restored(monkeypatch):
+    from nlu_toolkit.cli import app as app_module
+
+    before = signal.getsignal(signal.SIGTERM)
+    seen = {}
+
+    def fake_app() -> None:
+        seen["handler"] = signal.getsignal(signal.SIGTERM)
+
+    monkeypatch.setattr(app_module, "app", fake_app)
+    app_module.main()
+    assert seen["handler"] not in (before, signal.SIG_DFL, signal.SIG_IGN, None)  # the CLI's own, while it runs
+    assert signal.getsignal(signal.SIGTERM) == before  # given back afterwards
+
+
+def test_terminated_unwinds_cleanup_and_exits_143_quietly(monkeypatch, capsys):
+    from nlu_toolkit.cli import app as app_module
+
+    before = signal.getsignal(signal.SIGTERM)
+    cleaned = []
+
+    def fake_app() -> None:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        finally:
+            cleaned.append(True)
+
+    monkeypatch.setattr(app_module, "app", fake_app)
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.main()
+    assert exit_info.value.code == 143 and cleaned == [True]
+    assert capsys.readouterr().err == "nlu: terminated (SIGTERM); partial outputs were removed\n"
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -218,6 +218,7 @@ class AppBackend:
             from nlu_toolkit.index import SemanticIndex
 
             self.index = SemanticIndex.load(self.config.index, device=self.config.device)
+            weakref.finalize(self, _close, self.index)  # at exit too: no nlu-index-* folder left
         self._objects: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self._workdir = Path(tempfile.mkdtemp(prefix="nlu-app-"))
@@ -344,10 +345,11 @@ class AppBackend:
         with self._lock:
             # Keep one pasted corpus: they are small, and a stale one would only hold memory.
             for old in [k for k in self._objects if k[0] == "corpus" and k != key]:
-                del self._objects[old]
+                _close(self._objects.pop(old))
 
         def build() -> SemanticIndex:
             index = SemanticIndex(embedder)
+            weakref.finalize(self, _close, index)
             index.add(records)
             return index
 
@@ -421,6 +423,12 @@ class AppBackend:
             summary_rows(result.summary),
             f"{n_clusters} clusters in {source} ({method}, {projection} map)",
         )
+
+
+def _close(index: Any) -> None:
+    close = getattr(index, "close", None)  # SemanticIndex.close removes its nlu-index-* staging folder
+    if close is not None:
+        close()
 
 
 def _required(value: str | None, name: str) -> str:

@@ -17,7 +17,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from test_serve import CORPUS, assert_error, no_serving, running  # noqa: E402, F401
+from test_serve import CORPUS, _free_port, _read, assert_error, no_serving, running  # noqa: E402, F401
 
 from nlu_toolkit.errors import UsageError  # noqa: E402
 from nlu_toolkit.serve import ServeConfig  # noqa: E402
@@ -221,3 +221,72 @@ def test_the_guard_answers_a_bad_content_length_that_reaches_the_app_with_json(h
     with TestClient(create_app(hostile_config)) as client:
         response = client.post("/embed", content=b"{}", headers={"Content-Length": "abc"})
     assert_error(response, 400, "Content-Length header is not a number")
+
+
+# -- 4. shutdown removes the index's staging folder ----------------------------------------------------
+
+
+def test_sigterm_leaves_no_index_staging_folder_in_the_temp_dir(hostile_config, st_model, tmp_path):
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    temp = tmp_path / "tmp"  # the server's own temp dir, so other processes' folders do not count
+    temp.mkdir()
+    port = _free_port()
+    command = [sys.executable, "-m", "nlu_toolkit", "serve", "--port", str(port), "--index", hostile_config.index]
+    command += ["--model", f"search={st_model}"]
+    env = {**os.environ, "TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp)}
+    log = (tmp_path / "server.log").open("w+")
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, _read(log)
+            assert time.monotonic() < deadline, "the server did not start"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            time.sleep(0.2)
+        assert httpx.post(f"http://127.0.0.1:{port}/search", json={"query": "paris"}).status_code == 200
+        assert list(temp.glob("nlu-index-*")), "the loaded index stages its documents in the temp dir"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, _read(log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not list(temp.glob("nlu-index-*")), _read(log)
+
+
+def test_the_app_lifespan_closes_the_loaded_index(hostile_config, tmp_path, monkeypatch):
+    import tempfile
+
+    from fastapi.testclient import TestClient
+
+    from nlu_toolkit.serve.api import create_app
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    app = create_app(hostile_config)
+    with TestClient(app) as client:
+        assert client.post("/search", json={"query": "paris"}).status_code == 200
+        assert list(tmp_path.glob("nlu-index-*"))
+    assert not list(tmp_path.glob("nlu-index-*"))
+    assert app.state.service is not None  # still referenced: the lifespan closed it, not the GC
+
+
+def test_the_web_app_backend_removes_its_index_staging_folder(hostile_config, tmp_path, monkeypatch):
+    import gc
+    import tempfile
+
+    from nlu_toolkit.webapp import AppBackend, AppConfig
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    backend = AppBackend(AppConfig(index=hostile_config.index, device="cpu"))
+    assert list(tmp_path.glob("nlu-index-*"))
+    del backend
+    gc.collect()
+    assert not list(tmp_path.glob("nlu-index-*"))

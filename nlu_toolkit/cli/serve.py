@@ -221,8 +221,13 @@ def serve_cli(
 
     app = create_app(config)  # loads every model now; a task that was asked for and cannot load stops here
     _summary(app.state.service, config)
-    with _exit_zero_on_signals():
-        run_server(app, config, log_level="info", access_log=access_log)
+    try:
+        with _exit_zero_on_signals():
+            run_server(app, config, log_level="info", access_log=access_log)
+    finally:  # the lifespan closes too; this covers a server that never started (port taken)
+        close = getattr(app.state.service, "close", None)
+        if close is not None:
+            close()
 
 
 def _say(line: str) -> None:

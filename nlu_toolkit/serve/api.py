@@ -87,6 +87,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             # In-flight requests are done by now (the server drains them first); the
             # workers finish anything still queued, off the event loop.
             await asyncio.to_thread(service.stop)
+            service.close()  # no nlu-index-* staging folder is left in the temp dir
 
     local_docs = _swagger_assets()
     app = FastAPI(

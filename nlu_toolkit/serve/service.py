@@ -158,6 +158,12 @@ class SearchTask(_OneModel):
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.index.search(payloads, top_k=int(group))]  # type: ignore[arg-type]
 
+    def close(self) -> None:
+        """Remove the index's staging folder (``nlu-index-*`` in the temp dir)."""
+        close = getattr(self.index, "close", None)
+        if close is not None:
+            close()
+
 
 class _PredictTask(_OneModel):
     """``/ner`` and ``/qa``: a loaded predictor whose ``predict(records)`` yields records in order."""
@@ -367,6 +373,13 @@ class Service:
         """Finish the queued work and end every worker thread."""
         for worker in self.workers.values():
             worker.stop(timeout)
+
+    def close(self) -> None:
+        """Release what the loaded tasks hold outside memory (an index's staging folder); after `stop`."""
+        for task in self.tasks.values():
+            close = getattr(task, "close", None)
+            if close is not None:
+                close()
 
     def task(self, name: str) -> Task:
         """The loaded task, or `ModelNotAvailable` saying why it is not served and which flag serves it."""

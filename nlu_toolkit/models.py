@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,30 @@ def pull(names: Sequence[str] = (), *, to: str | Path | None = None) -> list[dic
         if "/" not in repo and name not in PRESETS:
             raise UsageError(f"unknown model {name!r}", f"use a preset ({', '.join(PRESETS)}) or a hub id org/name")
         target = None if to is None else str(Path(to) / repo.replace("/", "--"))
+        fresh = target is not None and not Path(target).exists()
         path = download(repo, local_dir=target)
+        try:
+            _check_pulled(repo, path)
+        except ModelNotAvailable:
+            if fresh:  # a folder of configs without weights is of no use: remove what this pull made
+                shutil.rmtree(path, ignore_errors=True)
+            raise
         out.append({"name": name, "model": repo, "path": str(path)})
     return out
+
+
+def _check_pulled(repo: str, path: Path) -> None:
+    """A pulled model must have safetensors weights: pickle files are never downloaded, nor loaded."""
+    from nlu_toolkit.weights import weights_files
+
+    try:
+        weights_files(path)
+    except ModelNotAvailable as e:
+        raise ModelNotAvailable(
+            f"model {repo!r} has no safetensors weights on the hub (pickle weights are never downloaded or loaded)",
+            "use a model (or a revision of it) that ships model.safetensors, or convert one on a trusted machine "
+            "and pass --model FOLDER",
+        ) from e
 
 
 def verify() -> dict[str, Any]:

@@ -80,3 +80,23 @@ def test_index_built_with_a_model_that_became_pickle_cannot_be_queried(nlu, st_m
 
     clear_cache()
     _refused(nlu("embed", "--index", index, "-s", "refund"))
+
+
+def test_models_pull_of_a_hub_model_without_safetensors_is_exit_2(nlu, cls_model, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    import nlu_toolkit.models as models_mod
+
+    def fake_snapshot_download(repo_id, revision=None, allow_patterns=None, local_dir=None, **kwargs):
+        # A repo with pytorch_model.bin only: the safetensors-only patterns fetch its configs, no weights.
+        assert "*.bin" not in allow_patterns
+        shutil.copytree(cls_model, local_dir, ignore=shutil.ignore_patterns("*.safetensors"))
+        return local_dir
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(models_mod, "hub_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    result = nlu("models", "pull", "org/legacy", "--to", tmp_path / "models")
+    check_error(result, 2, contains="no safetensors weights")
+    assert list((tmp_path / "models").iterdir()) == []

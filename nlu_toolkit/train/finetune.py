@@ -285,8 +285,8 @@ def finetune(
             result = run.train_seq2seq()
         else:
             result = run.train_transformers()
-    if not keep_checkpoints and result.files:
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        if not keep_checkpoints and result.files:
+            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     return result
 
 

@@ -390,6 +390,29 @@ class SemanticIndex:
             os.chmod(file, 0o666 & ~umask)
 
     @classmethod
+    def update(
+        cls,
+        path: str | os.PathLike[str],
+        inputs: Inputs,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        **options: Any,
+    ) -> int:
+        """Add ``inputs`` to the saved index at ``path`` under its lock (load, add, save); returns how many.
+
+        Concurrent updates of one index, from threads or processes, wait for each other, so none
+        is lost. ``options`` go to `load`.
+
+        Raises:
+            ArtefactBusy: another writer still holds the lock after ``lock_timeout`` seconds.
+        """
+        read_manifest(Path(path))  # a missing or foreign folder fails before the lock
+        with artefact_lock(path, timeout=lock_timeout), cls.load(path, **options) as index:
+            added = index.add(inputs)
+            index.save(path, overwrite=True, lock_timeout=lock_timeout)
+        return added
+
+    @classmethod
     def load(
         cls,
         path: str | os.PathLike[str],

@@ -6,7 +6,7 @@ it is an ``flock`` on that file, which the holder unlinks before releasing (a wa
 that then locks the unlinked file notices and retries), so nothing is left behind;
 elsewhere it is a `filelock.FileLock`. Only writers lock;
 readers need no write access, and see the old or the new artefact because saves
-are a rename swap. Within one process the lock is re-entrant (a command that locks
+are a rename swap. Within one thread the lock is re-entrant (a command that locks
 for load-add-save can call a ``save`` that locks again). A lock still held after
 ``timeout`` seconds raises `ArtefactBusy` with a hint.
 """
@@ -26,8 +26,13 @@ from nlu_toolkit.io.guard import output_error
 #: Seconds a writer waits for another writer of the same artefact before giving up.
 DEFAULT_LOCK_TIMEOUT = 60.0
 
-_held: dict[Path, int] = {}
-_guard = threading.Lock()
+_local = threading.local()  # per thread: another thread of this process waits like another process
+
+
+def _held() -> dict[Path, int]:
+    if not hasattr(_local, "held"):
+        _local.held = {}
+    return _local.held
 
 
 def lock_path(path: str | os.PathLike[str]) -> Path:
@@ -42,18 +47,13 @@ def artefact_lock(
 ) -> Iterator[Path]:
     """Hold the exclusive lock of artefact ``path`` for the block; yields the lock file's path."""
     where = lock_path(path)
-    with _guard:
-        if where in _held:
-            _held[where] += 1
-            reentered = True
-        else:
-            reentered = False
-    if reentered:
+    held = _held()
+    if where in held:
+        held[where] += 1
         try:
             yield where
         finally:
-            with _guard:
-                _held[where] -= 1
+            held[where] -= 1
         return
     try:
         release = _acquire(where, max(0.0, timeout))
@@ -64,13 +64,11 @@ def artefact_lock(
         ) from None
     except OSError as e:
         raise output_error(e, where, doing=f"lock the {what}") from e
-    with _guard:
-        _held[where] = 1
+    held[where] = 1
     try:
         yield where
     finally:
-        with _guard:
-            del _held[where]
+        del held[where]
         release()
 
 

@@ -262,3 +262,15 @@ def test_no_staging_folder_is_left_behind(st_model, saved, tmp_path, monkeypatch
     index.close()
     index.close()  # twice is fine
     assert list(temp.glob("nlu-index-*")) == []
+
+
+def test_library_updates_from_threads_keep_every_document(copy):
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[f"thread {t} text {i}" for i in range(3)] for t in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        added = list(pool.map(lambda batch: SemanticIndex.update(copy, batch), batches))
+    assert added == [3, 3, 3]
+    with SemanticIndex.load(copy) as index:
+        assert len(index) == len(TEXTS) + 9
+        assert {t for b in batches for t in b} <= {d["text"] for d in index.documents()}

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from nlu_toolkit.core.finite import check_finite
 from nlu_toolkit.errors import UsageError
 
 METHODS = ("kmeans", "agglomerative", "community", "hdbscan")
@@ -35,6 +36,7 @@ def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
         raise UsageError(
             f"embeddings must be a non-empty (n, dim) array, got shape {x.shape}", "embed at least one text"
         )
+    check_finite(x, "embeddings")
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 

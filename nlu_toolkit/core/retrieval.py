@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from nlu_toolkit.core.finite import check_finite, nonfinite_error, nonfinite_rows
 from nlu_toolkit.errors import UsageError
 
 Hits = list[list[tuple[int, float]]]
@@ -29,8 +30,12 @@ PRECISIONS = ("float32", "int8", "ubinary")
 _EPS = 1e-12  # as torch.nn.functional.normalize, so zero rows score 0 instead of NaN
 
 
-def _as_matrix(x: object, name: str) -> torch.Tensor:
-    """A float32 ``(n, dim)`` tensor view of ``x``; numpy float32 input is shared, not copied."""
+def _as_matrix(x: object, name: str, *, finite: bool = True) -> torch.Tensor:
+    """A float32 ``(n, dim)`` tensor view of ``x``; numpy float32 input is shared, not copied.
+
+    With ``finite``, rows holding NaN or infinity are an `InputError` naming them
+    (a corpus searched chunk by chunk is checked per chunk instead, see `semantic_search`).
+    """
     if isinstance(x, torch.Tensor):
         t = x.detach()
     else:
@@ -41,6 +46,8 @@ def _as_matrix(x: object, name: str) -> torch.Tensor:
         t = t.unsqueeze(0)
     if t.ndim != 2:
         raise UsageError(f"{name} must be a 2-D array (n, dim), got shape {tuple(t.shape)}", "pass one row per text")
+    if finite:
+        check_finite(t, name)
     return t
 
 
@@ -174,7 +181,7 @@ def semantic_search(
     _check_top_k(top_k)
     with torch.no_grad():
         queries = _as_matrix(query_embeddings, "query_embeddings")
-        corpus = _as_matrix(corpus_embeddings, "corpus_embeddings")
+        corpus = _as_matrix(corpus_embeddings, "corpus_embeddings", finite=False)  # checked per chunk below
         _check_dims(queries, corpus.shape[1])
         if len(queries) == 0:
             return []
@@ -193,6 +200,11 @@ def semantic_search(
                     inv_norms.clear()
                     inv_norms[c0] = 1.0 / chunk.norm(dim=1).clamp_min(_EPS)
                 scores *= inv_norms[c0]
+            if not bool(torch.isfinite(scores).all()):  # a corpus row with NaN/inf (or values too large)
+                rows = nonfinite_rows(chunk)
+                if not len(rows):
+                    rows = torch.nonzero(~torch.isfinite(scores).all(dim=0)).flatten().numpy()
+                raise nonfinite_error(rows, len(corpus), "corpus_embeddings", offset=c0)
             return scores
 
         vals, idx = _chunked_topk(
@@ -449,6 +461,9 @@ def _rescore(queries: torch.Tensor, cand: torch.Tensor, rescore_embeddings: obje
             f"rescore_embeddings must be (n, {queries.shape[1]}), got rows of shape {rows.shape[1:]}",
             "pass the float embeddings the codes were made from",
         )
+    bad = nonfinite_rows(rows)
+    if len(bad):
+        raise nonfinite_error(np.unique(flat[bad]), len(rescore_embeddings), "rescore_embeddings")  # type: ignore[arg-type]
     rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), _EPS)
     # numpy, not torch, for these small products: see _topk.
     scores = np.matmul(rows.reshape(*cand.shape, -1), queries.numpy()[:, :, None])[..., 0]

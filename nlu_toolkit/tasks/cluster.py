@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from nlu_toolkit.core.finite import check_finite
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.resolver import ModelInfo
 from nlu_toolkit.tasks.common import Inputs
@@ -54,7 +55,7 @@ def load_embeddings(path: str | Path) -> np.ndarray:
             matrix = np.asarray(column, dtype=np.float32)
         else:
             matrix = np.load(p, allow_pickle=False)  # never unpickle user files
-    except (ValueError, OSError, KeyError) as e:
+    except (ValueError, OSError, KeyError, TypeError) as e:  # TypeError: a null in the Parquet column
         raise InputError(
             f"cannot read embeddings ({e})",
             "give a .npy file or a Parquet file with an 'embedding' column",
@@ -66,7 +67,10 @@ def load_embeddings(path: str | Path) -> np.ndarray:
             "write them with: nlu embed --input FILE -o X.npy",
             path=str(p),
         )
-    return matrix.astype(np.float32)
+    with np.errstate(over="ignore"):  # float64 values beyond float32's range become infinite: refused below
+        matrix = matrix.astype(np.float32)
+    check_finite(matrix, "embeddings", path=str(p))
+    return matrix
 
 
 def cluster(

@@ -274,3 +274,29 @@ def test_library_updates_from_threads_keep_every_document(copy):
     with SemanticIndex.load(copy) as index:
         assert len(index) == len(TEXTS) + 9
         assert {t for b in batches for t in b} <= {d["text"] for d in index.documents()}
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_a_load_racing_a_save_reads_one_whole_index(copy, st_model, monkeypatch, exchange):
+    import nlu_toolkit.index_manifest as im
+    from nlu_toolkit.io import swap
+
+    if not exchange:  # the fallback: move aside, rename in
+        monkeypatch.setattr(swap, "_exchange", lambda a, b: False)
+    with SemanticIndex.build(TEXTS[:3], st_model) as small:
+        real = im.parse_manifest
+        raced = []
+
+        def racing(data, where):
+            manifest = real(data, where)
+            if not raced:  # between reading the manifest and opening the files, a writer swaps
+                raced.append(True)
+                small.save(copy, overwrite=True)
+            return manifest
+
+        monkeypatch.setattr(im, "parse_manifest", racing)
+        with SemanticIndex.load(copy) as index:
+            assert len(index) in (len(TEXTS), 3)
+            assert len(list(index.documents())) == len(index) == index.manifest["count"]
+    assert raced and len(SemanticIndex.load(copy)) == 3
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["copy.idx"]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nlu_toolkit.errors import MissingExtra, TrainingDataError, UsageError
+from nlu_toolkit.train.tags import check_tag
 
 if TYPE_CHECKING:
     import datasets
@@ -703,6 +704,7 @@ def _iter_conll(path: Path) -> Iterator[tuple[list[str], list[str]]]:
                         "CoNLL files hold the token in the first column and its tag in the last, "
                         "separated by spaces or tabs, with a blank line between sentences",
                     )
+                check_tag(tag, f"{path}:{number}")
                 tokens.append(fields[0])
                 tags.append(tag)
     except UnicodeDecodeError as e:
@@ -791,6 +793,7 @@ def _ner_table(
                 raise TrainingDataError(f"{path}: row {row}: tag {tag!r} is not a tag name", "use tags like B-PER or O")
             else:
                 tags[j] = tag.strip()
+            check_tag(tags[j], f"{path}: row {row}")
         tags_col[i] = to_iob2(tags)
     return tokens_col, tags_col, {"tokens": tokens_name, "tags": tags_name}
 

@@ -300,3 +300,43 @@ def test_a_load_racing_a_save_reads_one_whole_index(copy, st_model, monkeypatch,
             assert len(list(index.documents())) == len(index) == index.manifest["count"]
     assert raced and len(SemanticIndex.load(copy)) == 3
     assert sorted(p.name for p in copy.parent.iterdir()) == ["copy.idx"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+@pytest.mark.parametrize("command", ["build", "add"])
+def test_sigterm_while_indexing_leaves_no_staging_lock_or_temp_folder(copy, st_model, tmp_path, command):
+    import signal
+    import time
+
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"line {i}: the river bank and the money bank\n" for i in range(30_000)))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    args = ["build", str(big), "--out", str(tmp_path / "new.idx"), "-m", st_model] if command == "build" else []
+    args = args or ["add", str(copy), str(big)]
+    env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nlu_toolkit", "index", *args, "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not any(temp.glob("nlu-index-*")):  # encoding has started
+            assert proc.poll() is None, proc.communicate()[1].decode(errors="replace")
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = stderr.decode(errors="replace")
+    assert proc.returncode == 128 + signal.SIGTERM, text
+    assert "Traceback" not in text and "unexpected" not in text
+    assert list(temp.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt", "copy.idx", "tmp"]
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before

@@ -1,0 +1,310 @@
+"""Saving and loading a `SemanticIndex` folder: checked, locked, swapped into place, verified.
+
+Split from ``index.py`` so that file keeps to searching and building; `SemanticIndex`
+inherits these methods from `IndexStore`.
+
+- ``save`` refuses a file, a non-empty folder that is not an index, and an existing index
+  without ``overwrite`` (`nlu_toolkit.io.guard`); holds the index's lock
+  (`nlu_toolkit.io.lock`); writes a temp folder beside the target and swaps it into place
+  (`nlu_toolkit.io.swap`); any ``OSError`` becomes `OutputError` and the temp folder is
+  removed on any exception, SIGTERM's included.
+- ``load`` validates the manifest (`nlu_toolkit.index_manifest`), opens every file of one
+  snapshot and verifies every checksum before using them.
+- ``update`` is the locked load-add-save for concurrent writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nlu_toolkit import __version__
+from nlu_toolkit.errors import IndexCorrupted, ModelMismatch
+from nlu_toolkit.index_manifest import (
+    ANN,
+    DOCS,
+    FORMAT,
+    MANIFEST,
+    VECTORS,
+    VERSION,
+    dump_manifest,
+    is_index_folder,
+    open_snapshot,
+    read_manifest,
+    sha256_of,
+)
+from nlu_toolkit.io.guard import check_output_folder, output_error
+from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
+from nlu_toolkit.io.swap import replace_folder
+from nlu_toolkit.resolver import ModelInfo, weights_sha256
+from nlu_toolkit.tasks.common import Inputs
+from nlu_toolkit.tasks.embed import Embedder
+
+if TYPE_CHECKING:
+    from nlu_toolkit.index import SemanticIndex
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _model_record(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "spec": info.spec,
+        "source": info.source,
+        "path": info.path,
+        "revision": info.revision,
+        "sha256": weights_sha256(info),
+    }
+
+
+class IndexStore:
+    """The persistence half of `SemanticIndex`."""
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> Path:
+        """Write the index to folder ``path`` atomically (a temp folder swapped into place).
+
+        An existing index at ``path`` is replaced only with ``overwrite=True``; an existing
+        file, or a non-empty folder that is not an index, is never replaced. The save
+        holds the index's lock (see `nlu_toolkit.io.lock`), waiting up to ``lock_timeout``
+        seconds for another writer.
+
+        Raises:
+            OutputError: ``path`` must not or cannot be written (permission, full disk).
+            ArtefactBusy: another process still holds the lock after ``lock_timeout``.
+        """
+        target = Path(path)
+        real = Path(os.path.realpath(os.path.abspath(target)))
+
+        def check() -> None:
+            check_output_folder(target, kind="index", is_kind=is_index_folder, overwrite=overwrite, what="the folder")
+
+        check()
+        try:
+            real.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise output_error(e, target, doing="create the index's folder") from e
+        with artefact_lock(real, timeout=lock_timeout):
+            check()  # again under the lock: another writer may have saved meanwhile
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent))
+            except OSError as e:
+                raise output_error(e, target, doing="save the index") from e
+            try:
+                self._write(tmp)
+                replace_folder(tmp, real)
+            except OSError as e:
+                raise output_error(e, target, doing="save the index") from e
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def _write(self, tmp: Path) -> None:
+        from safetensors.numpy import save_file
+
+        tensors = {"embeddings": self.embeddings, "offsets": self.offsets}
+        if self.codes is not None:
+            tensors["codes"] = self.codes
+        if self.ranges is not None:
+            tensors["ranges"] = self.ranges.astype(np.float32)
+        save_file(tensors, str(tmp / VECTORS))
+        shutil.copyfile(self._docs_path, tmp / DOCS)
+        files = [VECTORS, DOCS]
+        if self._ann is not None:
+            self._ann.save(tmp / ANN)
+            files.append(ANN)
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": _model_record(self.model_info),
+            "dimension": self.embedder.dimension,
+            "normalized": True,
+            "precision": self.precision,
+            "backend": self.backend,
+            "count": len(self),
+            "max_length": self.embedder.limit,
+            "long": self.embedder.long,
+            "corpus_fingerprint": self.fingerprint.hexdigest(),
+            "files": {name: _sha256(tmp / name) for name in files},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "nlu_toolkit": __version__,
+        }
+        text = dump_manifest(manifest)
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        self.manifest = json.loads(text)
+        # mkdtemp makes the folder 0700 and safetensors writes 0600: give the index the modes of plain files.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        for file in tmp.iterdir():
+            os.chmod(file, 0o666 & ~umask)
+
+    @classmethod
+    def update(
+        cls,
+        path: str | os.PathLike[str],
+        inputs: Inputs,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        **options: Any,
+    ) -> int:
+        """Add ``inputs`` to the saved index at ``path`` under its lock (load, add, save); returns how many.
+
+        Concurrent updates of one index, from threads or processes, wait for each other, so none
+        is lost. ``options`` go to `load`.
+
+        Raises:
+            ArtefactBusy: another writer still holds the lock after ``lock_timeout`` seconds.
+        """
+        read_manifest(Path(path))  # a missing or foreign folder fails before the lock
+        with artefact_lock(path, timeout=lock_timeout), cls.load(path, **options) as index:
+            added = index.add(inputs)
+            index.save(path, overwrite=True, lock_timeout=lock_timeout)
+        return added
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        model: str | None = None,
+        *,
+        verify: bool = True,
+        **options: Any,
+    ) -> SemanticIndex:
+        """Load a saved index; its model is loaded too (only queries get encoded).
+
+        The files are opened together, so an index replaced while it is being loaded is
+        read whole, old or new, never a mix.
+
+        Args:
+            path: the index folder.
+            model: optional; must be the model the index was built with.
+            verify: check every file against the manifest's sha256 (a corrupted file
+                raises `IndexCorrupted`).
+            options: `Embedder` options (batch_size, device).
+
+        Raises:
+            IndexCorrupted: missing files, a bad manifest, checksum or shape mismatch.
+            ModelMismatch: ``model`` (or the model folder named in the manifest) is not
+                the model the index was built with.
+        """
+        folder = Path(path)
+        read_manifest(folder)  # the clear errors: no such folder, not an index, bad manifest
+        manifest, handles = open_snapshot(folder)
+        try:
+            if verify:
+                for name, digest in manifest["files"].items():
+                    if sha256_of(handles[name]) != digest:
+                        raise IndexCorrupted(
+                            f"index {folder}: {name} does not match its checksum (the file is corrupted)",
+                            f"rebuild it: nlu index build FILE --out {folder} --overwrite",
+                        )
+            embedder = _embedder_for(folder, manifest, model, options)
+            index = cls(embedder, precision=manifest["precision"], backend=manifest["backend"])
+            try:
+                index._read(folder, manifest, handles)
+            except BaseException:
+                index.close()
+                raise
+        finally:
+            for handle in handles.values():
+                handle.close()
+        return index
+
+    def _read(self, folder: Path, manifest: dict[str, Any], handles: dict[str, Any]) -> None:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+
+        try:
+            tensors = load(handles[VECTORS].read())
+        except (SafetensorError, OSError, ValueError) as e:
+            raise IndexCorrupted(f"index {folder}: cannot read {VECTORS} ({e})", "rebuild the index") from e
+        n, dim = manifest["count"], manifest["dimension"]
+        embeddings, offsets = tensors.get("embeddings"), tensors.get("offsets")
+        codes, ranges = tensors.get("codes"), tensors.get("ranges")
+        problems = [
+            embeddings is None or embeddings.shape != (n, dim) or embeddings.dtype != np.float32,
+            offsets is None or offsets.shape != (n + 1,) or offsets.dtype.kind not in "iu",
+            self.precision != "float32" and n > 0 and (codes is None or len(codes) != n),
+            self.precision == "int8" and n > 0 and ranges is None,
+        ]
+        if any(problems):
+            raise IndexCorrupted(
+                f"index {folder}: {VECTORS} does not hold the ({n}, {dim}) vectors and offsets the manifest names",
+                "rebuild the index",
+            )
+        assert offsets is not None
+        if offsets[0] != 0 or (n and bool(np.any(np.diff(offsets) <= 0))):
+            raise IndexCorrupted(f"index {folder}: {DOCS} offsets are not increasing", "rebuild the index")
+        self.embeddings, self.offsets, self.codes, self.ranges = embeddings, offsets.astype(np.int64), codes, ranges
+        with open(self._docs_path, "wb") as f:
+            shutil.copyfileobj(handles[DOCS], f)
+        if self._docs_path.stat().st_size != int(self.offsets[-1]):
+            raise IndexCorrupted(f"index {folder}: {DOCS} does not match its offsets", "rebuild the index")
+        with open(self._docs_path, "rb") as f:
+            for line in f:
+                self.fingerprint.update(line)
+        if manifest["backend"] == "usearch":
+            from nlu_toolkit.ann import AnnIndex
+
+            copy = self._staging / ANN
+            with open(copy, "wb") as f:
+                shutil.copyfileobj(handles[ANN], f)
+            self._ann = AnnIndex.load(copy, dim)
+        self.manifest = manifest
+
+
+def _embedder_for(folder: Path, manifest: dict[str, Any], model: str | None, options: dict[str, Any]) -> Embedder:
+    """The index's model (or ``model``, which must have the same weights checksum)."""
+    recorded = manifest["model"]
+    spec = model if model is not None else _recorded_spec(recorded)
+    embedder = Embedder(
+        spec,
+        normalize=True,
+        long=manifest.get("long", "truncate"),
+        max_length=manifest.get("max_length"),
+        **options,
+    )
+    have = weights_sha256(embedder.model_info)
+    if have != recorded.get("sha256"):
+        raise ModelMismatch(
+            f"index {folder} was built with {recorded['name']} (weights sha256 {str(recorded.get('sha256'))[:12]}), "
+            f"but {embedder.model_info.name} (sha256 {have[:12]}) was given",
+            "drop --model to use the index's own model, or rebuild the index with this model",
+        )
+    if embedder.dimension != manifest["dimension"]:
+        raise IndexCorrupted(
+            f"index {folder}: the manifest says dimension {manifest['dimension']}, its model gives "
+            f"{embedder.dimension}",
+            "rebuild the index",
+        )
+    return embedder
+
+
+def _recorded_spec(recorded: dict[str, Any]) -> str:
+    """The model spec to reload an index's model: embedded, its folder, or its hub id."""
+    if recorded.get("source") == "embedded":
+        return "embedded"
+    if recorded.get("source") == "local":
+        return str(recorded.get("path"))
+    return str(recorded.get("name"))

@@ -290,3 +290,23 @@ def test_the_web_app_backend_removes_its_index_staging_folder(hostile_config, tm
     del backend
     gc.collect()
     assert not list(tmp_path.glob("nlu-index-*"))
+
+
+# -- 5. found by schemathesis (tests/test_serve_fuzz.py) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        ("/qa", {"records": [{"question": "who?", "context": "John wrote it.", "start": {"x": 1}}]}, "'start'"),
+        ("/classify", {"texts": [{"text": "ok", "label": "gold"}], "labels": ["a", "b"]}, "'label'"),
+        ("/ner", {"texts": [{"text": "John", "entities": []}]}, "'entities'"),
+        ("/embed", {"texts": [{"text": "ok", "embedding": [1.0]}]}, "'embedding'"),
+    ],
+)
+def test_a_record_field_the_answer_writes_is_refused_not_copied_over_the_answer(hostile, path, body, needle):
+    # schemathesis sent {"start": {...}} in a QA record: the copy replaced the answer's start offset,
+    # and the answer no longer matched its own schema.
+    assert_error(hostile.post(path, json=body), 422, f"has a field {needle}, which the answer writes", "rename it")
+    kept = {"texts": [{"text": "ok", "gold": "x"}]}  # other fields are still passed through
+    assert hostile.post("/embed", json=kept).json()[0]["gold"] == "x"

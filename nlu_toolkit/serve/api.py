@@ -33,7 +33,14 @@ from nlu_toolkit.errors import UsageError
 from nlu_toolkit.serve.config import ServeConfig
 from nlu_toolkit.serve.errors import ApiError, NluJSONResponse, install_error_handlers
 from nlu_toolkit.serve.guard import DOCS_ASSETS, Guard
-from nlu_toolkit.serve.limits import check_body, check_count, check_labels, check_qa, text_records
+from nlu_toolkit.serve.limits import (
+    check_body,
+    check_count,
+    check_labels,
+    check_passthrough,
+    check_qa,
+    text_records,
+)
 from nlu_toolkit.serve.schemas import (
     ERRORS,
     Classification,
@@ -58,11 +65,12 @@ GRACEFUL_SHUTDOWN_S = 30
 # -- the app --------------------------------------------------------------------------------
 
 
-def _texts(body: TextsBody, config: ServeConfig) -> list[dict[str, Any]]:
+def _texts(body: TextsBody, config: ServeConfig, answer: type[Any]) -> list[dict[str, Any]]:
     """The records of a ``text``/``texts`` body: counted (413), then every string in the body checked (422)."""
     texts = [body.text] if body.texts is None else body.texts
     check_count(len(texts), config)
     check_body(body, config)
+    check_passthrough(texts, answer, ["text"], "texts")
     return text_records(texts, config)
 
 
@@ -122,7 +130,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         from nlu_toolkit.tasks.classify import parse_labels
 
         service.task("classify")
-        records = _texts(body, config)
+        records = _texts(body, config, Classification)
         try:
             labels = parse_labels(body.labels)
         except UsageError as e:  # its words are the CLI's (--labels)
@@ -140,7 +148,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     @router.post("/ner", response_model=NerRecord | list[NerRecord], summary="Find named entities")
     async def ner(body: TextsBody) -> Response:
         service.task("ner")
-        records = _texts(body, config)
+        records = _texts(body, config, NerRecord)
         return _reply(await service.run("ner", None, records), body.texts is None)
 
     @router.post("/qa", response_model=QaAnswer | list[QaAnswer], summary="Answer questions about contexts")
@@ -160,13 +168,14 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                 for i, r in enumerate(body.records)
             ]
         check_body(body, config)
+        check_passthrough(items, QaAnswer, ["question", "context"], "records")
         check_qa(items)
         return _reply(await service.run("qa", None, items), body.records is None)
 
     @router.post("/embed", response_model=EmbeddingRecord | list[EmbeddingRecord], summary="Embed texts")
     async def embed(body: EmbedBody) -> Response:
         service.task("embed")
-        records = _texts(body, config)
+        records = _texts(body, config, EmbeddingRecord)
         return _reply(await service.run("embed", body.normalize, records), body.texts is None)
 
     @router.post("/similarity", response_model=SimilarityRecord | list[SimilarityRecord], summary="Score text pairs")

@@ -312,6 +312,8 @@ def _line_rows(
                         path=label,
                         line=lineno,
                     ) from e
+                except RecursionError:  # "[[[[..." nested beyond the interpreter's stack
+                    raise InputError(_TOO_DEEP, _TOO_DEEP_HINT, path=label, line=lineno) from None
                 if not isinstance(row, dict):
                     raise InputError(
                         f"a JSON {type(row).__name__} where an object was expected",
@@ -366,6 +368,10 @@ def _csv_rows(lines: Iterator[tuple[int, str]], label: str, delimiter: str) -> I
         ) from e
 
 
+_TOO_DEEP = "JSON nested too deeply to read"
+_TOO_DEEP_HINT = 'records are flat objects, e.g. {"text": "..."}'
+
+
 def _json_rows(
     path: str, encoding: str, progress: Progress | None
 ) -> Iterator[tuple[int | None, str | dict[str, Any]]]:
@@ -378,6 +384,8 @@ def _json_rows(
         raise InputError(f"not valid {encoding}", "re-save the file as UTF-8, or pass --encoding", path=label) from e
     except json.JSONDecodeError as e:
         raise InputError(f"ill-formed JSON: {e.msg}", "fix the file, or use JSONL", path=label, line=e.lineno) from e
+    except RecursionError:
+        raise InputError(_TOO_DEEP, _TOO_DEEP_HINT, path=label) from None
     if progress is not None:
         progress(len(raw), len(raw))
     if isinstance(data, dict):

@@ -103,7 +103,7 @@ def test_arbitrary_bytes_raise_nothing_but_input_error(tmp_path_factory, fmt, da
 
 
 def test_deeply_nested_json_is_an_input_error_not_a_recursion_error(tmp_path):
-    # Found by the property above with a wider alphabet: json.loads raised RecursionError ("unexpected").
+    # Found while writing the property above: json.loads raised RecursionError ("unexpected").
     for name, body in (("deep.jsonl", "[" * 100_000 + "\n"), ("deep.json", '{"a":' * 100_000)):
         path = tmp_path / name
         path.write_text(body)

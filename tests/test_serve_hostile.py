@@ -310,3 +310,22 @@ def test_a_record_field_the_answer_writes_is_refused_not_copied_over_the_answer(
     assert_error(hostile.post(path, json=body), 422, f"has a field {needle}, which the answer writes", "rename it")
     kept = {"texts": [{"text": "ok", "gold": "x"}]}  # other fields are still passed through
     assert hostile.post("/embed", json=kept).json()[0]["gold"] == "x"
+
+
+def test_the_schema_publishes_this_servers_limits(hostile):
+    schemas = hostile.get("/openapi.json").json()["components"]["schemas"]
+    texts = schemas["EmbedBody"]["properties"]
+    assert texts["text"]["maxLength"] == 500 and texts["texts"]["maxItems"] == 20
+    labels = schemas["ClassifyBody"]["properties"]["labels"]["anyOf"]
+    listed = next(v for v in labels if v.get("type") == "array")
+    assert listed["maxItems"] == 10 and listed["items"]["maxLength"] == 500
+    assert schemas["SearchBody"]["properties"]["queries"]["items"]["pattern"] == r"\S"
+    assert schemas["QaRecord"]["properties"]["context"]["maxLength"] == 500
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer_as_json_schema_says(hostile):
+    # schemathesis sent "top_k": 19.0, valid by the schema ("integer"), and got 422.
+    hits = hostile.post("/search", json={"query": "paris", "top_k": 2.0})
+    assert hits.status_code == 200 and len(hits.json()["hits"]) == 2
+    assert_error(hostile.post("/search", json={"query": "paris", "top_k": "2"}), 422, "top_k")
+    assert_error(hostile.post("/search", json={"query": "paris", "top_k": 2.5}), 422, "top_k")

@@ -55,6 +55,7 @@ from nlu_toolkit.serve.schemas import (
     SimilarityBody,
     SimilarityRecord,
     TextsBody,
+    publish_limits,
 )
 from nlu_toolkit.serve.service import Service
 
@@ -72,6 +73,19 @@ def _texts(body: TextsBody, config: ServeConfig, answer: type[Any]) -> list[dict
     check_body(body, config)
     check_passthrough(texts, answer, ["text"], "texts")
     return text_records(texts, config)
+
+
+def _publish_limits(app: FastAPI, config: ServeConfig) -> None:
+    """/openapi.json carries this server's limits (maxItems, maxLength), so it says what is accepted."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            limits = {"max_items": config.max_items, "max_labels": config.max_labels, "max_chars": config.max_chars}
+            publish_limits(generate(), **limits)  # generate() caches its document in app.openapi_schema
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _reply(records: list[dict[str, Any]], single: bool) -> Response:
@@ -111,6 +125,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     if local_docs:
         _local_docs(app, local_docs)
     install_error_handlers(app)
+    _publish_limits(app, config)
     app.add_middleware(Guard, api_key=config.api_key, max_body_bytes=config.max_body_bytes)  # type: ignore[arg-type]
 
     # HTTPBearer only documents the scheme (the Authorize button in /docs); Guard enforces it.

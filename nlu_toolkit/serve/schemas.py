@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 # -- request bodies -------------------------------------------------------------------------
 
@@ -61,6 +61,17 @@ def one_of_schema(single: tuple[str, ...], many: str) -> Callable[[dict[str, Any
     return extra
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema's "integer" takes 19.0 as well as 19; strict validation would refuse it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A whole number, written 3 or 3.0 (not "3", not true).
+Count = Annotated[int, BeforeValidator(_whole)]
+
+
 def _text_item(value: Any) -> Any:
     if isinstance(value, (str, dict)):
         return value
@@ -104,7 +115,7 @@ class ClassifyBody(TextsBody):
         None, description='Zero-shot candidate labels (a list, or "a,b,c"); without them the model\'s own labels.'
     )
     multi_label: bool | None = Field(None, description="Independent per-label scores (default: the model's own).")
-    top_k: int | None = Field(None, ge=1, description="Labels kept per record (default: all).")
+    top_k: Count | None = Field(None, ge=1, description="Labels kept per record (default: all).")
 
 
 class EmbedBody(TextsBody):
@@ -160,7 +171,7 @@ class SearchBody(_Body):
 
     query: str | None = None
     queries: list[str] | None = Field(None, min_length=1)
-    top_k: int = Field(10, ge=1, le=1000, description="Hits per query.")
+    top_k: Count = Field(10, ge=1, le=1000, description="Hits per query.")
 
     @model_validator(mode="after")
     def _one(self) -> SearchBody:
@@ -261,3 +272,40 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (503, "The task's model is not loaded on this server."),
     )
 }
+
+
+# -- the limits of one server, published in its schema ---------------------------------------------------
+
+#: Body fields that are lists of items, counted against ``max_items``.
+ITEM_LISTS = frozenset({"texts", "queries", "records", "pairs"})
+#: Fields whose strings must hold more than white space (the library refuses blank labels and queries).
+NOT_BLANK_FIELDS = frozenset({"labels", "query", "queries"})
+
+
+def publish_limits(openapi: dict[str, Any], *, max_items: int, max_labels: int, max_chars: int) -> None:
+    """Write a server's limits into its OpenAPI document: ``maxItems`` and ``maxLength``.
+
+    The schema then refuses what the server refuses for size, so a client (or a fuzzer) can
+    tell a request that is too large from one the server failed to answer. The body size and
+    the texts x labels product (``max_body_bytes``, ``max_work``) have no JSON Schema keyword.
+    """
+    for name, model in openapi.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Body") and name not in ("QaRecord", "Pair"):
+            continue
+        for field, schema in model.get("properties", {}).items():
+            for variant in schema.get("anyOf", [schema]):
+                _limit(variant, field, max_items=max_items, max_labels=max_labels, max_chars=max_chars)
+
+
+def _limit(schema: dict[str, Any], field: str, *, max_items: int, max_labels: int, max_chars: int) -> None:
+    blank = {"pattern": r"\S"} if field in NOT_BLANK_FIELDS else {}
+    if schema.get("type") == "string":
+        schema.update(maxLength=max_chars, **blank)
+    elif schema.get("type") == "array":
+        if field in ITEM_LISTS:
+            schema["maxItems"] = max_items
+        elif field == "labels":
+            schema.update(maxItems=max_labels, minItems=1, uniqueItems=True)
+        items = schema.get("items", {})
+        if items.get("type") == "string":
+            items.update(maxLength=max_chars, **blank)

@@ -6,6 +6,8 @@ import pytest
 
 from nlu_toolkit import errors
 from nlu_toolkit.errors import (
+    ArtefactBusy,
+    CheckpointCorrupted,
     IndexCorrupted,
     InputError,
     MissingExtra,
@@ -13,7 +15,9 @@ from nlu_toolkit.errors import (
     ModelMismatch,
     ModelNotAvailable,
     NluError,
+    OutputError,
     TrainingDataError,
+    UnsafeModel,
     UsageError,
 )
 from nlu_toolkit.extras import require
@@ -31,6 +35,10 @@ from nlu_toolkit.extras import require
         (ModelMismatch, 2),
         (MissingExtra, 2),
         (TrainingDataError, 2),
+        (OutputError, 2),
+        (ArtefactBusy, 1),
+        (UnsafeModel, 2),
+        (CheckpointCorrupted, 2),
     ],
 )
 def test_exit_codes(cls, code):
@@ -57,6 +65,10 @@ def test_every_error_class_is_covered():
         ModelMismatch,
         MissingExtra,
         TrainingDataError,
+        OutputError,
+        ArtefactBusy,
+        UnsafeModel,
+        CheckpointCorrupted,
     }
 
 
@@ -123,3 +135,8 @@ def test_require_present_module_returns_it():
     import json
 
     assert require("json", extra="x") is json
+
+
+def test_output_error_names_its_path():
+    err = OutputError("permission denied", "choose another folder", path="out/x.jsonl")
+    assert str(err) == "out/x.jsonl: permission denied (choose another folder)" and err.path == "out/x.jsonl"

@@ -26,7 +26,7 @@ from nlu_toolkit.core.metrics import (
     squad_metrics,
     sts_metrics,
 )
-from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.errors import OutputError, UsageError
 
 approx = pytest.approx
 
@@ -484,7 +484,7 @@ def test_plot_confusion_matrix_errors(tmp_path):
         plot_confusion_matrix([[1, 2, 3]], ["a", "b"], tmp_path / "x.png")
     with pytest.raises(UsageError, match="non-negative integer"):
         plot_confusion_matrix([[1, -1], [0, 0]], ["a", "b"], tmp_path / "x.png")
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         plot_confusion_matrix([[1, 0], [0, 1]], ["a", "b"], tmp_path / "missing" / "x.png")
     assert list(tmp_path.iterdir()) == []
 

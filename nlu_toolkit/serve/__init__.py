@@ -4,8 +4,11 @@
     app = create_app(ServeConfig(models={"ner": "./my-ner"}))   # loads the models now
 
 Modules: `config` (the settings), `batcher` (model-free dynamic batching), `service`
-(which tasks load; one batching worker thread per model), `api` (routes, errors, the
-API-key and body-size guard). Only `config` and `batcher` import without the extra.
+(which tasks load; one batching worker thread per model), `api` (the app and its routes),
+`schemas` (request and response models, the limits published in /openapi.json), `limits`
+(every text field and list checked before work is queued), `errors` (the one JSON error
+shape), `guard` (the API key and body size), `protocol` (a JSON 400 for requests the HTTP
+parser refuses). Only `config` and `batcher` import without the extra.
 """
 
 from __future__ import annotations

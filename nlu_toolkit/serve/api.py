@@ -8,10 +8,12 @@ Request shapes (the answer has the shape of the question):
   -> a JSON array of records, in request order, what ``nlu <task> --format json`` prints.
 
 Records are the library's ``to_dict()`` (see `nlu_toolkit.records`). Every error is
-``{"error": ..., "hint": ...}``: 400 bad JSON, 401 API key, 404/405 no such endpoint,
-413 body or list too large, 422 a field missing or of the wrong type or unusable
-input, 503 the task's model is not loaded, 500 anything else (one line; the
-traceback goes to the server log only).
+``{"error": ..., "hint": ...}``: 400 bad JSON or bad HTTP, 401 API key, 404/405 no such
+endpoint (a 405 names the allowed methods in ``Allow``), 413 body, list, labels or texts x
+labels too large, 422 a field missing or of the wrong type or unusable input (a string over
+``max_chars`` or holding a lone surrogate, in any field), 503 the task's model is not
+loaded, 500 anything else (one line; the traceback goes to the server log only). Every
+limit is checked before the work is queued (`nlu_toolkit.serve.limits`).
 
 This module imports FastAPI at the top: import it through `nlu_toolkit.serve`, which
 checks the ``serve`` extra first.

@@ -329,3 +329,8 @@ def test_a_whole_number_written_as_a_float_is_an_integer_as_json_schema_says(hos
     assert hits.status_code == 200 and len(hits.json()["hits"]) == 2
     assert_error(hostile.post("/search", json={"query": "paris", "top_k": "2"}), 422, "top_k")
     assert_error(hostile.post("/search", json={"query": "paris", "top_k": 2.5}), 422, "top_k")
+
+
+def test_json_nested_too_deep_to_parse_is_a_400_with_a_hint(hostile):
+    deep = '{"texts": [{"text": "a", "x": ' + "[" * 5000 + "]" * 5000 + "}]}"
+    assert_error(post_raw(hostile, "/embed", deep), 400, "error parsing the body", "send a JSON object")

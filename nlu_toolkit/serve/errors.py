@@ -18,6 +18,7 @@ from nlu_toolkit.serve.config import SERVE_TASKS
 log = logging.getLogger("nlu_toolkit.serve")
 
 SCHEMA_HINT = "see the request schema at /docs (or /openapi.json)"
+JSON_HINT = 'send a JSON object, e.g. {"text": ...}'
 
 # -- errors ---------------------------------------------------------------------------------
 
@@ -126,7 +127,9 @@ def install_error_handlers(app: FastAPI) -> None:
                 SCHEMA_HINT,
                 headers=dict(e.headers or {}),
             )
-        return error_response(e.status_code, str(e.detail), None, headers=dict(e.headers or {}))
+        # 400 here: FastAPI could not parse the body at all (e.g. JSON nested too deep for its parser).
+        hint = JSON_HINT if e.status_code == 400 else None
+        return error_response(e.status_code, str(e.detail), hint, headers=dict(e.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, e: Exception) -> Response:

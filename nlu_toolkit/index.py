@@ -48,6 +48,7 @@ from nlu_toolkit.index_manifest import (
 from nlu_toolkit.index_store import IndexStore
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.io.writers import dumps
+from nlu_toolkit.records import merge_passthrough, with_fields
 from nlu_toolkit.resolver import ModelInfo
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import PRECISIONS, Embedder
@@ -76,12 +77,10 @@ class Hit:
     doc: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank,
-            "id": self.doc.get("id"),
-            "score": self.score,
-            **{k: v for k, v in self.doc.items() if k != "id"},
-        }
+        return merge_passthrough(
+            {"rank": self.rank, "id": self.doc.get("id"), "score": self.score},
+            {k: v for k, v in self.doc.items() if k != "id"},
+        )
 
 
 @dataclass
@@ -182,9 +181,7 @@ class SemanticIndex(IndexStore):
             for window, vectors, truncated in self.embedder.embed(inputs, id_start=len(self)):
                 lengths = []
                 for record, cut in zip(window, truncated, strict=True):
-                    doc = dict(record)
-                    if cut:
-                        doc["truncated"] = True
+                    doc = with_fields(record, truncated=True) if cut else dict(record)
                     line = (dumps(doc) + "\n").encode("utf-8")
                     f.write(line)
                     self.fingerprint.update(line)
@@ -301,6 +298,6 @@ def _rerank(results: list[SearchResult], model: str, *, device: str) -> None:
     it = iter(scores[:, -1])
     for r in results:
         for h in r.hits:
-            h.doc = {**h.doc, "retrieval_score": h.score}
+            h.doc = with_fields(h.doc, retrieval_score=h.score)
             h.score = float(next(it))
         r.hits.sort(key=lambda h: -h.score)

@@ -2,8 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+#: What a passthrough column named like a field of the result is renamed to.
+CLASH_PREFIX = "input_"
+
+
+def merge_passthrough(result: Mapping[str, Any], passthrough: Mapping[str, Any]) -> dict[str, Any]:
+    """``result`` followed by the input's ``passthrough`` columns, neither losing anything.
+
+    A column named like a field of the result (an input file's gold ``label`` or ``score``
+    beside the predicted ones) never overwrites it: it is kept as ``input_<name>``
+    (``input_input_<name>`` when that is taken too). The CLI, the library and the server
+    all build their records through here, so they agree.
+    """
+    out = dict(result)
+    for key, value in passthrough.items():
+        name = key
+        while name in out:
+            name = CLASH_PREFIX + name
+        out[name] = value
+    return out
+
+
+def with_fields(record: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+    """``record`` with ``fields`` set; a column of the record with one of their names moves to ``input_<name>``."""
+    base = {k: v for k, v in record.items() if k not in fields}
+    clashing = {k: record[k] for k in fields if k in record}
+    return merge_passthrough({**base, **fields}, clashing)
 
 
 @dataclass
@@ -32,15 +60,17 @@ class Classification:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "text": self.text,
-            "label": self.label,
-            "score": self.score,
-            "labels": [x.to_dict() for x in self.labels],
-            "truncated": self.truncated,
-            **self.extra,
-        }
+        return merge_passthrough(
+            {
+                "id": self.id,
+                "text": self.text,
+                "label": self.label,
+                "score": self.score,
+                "labels": [x.to_dict() for x in self.labels],
+                "truncated": self.truncated,
+            },
+            self.extra,
+        )
 
 
 @dataclass
@@ -66,13 +96,15 @@ class NerResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "text": self.text,
-            "entities": [e.to_dict() for e in self.entities],
-            "truncated": self.truncated,
-            **self.extra,
-        }
+        return merge_passthrough(
+            {
+                "id": self.id,
+                "text": self.text,
+                "entities": [e.to_dict() for e in self.entities],
+                "truncated": self.truncated,
+            },
+            self.extra,
+        )
 
 
 @dataclass
@@ -105,14 +137,16 @@ class QAResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "question": self.question,
-            "answer": self.answer,
-            "score": self.score,
-            "start": self.start,
-            "end": self.end,
-            "answers": [a.to_dict() for a in self.answers],
-            "impossible": self.impossible,
-            **self.extra,
-        }
+        return merge_passthrough(
+            {
+                "id": self.id,
+                "question": self.question,
+                "answer": self.answer,
+                "score": self.score,
+                "start": self.start,
+                "end": self.end,
+                "answers": [a.to_dict() for a in self.answers],
+                "impossible": self.impossible,
+            },
+            self.extra,
+        )

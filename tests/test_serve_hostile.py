@@ -296,19 +296,26 @@ def test_the_web_app_backend_removes_its_index_staging_folder(hostile_config, tm
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "needle"),
+    ("path", "body", "field", "sent"),
     [
-        ("/qa", {"records": [{"question": "who?", "context": "John wrote it.", "start": {"x": 1}}]}, "'start'"),
-        ("/classify", {"texts": [{"text": "ok", "label": "gold"}], "labels": ["a", "b"]}, "'label'"),
-        ("/ner", {"texts": [{"text": "John", "entities": []}]}, "'entities'"),
-        ("/embed", {"texts": [{"text": "ok", "embedding": [1.0]}]}, "'embedding'"),
+        ("/qa", {"records": [{"question": "who?", "context": "John wrote it.", "start": {"x": 1}}]}, "start", {"x": 1}),
+        ("/classify", {"texts": [{"text": "ok", "label": "gold"}], "labels": ["a", "b"]}, "label", "gold"),
+        ("/ner", {"texts": [{"text": "John", "entities": []}]}, "entities", []),
+        ("/embed", {"texts": [{"text": "ok", "embedding": [1.0]}]}, "embedding", [1.0]),
     ],
 )
-def test_a_record_field_the_answer_writes_is_refused_not_copied_over_the_answer(hostile, path, body, needle):
+def test_a_record_field_the_answer_writes_is_kept_as_input_field_not_copied_over_the_answer(
+    hostile, path, body, field, sent
+):
     # schemathesis sent {"start": {...}} in a QA record: the copy replaced the answer's start offset,
-    # and the answer no longer matched its own schema.
-    assert_error(hostile.post(path, json=body), 422, f"has a field {needle}, which the answer writes", "rename it")
-    kept = {"texts": [{"text": "ok", "gold": "x"}]}  # other fields are still passed through
+    # and the answer no longer matched its own schema. Now the answer keeps its field and the sent
+    # value comes back as input_<field>, as in the CLI and the library (records.merge_passthrough).
+    response = hostile.post(path, json=body)
+    assert response.status_code == 200, response.text
+    record = response.json()[0]
+    assert record[f"input_{field}"] == sent
+    assert record[field] != sent or field == "entities"  # the answer's own value (NER may find no entity)
+    kept = {"texts": [{"text": "ok", "gold": "x"}]}  # other fields pass through under their own name
     assert hostile.post("/embed", json=kept).json()[0]["gold"] == "x"
 
 

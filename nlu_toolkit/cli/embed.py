@@ -201,6 +201,7 @@ def embed_cli(
     if corpus or index or rerank:
         raise UsageError("--corpus, --index and --rerank are for search mode", "add --search QUERY or --queries FILE")
     from nlu_toolkit.io.writers import embedding_format, write_embeddings
+    from nlu_toolkit.records import with_fields
     from nlu_toolkit.tasks.embed import Embedder, quantize
 
     chosen = embedding_format(output, fmt)
@@ -231,7 +232,7 @@ def embed_cli(
     matrix = quantize(np.concatenate(parts), precision.value)
     if chosen == "table":
         emit(
-            ({**r, "embedding": v} for r, v in zip(kept, matrix.tolist(), strict=True)),
+            (with_fields(r, embedding=v) for r, v in zip(kept, matrix.tolist(), strict=True)),
             fmt="table",
             output=None,
             columns=[

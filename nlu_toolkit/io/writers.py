@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.guard import check_output_file, output_error
+from nlu_toolkit.records import with_fields
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "csv")
 _BY_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -198,10 +199,10 @@ def write_embeddings(records: list[dict[str, Any]], vectors: Any, fmt: str, outp
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pylist(
-            [{**r, "embedding": v} for r, v in zip(records, np.asarray(vectors).tolist(), strict=True)]
+            [with_fields(r, embedding=v) for r, v in zip(records, np.asarray(vectors).tolist(), strict=True)]
         )
         with atomic_output(output, "wb") as f:  # type: ignore[arg-type]
             pq.write_table(table, f)
         return len(records)
-    rows = ({**r, "embedding": v} for r, v in zip(records, np.asarray(vectors).tolist(), strict=True))
+    rows = (with_fields(r, embedding=v) for r, v in zip(records, np.asarray(vectors).tolist(), strict=True))
     return write_records(rows, fmt, output)

@@ -39,7 +39,6 @@ from nlu_toolkit.serve.limits import (
     check_body,
     check_count,
     check_labels,
-    check_passthrough,
     check_qa,
     text_records,
 )
@@ -73,7 +72,6 @@ def _texts(body: TextsBody, config: ServeConfig, answer: type[Any]) -> list[dict
     texts = [body.text] if body.texts is None else body.texts
     check_count(len(texts), config)
     check_body(body, config)
-    check_passthrough(texts, answer, ["text"], "texts")
     return text_records(texts, config)
 
 
@@ -185,7 +183,6 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                 for i, r in enumerate(body.records)
             ]
         check_body(body, config)
-        check_passthrough(items, QaAnswer, ["question", "context"], "records")
         check_qa(items)
         return _reply(await service.run("qa", None, items), body.records is None)
 

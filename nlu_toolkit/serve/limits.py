@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from nlu_toolkit.errors import InputError
@@ -56,21 +56,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-def check_passthrough(items: list[Any], answer: Any, used: Iterable[str], where: str) -> None:
-    """422 when a record of ``items`` has a field that ``answer`` (a response model) writes itself.
-
-    The library copies a record's other fields after its own (``{**result, **passthrough}``), so
-    a ``"label"`` sent along with a text would replace the predicted label in the answer.
-    """
-    reserved = set(answer.model_fields) - {"id", *used}
-    for i, item in enumerate(items):
-        if isinstance(item, Mapping) and (clash := sorted(reserved.intersection(item))):
-            raise InputError(
-                f"{where}.{i} has a field {clash[0]!r}, which the answer writes itself",
-                f"rename it, e.g. 'input_{clash[0]}' (the answer's fields: {', '.join(sorted(reserved))})",
-            )
 
 
 def check_count(n: int, config: ServeConfig) -> None:

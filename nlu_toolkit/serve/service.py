@@ -110,11 +110,13 @@ class EmbedTask(_OneModel):
         self._described = {"model": _model(self.info), "dimension": self.embedders[False].dimension}
 
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
+        from nlu_toolkit.records import with_fields
         from nlu_toolkit.tasks.common import passthrough
 
         vectors, truncated = self.embedders[bool(group)].encode([r["text"] for r in payloads])
+        # A sent field named "truncated" or "embedding" comes back as input_<name>, never over the answer.
         return [
-            {"id": r["id"], "truncated": t, **passthrough(r, ["text"]), "embedding": v.tolist()}
+            with_fields({"id": r["id"], **passthrough(r, ["text"])}, truncated=t, embedding=v.tolist())
             for r, v, t in zip(payloads, vectors, truncated, strict=True)
         ]
 

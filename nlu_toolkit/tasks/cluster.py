@@ -14,6 +14,7 @@ import numpy as np
 
 from nlu_toolkit.core.finite import check_finite
 from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.records import with_fields
 from nlu_toolkit.resolver import ModelInfo
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import Embedder
@@ -131,7 +132,7 @@ def cluster(
         top_n_keywords=keywords if "text" in records[0] else 0,
         n_representatives=representatives,
     )
-    out = [{**r, "cluster": int(c)} for r, c in zip(records, labels, strict=True)]
+    out = [with_fields(r, cluster=int(c)) for r, c in zip(records, labels, strict=True)]
     return ClusterResult(out, labels, summary, np.asarray(embeddings, dtype=np.float32), info, warning)
 
 

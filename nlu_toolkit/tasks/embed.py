@@ -17,6 +17,7 @@ from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import pool_windows
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
+from nlu_toolkit.records import with_fields
 from nlu_toolkit.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive
 
@@ -241,7 +242,7 @@ def embed(
     records: list[dict[str, Any]] = []
     parts: list[np.ndarray] = []
     for window, vectors, truncated in embedder.embed(inputs):
-        records.extend({**r, "truncated": t} for r, t in zip(window, truncated, strict=True))
+        records.extend(with_fields(r, truncated=t) for r, t in zip(window, truncated, strict=True))
         parts.append(vectors)
     matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
     return records, quantize(matrix, precision)

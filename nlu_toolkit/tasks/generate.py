@@ -16,6 +16,7 @@ from typing import Any
 
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.records import merge_passthrough
 from nlu_toolkit.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit
 
@@ -38,7 +39,7 @@ class GeneratedText:
         record = {"id": self.id, "text": self.text, key: self.output, "chunks": self.chunks}
         if len(self.outputs) > 1:
             record[key + "s"] = self.outputs
-        return {**record, **self.extra}
+        return merge_passthrough(record, self.extra)
 
 
 def split_sentences(text: str) -> list[str]:

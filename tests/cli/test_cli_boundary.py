@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.cli.cli_checks import check_error
+from cli_checks import check_error
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from tests.cli.cli_checks import check_error, listing
+from cli_checks import check_error, listing
 
 
 def test_cli_cluster_all_nan_embeddings_exits_2_naming_the_rows(nlu, tmp_path, out_dir):

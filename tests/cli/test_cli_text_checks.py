@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.cli_checks import check_error
+from cli_checks import check_error
 
 LONE = "\ud800"
 

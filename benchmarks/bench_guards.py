@@ -143,7 +143,7 @@ def bench_index(texts: list[str], n: int, repeats: int) -> None:
                 pass
 
         t_lock = timed(lambda: [lock_once() for _ in range(100)], repeats) / 100
-    size = sum(f.stat().st_size for f in folder.iterdir()) if folder.exists() else 0
+        size = sum(f.stat().st_size for f in folder.iterdir())
     print(f"4. index of {n:,} texts (built in {built:.1f} s, {size / 1e6:.2f} MB on disk):")
     print(
         f"   load verify=True {t_verified * 1e3:.1f} ms vs verify=False {t_plain * 1e3:.1f} ms "

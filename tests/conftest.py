@@ -173,3 +173,33 @@ def marian_model(models_dir: Path) -> str:
 @pytest.fixture(scope="session")
 def gpt2_model(models_dir: Path) -> str:
     return _build_generative(models_dir, "gpt2", "gpt2", max_length=64)
+
+
+def _pickled(models_dir: Path, source: str, name: str) -> str:
+    """A copy of a tiny model whose weights are pickle only (``pytorch_model.bin``): what loaders must refuse."""
+    from nlu_toolkit.testing import resave_as_pickle
+
+    folder = models_dir / name
+    if not folder.is_dir():
+        resave_as_pickle(source, folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def st_pickle(models_dir: Path, st_model: str) -> str:
+    return _pickled(models_dir, st_model, "st-pickle")
+
+
+@pytest.fixture(scope="session")
+def st_pickle_other(models_dir: Path, st_model_other: str) -> str:
+    return _pickled(models_dir, st_model_other, "st-seed1-pickle")
+
+
+@pytest.fixture(scope="session")
+def ce_pickle(models_dir: Path, cross_encoder_model: str) -> str:
+    return _pickled(models_dir, cross_encoder_model, "cross-encoder-pickle")
+
+
+@pytest.fixture(scope="session")
+def cls_pickle(models_dir: Path, cls_model: str) -> str:
+    return _pickled(models_dir, cls_model, "cls-pickle")

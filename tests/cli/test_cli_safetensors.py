@@ -4,34 +4,10 @@ one line with a conversion hint, nothing written."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-import pytest
 from cli_checks import check_error, check_ok, listing
 
 from nlu_toolkit.testing import resave_as_pickle
-
-
-def _pickled(models_dir: Path, source: str, name: str) -> str:
-    folder = models_dir / name
-    if not folder.is_dir():
-        resave_as_pickle(source, folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def st_pickle(models_dir, st_model) -> str:
-    return _pickled(models_dir, st_model, "st-pickle")
-
-
-@pytest.fixture(scope="module")
-def st_pickle_other(models_dir, st_model_other) -> str:
-    return _pickled(models_dir, st_model_other, "st-seed1-pickle")
-
-
-@pytest.fixture(scope="module")
-def ce_pickle(models_dir, cross_encoder_model) -> str:
-    return _pickled(models_dir, cross_encoder_model, "cross-encoder-pickle")
 
 
 def _refused(result) -> None:

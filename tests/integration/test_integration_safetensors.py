@@ -17,33 +17,6 @@ from nlu_toolkit.resolver import ModelInfo, clear_cache, load_model, weights_sha
 from nlu_toolkit.testing import resave_as_pickle
 
 
-def _pickled(models_dir: Path, source: str, name: str) -> str:
-    folder = models_dir / name
-    if not folder.is_dir():
-        resave_as_pickle(source, folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def st_pickle(models_dir, st_model) -> str:
-    return _pickled(models_dir, st_model, "st-pickle")
-
-
-@pytest.fixture(scope="module")
-def st_pickle_other(models_dir, st_model_other) -> str:
-    return _pickled(models_dir, st_model_other, "st-seed1-pickle")
-
-
-@pytest.fixture(scope="module")
-def ce_pickle(models_dir, cross_encoder_model) -> str:
-    return _pickled(models_dir, cross_encoder_model, "cross-encoder-pickle")
-
-
-@pytest.fixture(scope="module")
-def cls_pickle(models_dir, cls_model) -> str:
-    return _pickled(models_dir, cls_model, "cls-pickle")
-
-
 @pytest.fixture
 def no_unpickling(monkeypatch):
     """Any call of torch.load fails the test: the refusal must come before anything is loaded."""

@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -52,8 +53,22 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: 
     file itself) raises `OutputError`; on any exception, ``KeyboardInterrupt`` and the
     CLI's SIGTERM exception included, the temp file is removed and ``path`` is untouched.
     """
-    target = Path(path)
-    check_output_file(target)
+    check_output_file(path)
+    # Write to the real file: a symlink stays a link and points at the new content.
+    target = Path(os.path.realpath(os.path.abspath(os.fspath(path))))
+    try:
+        st = target.stat()
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # A device, FIFO or socket (/dev/null, /dev/stdout) is written straight through, never replaced.
+        try:
+            f = open(target, mode, **open_kwargs)  # noqa: SIM115
+        except OSError as e:
+            raise output_error(e, path) from e
+        with f:
+            yield f
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as e:

@@ -10,6 +10,7 @@ import contextlib
 import csv
 import errno
 import json
+import math
 import os
 import shutil
 import stat
@@ -134,8 +135,25 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _finite(value: Any) -> Any:
+    # NaN/Infinity are not JSON: write them as null.
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _finite(value.tolist())
+    return value
+
+
 def dumps(record: Any) -> str:
-    return json.dumps(record, ensure_ascii=False, default=_jsonable)
+    """Strict JSON: non-finite floats become null."""
+    try:
+        return json.dumps(record, ensure_ascii=False, default=_jsonable, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(record), ensure_ascii=False, default=_jsonable, allow_nan=False)
 
 
 def _cell(value: Any) -> Any:

@@ -15,6 +15,7 @@ inherits these methods from `IndexStore`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -127,7 +128,12 @@ class IndexStore:
             tensors["codes"] = self.codes
         if self.ranges is not None:
             tensors["ranges"] = self.ranges.astype(np.float32)
-        save_file(tensors, str(tmp / VECTORS))
+        try:
+            save_file(tensors, str(tmp / VECTORS))
+        except Exception as e:  # safetensors reports a full disk as SafetensorError, not OSError
+            if type(e).__name__ == "SafetensorError":
+                raise OSError(errno.ENOSPC if "No space left" in str(e) else errno.EIO, str(e)) from e
+            raise
         shutil.copyfile(self._docs_path, tmp / DOCS)
         files = [VECTORS, DOCS]
         if self._ann is not None:

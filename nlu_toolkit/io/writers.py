@@ -86,6 +86,9 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: 
             # Out of space is the output's fault whoever hit it; other errors of the body may be the input's.
             if e.errno in _FULL:
                 raise output_error(e, target) from e
+            if e.errno is None and "requested and" in str(e) and "written" in str(e):
+                # numpy's np.save reports a short write (full disk) as OSError with no errno.
+                raise output_error(OSError(errno.ENOSPC, str(e)), target) from e
             raise
         try:
             os.replace(tmp, target)
@@ -117,6 +120,9 @@ def staged_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
         except OSError as e:
             if e.errno in _FULL:
                 raise output_error(e, target) from e
+            if e.errno is None and "requested and" in str(e) and "written" in str(e):
+                # numpy's np.save reports a short write (full disk) as OSError with no errno.
+                raise output_error(OSError(errno.ENOSPC, str(e)), target) from e
             raise
         if not target.exists():
             try:

@@ -10,10 +10,12 @@ Every field a loader uses is checked for type and range; any damage raises
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -132,15 +134,27 @@ def validate(manifest: Any, where: Path) -> None:
 
 
 def _open_in(folder: Path, dfd: int | None, name: str) -> Any:
-    if dfd is None:
-        return open(folder / name, "rb")
-    return os.fdopen(os.open(name, os.O_RDONLY, dir_fd=dfd), "rb")
+    """Open an index file for reading; a link, FIFO or device is damage, never read (it could hang)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(folder / name, flags) if dfd is None else os.open(name, flags, dir_fd=dfd)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENXIO):  # a symlink (O_NOFOLLOW) or a socket/FIFO without a writer
+            raise _not_regular(folder, name) from e
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_regular(folder, name)
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
-def _open_in(folder: Path, dfd: int | None, name: str) -> Any:
-    if dfd is None:
-        return open(folder / name, "rb")
-    return os.fdopen(os.open(name, os.O_RDONLY, dir_fd=dfd), "rb")
+def _not_regular(folder: Path, name: str) -> IndexCorrupted:
+    return IndexCorrupted(
+        f"index {folder}: {name} is not a regular file (a link, FIFO or device)",
+        f"rebuild it: nlu index build FILE --out {folder} --overwrite",
+    )
 
 
 def sha256_of(handle: Any) -> str:

@@ -52,6 +52,9 @@ from nlu_toolkit.tasks.embed import Embedder
 if TYPE_CHECKING:
     from nlu_toolkit.index import SemanticIndex
 
+#: The entries of an index folder; anything else in it belongs to the user.
+INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN})
+
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -98,6 +101,7 @@ class IndexStore:
 
         def check() -> None:
             check_output_folder(target, kind="index", is_kind=is_index_folder, overwrite=overwrite, what="the folder")
+            refuse_foreign_entries(real)
 
         check()
         try:
@@ -314,3 +318,23 @@ def _recorded_spec(recorded: dict[str, Any]) -> str:
     if recorded.get("source") == "local":
         return str(recorded.get("path"))
     return str(recorded.get("name"))
+
+
+def refuse_foreign_entries(folder: Path) -> None:
+    """Refuse to replace an index folder that also holds the user's own files.
+
+    A save swaps the whole folder, so anything else inside it (notes, a nested folder) would
+    be deleted with the old index.
+    """
+    from nlu_toolkit.errors import OutputError
+
+    if not folder.is_dir() or not is_index_folder(folder):
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in INDEX_FILES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputError(
+            f"the index folder also holds {shown}, which replacing the index would delete",
+            "move them out of the index folder first",
+            path=str(folder),
+        )

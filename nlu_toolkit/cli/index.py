@@ -145,10 +145,12 @@ def add_cli(
     from pathlib import Path
 
     from nlu_toolkit.index import SemanticIndex, read_manifest
+    from nlu_toolkit.index_store import refuse_foreign_entries
     from nlu_toolkit.io.lock import artefact_lock
     from nlu_toolkit.io.readers import iter_records
 
     read_manifest(Path(index_dir))  # a missing or foreign folder fails before the lock and the model
+    refuse_foreign_entries(Path(index_dir).resolve())  # the save swaps the whole folder
     with (
         artefact_lock(index_dir, timeout=lock_timeout),
         progress_bar(not quiet, "adding") as progress,

@@ -45,6 +45,18 @@ def format_for_output(output: str | None, fmt: str | None, *, isatty: bool) -> s
 _FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
+def _disk_full(e: OSError) -> OSError | None:
+    """``e`` as a full-disk error (errno ENOSPC) when it is one, else None.
+
+    numpy's ``np.save`` reports a short write (a full disk) as an OSError with no errno.
+    """
+    if e.errno in _FULL:
+        return e
+    if e.errno is None and "requested and" in str(e) and "written" in str(e):
+        return OSError(errno.ENOSPC, str(e))
+    return None
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; rename it to ``path`` only if the block succeeds.
@@ -84,11 +96,8 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: 
                 yield f
         except OSError as e:
             # Out of space is the output's fault whoever hit it; other errors of the body may be the input's.
-            if e.errno in _FULL:
-                raise output_error(e, target) from e
-            if e.errno is None and "requested and" in str(e) and "written" in str(e):
-                # numpy's np.save reports a short write (full disk) as OSError with no errno.
-                raise output_error(OSError(errno.ENOSPC, str(e)), target) from e
+            if (full := _disk_full(e)) is not None:
+                raise output_error(full, target) from e
             raise
         try:
             os.replace(tmp, target)
@@ -118,11 +127,8 @@ def staged_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
         try:
             yield tmp
         except OSError as e:
-            if e.errno in _FULL:
-                raise output_error(e, target) from e
-            if e.errno is None and "requested and" in str(e) and "written" in str(e):
-                # numpy's np.save reports a short write (full disk) as OSError with no errno.
-                raise output_error(OSError(errno.ENOSPC, str(e)), target) from e
+            if (full := _disk_full(e)) is not None:
+                raise output_error(full, target) from e
             raise
         if not target.exists():
             try:

@@ -25,10 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +45,7 @@ from nlu_toolkit.index_manifest import (
 )
 from nlu_toolkit.index_store import IndexStore
 from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.io.staging import staging_folder
 from nlu_toolkit.io.writers import dumps
 from nlu_toolkit.records import merge_passthrough, with_fields
 from nlu_toolkit.resolver import ModelInfo
@@ -117,7 +116,7 @@ class SemanticIndex(IndexStore):
         self.codes: np.ndarray | None = None
         self._ann: Any = None
         # Documents live in a JSONL file; offsets[i]:offsets[i+1] is document i's line.
-        self._staging = Path(tempfile.mkdtemp(prefix="nlu-index-"))
+        self._staging = staging_folder("nlu-index-")  # also removes those of killed runs
         self._docs_path = self._staging / DOCS
         self._docs_path.touch()
         self.offsets = np.zeros(1, dtype=np.int64)

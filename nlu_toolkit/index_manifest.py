@@ -28,6 +28,7 @@ PRECISIONS = ("float32", "int8", "ubinary")  # as nlu_toolkit.tasks.embed.PRECIS
 LONG_MODES = ("truncate", "chunk")
 MANIFEST, VECTORS, DOCS, ANN = "manifest.json", "vectors.safetensors", "docs.jsonl", "ann.usearch"
 CHECKSUM_KEY = "manifest_sha256"
+MAX_LENGTH_LIMIT = 1 << 20  # tokens; far above any model's window, far below a value that overflows a tensor
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -50,8 +51,9 @@ def is_index_folder(path: Path) -> bool:
     manifest is never replaced.
     """
     try:
-        return FORMAT.encode() in (path / MANIFEST).read_bytes()[: 1 << 16]
-    except OSError:
+        with _open_in(path, None, MANIFEST) as f:
+            return FORMAT.encode() in f.read(1 << 16)
+    except (OSError, IndexCorrupted):
         return False
 
 
@@ -71,10 +73,11 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not folder.is_dir():
         raise InputError("no such index folder", "build one with: nlu index build FILE --out DIR", path=str(folder))
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise IndexCorrupted(f"{folder} has no {MANIFEST}; it is not an index", "build one with nlu index build")
     try:
-        data = path.read_bytes()
+        with _open_in(folder, None, MANIFEST) as f:  # a link, FIFO or device is damage, never read
+            data = f.read()
     except OSError as e:
         raise IndexCorrupted(f"cannot read {path} ({e.strerror})", "check its permissions") from e
     return parse_manifest(data, path)
@@ -115,7 +118,9 @@ def validate(manifest: Any, where: Path) -> None:
         "backend": manifest.get("backend") in BACKENDS,
         "long": manifest.get("long", "truncate") in LONG_MODES,
         "max_length": manifest.get("max_length") is None
-        or (_int(manifest["max_length"]) and manifest["max_length"] > 0),
+        or (_int(manifest["max_length"]) and 0 < manifest["max_length"] <= MAX_LENGTH_LIMIT),
+        # Search takes the stored vectors as unit length (dot product = cosine): only True is valid.
+        "normalized": manifest.get("normalized", True) is True,
         "corpus_fingerprint": manifest.get("corpus_fingerprint") is None
         or isinstance(manifest["corpus_fingerprint"], str),
     }

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlu_toolkit import __version__
-from nlu_toolkit.errors import IndexCorrupted, ModelMismatch
+from nlu_toolkit.errors import IndexCorrupted, ModelMismatch, ModelNotAvailable
 from nlu_toolkit.index_manifest import (
     ANN,
     DOCS,
@@ -288,6 +288,11 @@ def _embedder_for(folder: Path, manifest: dict[str, Any], model: str | None, opt
     """The index's model (or ``model``, which must have the same weights checksum)."""
     recorded = manifest["model"]
     spec = model if model is not None else _recorded_spec(recorded)
+    if model is None and recorded.get("source") == "local" and not Path(spec).is_dir():
+        raise ModelNotAvailable(
+            f"index {folder} was built with the model folder {spec}, which is gone",
+            "give the same model again (model=, --model), or rebuild the index",
+        )
     embedder = Embedder(
         spec,
         normalize=True,
@@ -300,7 +305,9 @@ def _embedder_for(folder: Path, manifest: dict[str, Any], model: str | None, opt
         raise ModelMismatch(
             f"index {folder} was built with {recorded['name']} (weights sha256 {str(recorded.get('sha256'))[:12]}), "
             f"but {embedder.model_info.name} (sha256 {have[:12]}) was given",
-            "drop --model to use the index's own model, or rebuild the index with this model",
+            "drop --model to use the index's own model, or rebuild the index with this model"
+            if model is not None
+            else "the index's model changed since the build: restore it, or rebuild the index",
         )
     if embedder.dimension != manifest["dimension"]:
         raise IndexCorrupted(

@@ -288,7 +288,7 @@ def weights_sha256(info: ModelInfo) -> str:
     if key not in _WEIGHTS_SHA:
         digest = hashlib.sha256()
         for file in files:
-            digest.update(str(file.relative_to(root)).encode())
+            digest.update(os.path.relpath(file, root).encode())
             with open(file, "rb") as f:
                 while block := f.read(1 << 20):
                     digest.update(block)

@@ -20,6 +20,7 @@ folder *before* anything is loaded:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from nlu_toolkit.errors import ModelNotAvailable, UnsafeModel
@@ -45,8 +46,10 @@ def _module_folders(root: Path) -> list[Path]:
         for entry in entries if isinstance(entries, list) else []:
             sub = entry.get("path") if isinstance(entry, dict) else None
             if isinstance(sub, str) and sub:
-                folder = (root / sub).resolve()
-                if folder.is_dir() and folder.is_relative_to(root) and folder not in folders:
+                # Not resolved: a module folder that is a symlink (or a "../" path) out of the
+                # model is loaded from all the same, so it is checked all the same.
+                folder = Path(os.path.normpath(root / sub))
+                if folder.is_dir() and folder not in folders:
                     folders.append(folder)
     return folders
 
@@ -116,7 +119,7 @@ def weights_files(folder: str | Path) -> list[Path]:
             f"cannot load model from {root}: no weights (no *.safetensors file)",
             "check that the folder holds config.json, a tokenizer and model.safetensors",
         )
-    return sorted(set(found), key=lambda p: str(p.relative_to(root)))
+    return sorted(set(found), key=lambda p: os.path.relpath(p, root))
 
 
 def require_safetensors(folder: str | Path) -> list[Path]:

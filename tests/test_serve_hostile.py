@@ -341,3 +341,39 @@ def test_a_whole_number_written_as_a_float_is_an_integer_as_json_schema_says(hos
 def test_json_nested_too_deep_to_parse_is_a_400_with_a_hint(hostile):
     deep = '{"texts": [{"text": "a", "x": ' + "[" * 5000 + "]" * 5000 + "}]}"
     assert_error(post_raw(hostile, "/embed", deep), 400, "error parsing the body", "send a JSON object")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/embed", '{"texts": [{"text": "ok", "score_in": NaN}]}'),
+        ("/embed", '{"texts": [{"text": "ok", "meta": {"w": [1, Infinity]}}]}'),
+        ("/classify", '{"texts": [{"text": "ok", "x": -Infinity}], "labels": ["a", "b"]}'),
+        ("/search", '{"query": "paris", "top_k": NaN}'),
+    ],
+)
+def test_nan_and_infinity_literals_are_a_422_never_echoed_as_invalid_json(hostile, path, body):
+    """Python's JSON parser takes NaN/Infinity; echoing one back would make the answer invalid JSON."""
+    assert_error(post_raw(hostile, path, body), 422)
+
+
+def test_a_port_in_use_is_refused_before_any_model_loads(st_model):
+    from nlu_toolkit.serve.config import check_bind
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=f"port {port} on 127.0.0.1 is already in use"):
+            check_bind("127.0.0.1", port)
+        from typer.testing import CliRunner
+
+        from nlu_toolkit.cli.app import app
+
+        result = CliRunner().invoke(app, ["serve", "--port", str(port), "-t", "embed", "-m", f"embed={st_model}"])
+        assert result.exit_code == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "already in use" in line and "another port" in line
+    check_bind("127.0.0.1", port)  # free again
+    with pytest.raises(UsageError, match="cannot listen on host"):
+        check_bind("no-such-host.invalid", 8000)

@@ -98,6 +98,9 @@ def bench_cli(
     """
     configure_runtime(verbose)
     from nlu_toolkit import bench as bench_lib
+    from nlu_toolkit.io.guard import check_outputs
+
+    check_outputs({"--json": json_path}, [texts])  # before the minutes of timing
 
     sizes = _ints(batch_sizes, "--batch-sizes")
     chosen = [b.strip() for b in backends.split(",") if b.strip()] if backends else None

@@ -186,7 +186,7 @@ def serve_cli(
     """
     configure_runtime(verbose)
     from nlu_toolkit.serve import require_serve_extra
-    from nlu_toolkit.serve.config import ServeConfig, parse_model_options
+    from nlu_toolkit.serve.config import ServeConfig, check_bind, parse_model_options
 
     require_serve_extra()  # before the slow model loads
     tasks = tuple(t.value for t in task or [])
@@ -212,6 +212,7 @@ def serve_cli(
         max_work=max_work,
         api_key=api_key or None,
     )
+    check_bind(config.host, config.port)  # a port in use is found now, not after the models load
     if not config.loopback and config.api_key is None:
         _say(
             f"nlu: warning: binding {host} without --api-key: anyone who can reach this machine can use the API "

@@ -8,14 +8,16 @@ and library writer that takes an output path:
     (exit 2, nothing touched) when the path, after resolving links and ``./``,
     is one of ``inputs`` or lies inside an input folder; is an existing folder;
     has a suffix not in ``suffixes`` (when given, e.g. ``(".png", ".svg", ".pdf")``);
-    or its parent folder does not exist, is not a folder or is not writable.
+    lies inside a model or index folder (`artefact_kind` of an ancestor); or its
+    parent folder does not exist, is not a folder or is not writable.
     An existing *file* that is not an input may be replaced (files are written
     atomically: a temp file beside the target, renamed on success).
 
 ``check_output_folder(path, *, kind, is_kind, inputs=(), overwrite=False, what="--out")``
     For artefacts written as a whole folder (an index, a fine-tuned model).
     Refused when the path is an existing file; is the current folder or one
-    of its parents; is, contains or lies inside one of ``inputs``; is an existing
+    of its parents; is, contains or lies inside one of ``inputs``; lies inside a
+    model or index folder; is an existing
     non-empty folder for which ``is_kind(path)`` is false (never replaced, even
     with ``overwrite``); is an existing artefact of the same kind and ``overwrite``
     is false (the hint says to pass ``--overwrite``). An empty existing folder
@@ -67,6 +69,42 @@ def _a(kind: str) -> str:
     return ("an " if kind[:1].lower() in "aeiou" else "a ") + kind
 
 
+#: Files whose presence makes a folder a model, an adapter, a checkpoint or an index. Checked by
+#: name only (a few ``stat`` calls per ancestor), so the guard stays cheap and loads nothing.
+_MODEL_MARKERS = ("modules.json", "adapter_config.json", "trainer_state.json")
+_WEIGHTS = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "model.onnx",
+    "openvino_model.xml",
+)
+
+
+def artefact_kind(folder: Path) -> str | None:
+    """``"model"``, ``"index"`` or ``None``: what ``folder`` holds, judged by its file names."""
+    if (folder / "manifest.json").is_file() and (folder / "vectors.safetensors").is_file():
+        return "index"
+    if any((folder / m).is_file() for m in _MODEL_MARKERS):
+        return "model"
+    if (folder / "config.json").is_file() and any((folder / w).is_file() for w in _WEIGHTS):
+        return "model"
+    return None
+
+
+def _refuse_inside_artefact(real: Path, output: PathLike, what: str) -> None:
+    """Refuse an output inside a model or index folder: writing there can overwrite or shadow its files."""
+    for ancestor in real.parents:
+        kind = artefact_kind(ancestor)
+        if kind is not None:
+            raise OutputError(
+                f"{what} lies inside the {kind} folder {ancestor}; writing there could damage the {kind}",
+                "write the output outside it",
+                path=str(output),
+            )
+
+
 def _writable_folder(folder: Path, output: PathLike, what: str) -> None:
     if not folder.exists():
         raise OutputError(
@@ -88,8 +126,13 @@ def check_output_file(
     *,
     what: str = "--output",
     suffixes: Iterable[str] | None = None,
+    in_artefact: bool = False,
 ) -> Path | None:
-    """Refuse (`OutputError`) an output file that must not or cannot be written; see the module docs."""
+    """Refuse (`OutputError`) an output file that must not or cannot be written; see the module docs.
+
+    ``in_artefact=True`` lets an artefact's own writer (a fine-tune's metrics, an exported backend)
+    write inside it; a user's output path never gets it.
+    """
     if is_stdout(output):
         return None
     assert output is not None
@@ -118,6 +161,8 @@ def check_output_file(
             )
     if real.is_dir():
         raise OutputError(f"{what} is a folder, not a file", f"give a file path for {what}", path=str(output))
+    if not in_artefact:
+        _refuse_inside_artefact(real, output, what)
     _writable_folder(real.parent, output, what)
     return given
 
@@ -150,6 +195,7 @@ def check_output_folder(
                 "write the output to another folder",
                 path=str(path),
             )
+    _refuse_inside_artefact(real, path, what)
     if real.exists() and not real.is_dir():
         raise OutputError(
             f"{what} is an existing file, not a folder; refusing to replace it with {_a(kind)}",

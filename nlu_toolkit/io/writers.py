@@ -66,7 +66,9 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: 
     file itself) raises `OutputError`; on any exception, ``KeyboardInterrupt`` and the
     CLI's SIGTERM exception included, the temp file is removed and ``path`` is untouched.
     """
-    check_output_file(path)
+    # The command checked the user's path (inside a model folder included); this writer also serves the
+    # artefacts' own files (a fine-tune's metrics.json), so only the place itself is checked here.
+    check_output_file(path, in_artefact=True)
     # Write to the real file: a symlink stays a link and points at the new content.
     target = Path(os.path.realpath(os.path.abspath(os.fspath(path))))
     try:
@@ -171,8 +173,8 @@ def dumps(record: Any) -> str:
 def _cell(value: Any) -> Any:
     if isinstance(value, (list, dict, tuple)) or getattr(value, "ndim", 0) > 0:
         return dumps(value)
-    if value is None:
-        return ""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""  # as JSON's null: a CSV reader would take "nan" or "inf" for a number
     return value
 
 
@@ -223,7 +225,15 @@ def embedding_format(output: str | None, fmt: str | None) -> str:
         return fmt
     if output not in (None, "-"):
         suffix = Path(output).suffix.lower()
-        return {".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, _BY_SUFFIX.get(suffix, "jsonl"))
+        chosen = {".npy": "npy", ".parquet": "parquet", ".pq": "parquet", "": "jsonl"}.get(
+            suffix, _BY_SUFFIX.get(suffix)
+        )
+        if chosen is None:  # e.g. .npz or .pt: writing JSONL under that name would mislead every reader
+            raise UsageError(
+                f"cannot tell the embedding format from the suffix {suffix!r} of output",
+                "name the file .npy, .parquet, .jsonl, .json or .csv, or give the format (--format)",
+            )
+        return chosen
     return "jsonl"
 
 

@@ -219,8 +219,10 @@ def run_server(app: FastAPI, config: ServeConfig, *, log_level: str = "info", ac
     """Serve ``app`` with uvicorn until SIGINT/SIGTERM, then drain in-flight requests and stop."""
     import uvicorn
 
+    from nlu_toolkit.serve.config import check_bind
     from nlu_toolkit.serve.protocol import json_error_protocol
 
+    check_bind(config.host, config.port)
     uvicorn.run(
         app,
         host=config.host,

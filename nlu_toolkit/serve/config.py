@@ -165,3 +165,35 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False  # a host name other than localhost may resolve to any interface
+
+
+def check_bind(host: str, port: int) -> None:
+    """Refuse (`UsageError`) a ``host``/``port`` the server cannot listen on, before any model loads.
+
+    Binds a socket the way uvicorn will (``SO_REUSEADDR``, so a port in ``TIME_WAIT`` passes)
+    and closes it at once. Port 0 (any free port) is not checked.
+    """
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        raise UsageError(f"cannot listen on host {host!r}: {e}", "give host an address or name of this machine") from e
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise UsageError(
+                    f"port {port} on {host} is already in use", "give another port, or stop the server that holds it"
+                ) from e
+            if e.errno in (errno.EACCES, errno.EPERM):
+                raise UsageError(
+                    f"permission denied to listen on port {port}", "give a port above 1023, or run with the rights"
+                ) from e
+            raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}", "check host and port") from e

@@ -4,6 +4,7 @@
   fields and keys of passed-through records) passes `nlu_toolkit.io.readers.check_text`:
   at most ``max_chars`` characters and valid Unicode (a lone surrogate such as the JSON
   escape ``"\\ud800"`` cannot be tokenized or written back) -> 422, naming the field;
+* every number is finite: ``NaN`` and ``Infinity`` (JSON literals Python accepts) -> 422;
 * a list of items holds at most ``max_items`` -> 413;
 * a record's passed-through fields may not carry the name of a field the answer writes
   (``label``, ``score``, ``start``, ...): the copy would replace the answer's value -> 422;
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +24,7 @@ from nlu_toolkit.serve.errors import ApiError
 
 
 def check_strings(value: Any, config: ServeConfig, where: str) -> None:
-    """Check every string in ``value`` (a request field, walked through lists and objects).
+    """Check every string (and that every number is finite) in ``value`` (a request field, walked through lists and objects).
 
     ``where`` names the field in the message: ``texts.2.text``, ``labels.0``, ``pairs.1.b``.
     """
@@ -30,6 +32,9 @@ def check_strings(value: Any, config: ServeConfig, where: str) -> None:
 
     if isinstance(value, str):
         check_text(value, config.max_chars, what=where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        # Python's JSON parser takes NaN and Infinity literals; no field means them.
+        raise InputError(f"{where} is {value}, not a finite number", f"give {where} a finite number")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             key = str(key)

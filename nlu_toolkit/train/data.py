@@ -22,6 +22,7 @@ import contextlib
 import csv
 import json
 import math
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -417,6 +418,13 @@ def _read_table(path: Path, fmt: str) -> datasets.Dataset:
                 raise TrainingDataError(f"{path}: not UTF-8 text ({cause.reason})", "save the file as UTF-8") from e
             if "corresponds to no data" in str(e):
                 raise TrainingDataError(f"{path} has no rows", "give a file with training examples") from e
+            if "surrogate" in str(cause):  # pyarrow's JSON reader refuses a lone "\ud800" escape
+                row = re.search(r"in row (\d+)", str(cause))
+                where = f"row {int(row.group(1)) + 1}: " if row else ""
+                raise TrainingDataError(
+                    f"{path}: {where}a text holds a lone surrogate escape (such as \\ud800): not valid Unicode",
+                    "remove it or re-encode the text as UTF-8",
+                ) from e
             raise TrainingDataError(
                 f"cannot read {path} as {fmt.upper()}: {type(cause).__name__}: {str(cause).strip()[:300]}",
                 f"check that the file is valid {fmt.upper()} in UTF-8, or {_TABLE_HINT} with the right extension",
@@ -476,6 +484,7 @@ def _texts(ds: datasets.Dataset, column: str, path: Path) -> list[str]:
             raise TrainingDataError(
                 f"{path}: row {i + 1}: {what} in column {column!r}", "fill in the text or remove the row"
             )
+        _valid_text(value, path, f"row {i + 1}", f"the text in column {column!r}")
     return values
 
 
@@ -776,6 +785,8 @@ def _ner_table(
             )
         if any(not isinstance(token, str) for token in tokens):
             raise TrainingDataError(f"{path}: row {row}: a token is not a string", "tokens are words (strings)")
+        for token in tokens:
+            _valid_text(token, path, f"row {row}", "a token")
         for j, tag in enumerate(tags):
             if isinstance(tag, int) and not isinstance(tag, bool):
                 if tag_names is None:
@@ -909,7 +920,19 @@ def _qa_text(row: dict[str, Any], key: str, path: Path, where: str) -> str:
     value = row.get(key)
     if not isinstance(value, str) or not value.strip():
         raise TrainingDataError(f"{path}: {where}: empty or missing {key!r}", f"give every question a {key}")
+    _valid_text(value, path, where, key)
     return value
+
+
+def _valid_text(value: str, path: Path, where: str, what: str) -> None:
+    """Refuse a text holding a lone surrogate (a JSON ``"\\ud800"`` escape): it cannot be tokenized."""
+    from nlu_toolkit.errors import InputError
+    from nlu_toolkit.io.readers import check_text
+
+    try:
+        check_text(value, None, what=what)
+    except InputError as e:
+        raise TrainingDataError(f"{path}: {where}: {e.message}", e.hint) from e
 
 
 def _qa_answers(row: dict[str, Any], context: str, path: Path, where: str, qid: str) -> dict[str, list[Any]]:

@@ -22,6 +22,7 @@ that existed before is never removed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -30,7 +31,14 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nlu_toolkit.errors import ArtefactBusy, CheckpointCorrupted, ModelNotAvailable, UnsafeModel, UsageError
+from nlu_toolkit.errors import (
+    ArtefactBusy,
+    CheckpointCorrupted,
+    ModelNotAvailable,
+    NluError,
+    UnsafeModel,
+    UsageError,
+)
 
 CHECKPOINTS = "checkpoints"
 KIND = "fine-tune output"
@@ -66,6 +74,7 @@ def check_output(out: Path, *, inputs: Iterable[str | Path | None], resume: bool
         if overwrite:
             raise UsageError("--resume continues the run in --output; --overwrite would discard it", "pick one")
         if not out.is_dir() or last_checkpoint(out) is None:
+            _refuse_if_busy(out)  # a first run still before its first checkpoint is busy, not absent
             raise UsageError(f"no checkpoint to resume from in {out / CHECKPOINTS}", "drop --resume to start afresh")
     elif out.is_dir() and is_finetune_output(out) and not overwrite:
         raise UsageError(
@@ -75,6 +84,21 @@ def check_output(out: Path, *, inputs: Iterable[str | Path | None], resume: bool
     check_output_folder(out, kind=KIND, is_kind=is_finetune_output, inputs=list(inputs), overwrite=True, what=WHAT)
     if resume:
         check_checkpoint(last_checkpoint(out))  # type: ignore[arg-type]
+
+
+def _refuse_if_busy(out: Path) -> None:
+    """`ArtefactBusy` when another run holds the lock of ``out`` now."""
+    from nlu_toolkit.io.lock import artefact_lock
+
+    if not out.parent.is_dir():
+        return
+    try:
+        with artefact_lock(out, timeout=0, what=KIND):
+            pass
+    except ArtefactBusy as e:
+        raise ArtefactBusy(
+            f"{out}: another fine-tune run is writing this folder", "wait for it to finish, then --resume"
+        ) from e
 
 
 def _damaged(checkpoint: Path, what: str) -> CheckpointCorrupted:
@@ -171,10 +195,44 @@ def output_run(out: Path, *, resume: bool, overwrite: bool) -> Iterator[None]:
         raise ArtefactBusy(
             f"{out}: another fine-tune run is writing this folder", "wait for it to finish, or give another --output"
         ) from e
-    except BaseException:
+    except BaseException as e:
         if main:
+            _drop_damaged_checkpoint(out)
             _remove_created(created, out)
+        full = _disk_full_error(e, out)
+        if full is not None:
+            raise full from e
         raise
+
+
+def _drop_damaged_checkpoint(out: Path) -> None:
+    """Delete the last checkpoint if this failed run left it half-written: ``--resume`` then takes the one before."""
+    last = last_checkpoint(out)
+    if last is None:
+        return
+    try:
+        check_checkpoint(last)
+    except (CheckpointCorrupted, UnsafeModel):
+        shutil.rmtree(last, ignore_errors=True)
+
+
+def _disk_full_error(e: BaseException, out: Path) -> NluError | None:
+    """An `OutputError` for a full disk met while saving, whoever's writer hit it (OS, safetensors, torch)."""
+    from nlu_toolkit.io.guard import output_error
+
+    if isinstance(e, OSError):
+        return (
+            output_error(e, out, doing="save the model")
+            if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+            else None
+        )
+    text = str(e)
+    # safetensors raises SafetensorError ("No space left on device"/StorageFull); torch.save a RuntimeError.
+    if type(e).__name__ in ("SafetensorError", "RuntimeError") and (
+        "No space left" in text or "StorageFull" in text or "file write failed" in text
+    ):
+        return output_error(OSError(errno.ENOSPC, text), out, doing="save the model")
+    return None
 
 
 def _remove_created(created: Path | None, out: Path) -> None:

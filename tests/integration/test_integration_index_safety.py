@@ -158,6 +158,9 @@ def test_edited_manifest_fails_its_own_checksum(copy):
         ("files", {"../x": "0" * 64}),
         ("version", "1"),
         ("max_length", -5),
+        ("max_length", 10**30),
+        ("normalized", "yes"),
+        ("normalized", False),
     ],
 )
 def test_every_manifest_field_is_validated(copy, key, value):
@@ -166,6 +169,37 @@ def test_every_manifest_field_is_validated(copy, key, value):
     _write_manifest(copy, manifest, resign=True)
     _refused(copy, "manifest")
     check_error(nlu("index", "info", copy), 1)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_manifest_that_is_a_link_or_fifo_is_refused_not_followed(copy, tmp_path, kind):
+    real = tmp_path / "elsewhere.json"
+    real.write_bytes((copy / "manifest.json").read_bytes())
+    (copy / "manifest.json").unlink()
+    if kind == "symlink":
+        (copy / "manifest.json").symlink_to(real)
+    else:
+        os.mkfifo(copy / "manifest.json")  # reading it would block forever
+    with pytest.raises(IndexCorrupted, match="not a regular file"):
+        read_manifest(copy)
+    _refused(copy, "not a regular file")
+
+
+def test_a_changed_model_without_model_given_does_not_hint_at_a_flag_never_passed(st_model, st_model_other, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(st_model, model)
+    folder = tmp_path / "x.idx"
+    with SemanticIndex.build(TEXTS, str(model)) as index:
+        index.save(folder)
+    shutil.rmtree(model)
+    with pytest.raises(Exception, match="which is gone") as err:
+        SemanticIndex.load(folder)
+    assert "model=" in err.value.hint
+    shutil.copytree(st_model_other, model)  # same path, other weights
+    line = check_error(nlu("embed", "--search", "bank", "--index", folder), 2)
+    assert "drop --model" not in line and "rebuild the index" in line
 
 
 def test_manifest_that_is_not_an_object(copy):

@@ -160,3 +160,54 @@ def test_a_run_on_a_folder_another_run_holds_is_busy(tmp_path):
     assert (out / "checkpoints" / "checkpoint-1").is_dir()
     with output_run(out, resume=True, overwrite=False):
         pass
+
+
+def test_resume_while_a_first_run_holds_the_folder_is_busy_not_missing(tmp_path):
+    """Before its first checkpoint a running fine-tune has nothing to resume, but it is busy, not absent."""
+    from nlu_toolkit.io.lock import lock_path
+
+    out = tmp_path / "model"
+    out.mkdir()
+    holder = (
+        "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); lock.acquire(); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", holder, str(lock_path(out))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(ArtefactBusy, match="another fine-tune run"):
+            check_output(out, inputs=[], resume=True, overwrite=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    with pytest.raises(UsageError, match="no checkpoint"):
+        check_output(out, inputs=[], resume=True, overwrite=False)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(28, "No space left on device"),
+        RuntimeError(
+            "[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file data/0: file write failed"
+        ),
+        type("SafetensorError", (Exception,), {})(
+            "Error while serializing: I/O error: No space left on device (os error 28)"
+        ),
+    ],
+)
+def test_a_full_disk_while_saving_is_an_output_error_and_leaves_a_resumable_folder(tmp_path, error):
+    out = tmp_path / "model"
+    with pytest.raises(OutputError, match="disk is full"), output_run(out, resume=False, overwrite=False):
+        _checkpoint(out, 1)
+        half = out / "checkpoints" / "checkpoint-2"  # the save that hit the full disk: no trainer_state.json
+        half.mkdir()
+        (half / "model.safetensors").write_bytes(b"\x00" * 3)
+        raise error
+    assert not (out / "checkpoints" / "checkpoint-2").exists()  # the half-written checkpoint is dropped
+    check_output(out, inputs=[], resume=True, overwrite=False)  # so --resume takes checkpoint-1
+
+
+def test_other_failures_keep_their_type(tmp_path):
+    with pytest.raises(RuntimeError, match="CUDA"), output_run(tmp_path / "m", resume=False, overwrite=False):
+        raise RuntimeError("CUDA out of memory")

@@ -923,3 +923,30 @@ def test_seq2seq_labels_and_pair_column_are_ignored_with_a_warning(tmp_path):
 def test_seq2seq_numbers_are_read_as_text(tmp_path):
     path = write(tmp_path, "t.csv", "source,target\n42,forty-two\n")
     assert load_task_data("seq2seq", path).train.to_list() == [{"source": "42", "target": "forty-two"}]
+
+
+@pytest.mark.parametrize(
+    ("task", "name", "content"),
+    [
+        ("classification", "c.jsonl", '{"text": "ok \\ud800 x", "label": "a"}\n{"text": "fine", "label": "b"}\n'),
+        ("ner", "n.jsonl", '{"tokens": ["A\\ud800"], "tags": ["B-PER"]}\n{"tokens": ["b"], "tags": ["O"]}\n'),
+        ("classification", "c.json", '[{"text": "fine", "label": "a"}, {"text": "\\udfff", "label": "b"}]'),
+        (
+            "qa",
+            "q.json",
+            '[{"id": "1", "question": "who \\ud800", "context": "Ada wrote",'
+            ' "answers": {"text": ["Ada"], "answer_start": [0]}}]',
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_training_data_is_named_with_its_row(tmp_path, task, name, content):
+    from nlu_toolkit.errors import TrainingDataError
+    from nlu_toolkit.train.data import load_task_data
+
+    path = tmp_path / name
+    path.write_text(content, encoding="ascii")
+    with pytest.raises(TrainingDataError, match=r"lone surrogate|invalid character") as err:
+        load_task_data(task, path)
+    assert "ArrowInvalid" not in str(err.value) and "UTF-8" in err.value.hint
+    if name.endswith(".jsonl"):  # line-delimited: the row is known (pyarrow names no row in a JSON array)
+        assert ": row 1: " in str(err.value)

@@ -104,3 +104,23 @@ def test_training_state_pickles_are_not_model_weights(tmp_path):
     with pytest.raises(ModelNotAvailable, match="no weights") as err:
         weights_files(folder)
     assert not isinstance(err.value, UnsafeModel)
+
+
+@pytest.mark.parametrize("how", ["symlink", "dotdot"])
+def test_a_module_folder_outside_the_model_is_checked_too(tmp_path, how):
+    """sentence-transformers loads a module from wherever its path leads: a link or ``../`` is no way around the check."""
+    outside = _folder(tmp_path / "elsewhere" / "dense", {"config.json": "{}", "pytorch_model.bin": "pickle"})
+    path = "2_Dense" if how == "symlink" else "../elsewhere/dense"
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": path, "type": "sentence_transformers.models.Dense"},
+    ]
+    folder = _folder(tmp_path / "st", {"modules.json": json.dumps(modules), "model.safetensors": "w"})
+    if how == "symlink":
+        (folder / "2_Dense").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafeModel, match="pickle weights only"):
+        weights_files(folder)
+    (outside / "pytorch_model.bin").unlink()
+    (outside / "model.safetensors").write_text("dense")
+    found = weights_files(folder)  # the linked module's weights are loaded, so they are hashed too
+    assert sorted(p.read_text() for p in found) == ["dense", "w"]

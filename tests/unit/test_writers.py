@@ -394,3 +394,19 @@ def test_staged_folder_publishes_on_success_only_and_keeps_a_finished_twin(tmp_p
         raise RuntimeError("export broke")
     assert not failed.exists()
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["export"]  # no temp folders left
+
+
+def test_csv_non_finite_numbers_are_empty_cells_like_json_null(tmp_path):
+    out = tmp_path / "o.csv"
+    write_records([{"id": "a", "x": float("nan"), "y": float("inf"), "z": 1.5}], "csv", str(out))
+    assert list(csv.DictReader(out.open(encoding="utf-8"))) == [{"id": "a", "x": "", "y": "", "z": "1.5"}]
+
+
+@pytest.mark.parametrize("name", ["v.npz", "v.pt", "v.txt"])
+def test_an_embedding_output_of_unknown_type_is_refused_not_written_as_jsonl(name):
+    from nlu_toolkit.io.writers import embedding_format
+
+    with pytest.raises(UsageError, match="cannot tell the embedding format"):
+        embedding_format(name, None)
+    assert embedding_format(name, "jsonl") == "jsonl"  # an explicit format wins
+    assert embedding_format("vectors", None) == "jsonl" and embedding_format("v.PQ", None) == "parquet"

@@ -62,7 +62,7 @@ def build_classifier(folder: Path) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from nlu_toolkit.embedded import embedded_path
+    from nlu_toolkit.models.embedded import embedded_path
 
     source = embedded_path()
     torch.manual_seed(0)

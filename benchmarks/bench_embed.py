@@ -158,7 +158,7 @@ def main() -> int:
     import transformers
     from sentence_transformers import SentenceTransformer
 
-    from nlu_toolkit.embedded import embedded_path
+    from nlu_toolkit.models.embedded import embedded_path
     from nlu_toolkit.tasks.embed import Embedder
 
     if args.threads > 0:
@@ -271,7 +271,7 @@ def profile(ours, st, texts: list[str], bs: int) -> None:
     import numpy as np
     import torch
 
-    from nlu_toolkit import batching
+    from nlu_toolkit.engine import batching
 
     tok = ours.loaded.tokenizer
     pad_id = tok.pad_token_id or 0

@@ -58,7 +58,7 @@ def peer(train_csv: Path, args: argparse.Namespace, max_length: int | None) -> f
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-    from nlu_toolkit.embedded import embedded_path
+    from nlu_toolkit.models.embedded import embedded_path
 
     base = str(embedded_path())
     tokenizer = AutoTokenizer.from_pretrained(base)

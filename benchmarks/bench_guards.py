@@ -54,8 +54,8 @@ def sentences() -> list[str]:
 def bench_text_check(texts: list[str], repeats: int) -> None:
     from transformers import AutoTokenizer
 
-    from nlu_toolkit.embedded import embedded_path
     from nlu_toolkit.io.readers import check_text
+    from nlu_toolkit.models.embedded import embedded_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(embedded_path()))
 
@@ -113,8 +113,8 @@ def bench_output_checks(repeats: int) -> None:
 
 
 def bench_index(texts: list[str], n: int, repeats: int) -> None:
-    from nlu_toolkit.index import SemanticIndex
     from nlu_toolkit.io.lock import artefact_lock
+    from nlu_toolkit.search.index import SemanticIndex
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "sst2.idx"

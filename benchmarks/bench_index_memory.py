@@ -22,7 +22,7 @@ texts held, it would grow as much), and the growth per extra line from small to
 large is a small multiple of the vector and offset bytes of a line.
 
 The model is a TINY random sentence-transformers BERT (hidden size 32, so 128
-bytes a vector; 64 tokens; ``nlu_toolkit.testing.build_model(folder, "sentence")``)
+bytes a vector; 64 tokens; ``nlu_toolkit.models.testing.build_model(folder, "sentence")``)
 so a 200k-line build takes minutes on 2 cores; it measures the toolkit's
 streaming, not a real model. Every index is checked: manifest count, vectors
 shape (n, 32), and ``docs.jsonl`` holding the source lines in order with ids
@@ -49,7 +49,7 @@ MiB = 1024 * 1024
 
 def write_texts(path: Path, n: int, words: tuple[int, int], seed: int) -> None:
     """``n`` lines of ``words`` (min, max) random words: the tiny vocabulary's words and random letter strings."""
-    from nlu_toolkit.testing import WORDS
+    from nlu_toolkit.models.testing import WORDS
 
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -135,8 +135,8 @@ def main() -> int:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     from transformers.utils import logging as hf_logging
 
-    from nlu_toolkit.batching import WINDOW
-    from nlu_toolkit.testing import build_model
+    from nlu_toolkit.engine.batching import WINDOW
+    from nlu_toolkit.models.testing import build_model
 
     hf_logging.disable_progress_bar()
     print(machine())
@@ -159,7 +159,7 @@ def main() -> int:
         model = build_model(tmp / "tiny", "sentence")
         dim = 32
         print(
-            f"model: TINY random sentence-transformers BERT from nlu_toolkit.testing.build_model (dimension {dim}, "
+            f"model: TINY random sentence-transformers BERT from nlu_toolkit.models.testing.build_model (dimension {dim}, "
             f"{dim * 4} bytes a float32 vector, 64 tokens)"
         )
         print(

@@ -6,7 +6,7 @@ peak RSS should not grow with the input (ratio of the two peaks close to 1).
 Each run is its own ``nlu classify --input FILE --model TINY --format jsonl -o OUT``
 subprocess; its peak RSS is the ``ru_maxrss`` that ``os.wait4`` reports for that
 one child. The model is a TINY random BERT (hidden size 32, 2 layers, built by
-``nlu_toolkit.testing.build_model``) so the 1M-line run takes minutes on 2 CPU
+``nlu_toolkit.models.testing.build_model``) so the 1M-line run takes minutes on 2 CPU
 cores; it measures the toolkit's streaming, not a real model's accuracy. The
 lines are random word sequences, so no two runs of the tokenizer see one
 repeated line. Each output is checked: exactly N lines, ids 0..N-1 in order.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 def write_texts(path: Path, n: int, seed: int) -> None:
     """``n`` lines of 4 to 24 random words (the tiny vocabulary's words, plus random letter strings)."""
-    from nlu_toolkit.testing import WORDS
+    from nlu_toolkit.models.testing import WORDS
 
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -81,7 +81,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from transformers.utils import logging as hf_logging
 
-    from nlu_toolkit.testing import build_model
+    from nlu_toolkit.models.testing import build_model
 
     hf_logging.disable_progress_bar()
 
@@ -91,7 +91,7 @@ def main() -> int:
     try:
         model = build_model(tmp / "tiny", "sequence", ["NEGATIVE", "POSITIVE"])
         print(
-            "model: TINY random BERT from nlu_toolkit.testing.build_model (hidden 32, 2 layers, 64 tokens), "
+            "model: TINY random BERT from nlu_toolkit.models.testing.build_model (hidden 32, 2 layers, 64 tokens), "
             "so the 1M-line run finishes in minutes on 2 cores"
         )
         for n in (args.small, args.large):

@@ -35,7 +35,7 @@ def main() -> int:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from nlu_toolkit.embedded import embedded_path
+    from nlu_toolkit.models.embedded import embedded_path
     from nlu_toolkit.tasks.embed import Embedder
 
     print_machine(args.threads)

@@ -1,4 +1,4 @@
-"""Row packing (`nlu_toolkit.packing`): packed passes against padded ones and raw sentence-transformers.
+"""Row packing (`nlu_toolkit.engine.packing`): packed passes against padded ones and raw sentence-transformers.
 
 What a server's dynamic batcher hands the model: groups of ``--group`` SST-2 train
 sentences in arrival order (mixed lengths). Each group is one call, on three paths
@@ -89,7 +89,7 @@ def main() -> int:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from nlu_toolkit.embedded import embedded_path
+    from nlu_toolkit.models.embedded import embedded_path
     from nlu_toolkit.tasks.embed import Embedder
 
     print_machine(args.threads)

@@ -9,7 +9,7 @@ of dimension 384, float32) the script measures:
   on the same batch, with the ratio. Its top-10 is the ground truth.
 - quantized search (`quantized_search`, int8 and ubinary codes, rescored with
   the float vectors, multiplier 4): quantize time, latencies, recall@10.
-- approximate search (`nlu_toolkit.ann.AnnIndex`, usearch HNSW, f32, M=16,
+- approximate search (`nlu_toolkit.search.ann.AnnIndex`, usearch HNSW, f32, M=16,
   expansion_add=128): build time, then for each ``--ef`` (expansion_search)
   latency and recall@10.
 
@@ -157,7 +157,7 @@ def bench_size(n: int, args: argparse.Namespace) -> None:
 
 def bench_ann(n: int, corpus: np.ndarray, queries: np.ndarray, truth: list | None, args: argparse.Namespace) -> None:
     try:
-        from nlu_toolkit.ann import AnnIndex
+        from nlu_toolkit.search.ann import AnnIndex
     except ImportError:  # pragma: no cover
         print("usearch not installed: pip install 'nlu-toolkit[ann]'")
         return

@@ -179,7 +179,7 @@ def ceiling(texts: list[str], group: int, batch_size: int, threads: int | None, 
     (packed on the CPU unless NLU_PACKING=0)."""
     import torch
 
-    from nlu_toolkit.packing import enabled
+    from nlu_toolkit.engine.packing import enabled
     from nlu_toolkit.tasks.embed import Embedder
 
     if threads:
@@ -231,7 +231,7 @@ def main() -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     print(f"data: {len(texts)} SST-2 train sentences, one per request")
-    from nlu_toolkit.packing import enabled
+    from nlu_toolkit.engine.packing import enabled
 
     print(
         f"batching server: --max-batch-size {args.max_batch_size} --max-wait-ms {args.max_wait_ms:g} "

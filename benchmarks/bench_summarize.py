@@ -56,7 +56,7 @@ def build_model(folder: Path, seed: int) -> Path:
     import torch
     from transformers import BartConfig, BartForConditionalGeneration
 
-    from nlu_toolkit.testing import build_bpe_tokenizer
+    from nlu_toolkit.models.testing import build_bpe_tokenizer
 
     tokenizer = build_bpe_tokenizer(folder, 1024, add_bos_eos=True)
     torch.manual_seed(seed)

@@ -39,7 +39,7 @@ def main() -> int:
         sys.exit("screenshot_app: playwright is not installed (pip install -e '.[test]')")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from nlu_toolkit import SemanticIndex, iter_records
-    from nlu_toolkit.webapp import AppConfig, launch
+    from nlu_toolkit.app.webapp import AppConfig, launch
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

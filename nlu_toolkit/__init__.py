@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from nlu_toolkit._version import __version__ as __version__
 
 _EXPORTS = {
     "classify": "nlu_toolkit.tasks.classify",
@@ -26,19 +26,19 @@ _EXPORTS = {
     "similarity": "nlu_toolkit.tasks.embed",
     "cluster": "nlu_toolkit.tasks.cluster",
     "dedupe": "nlu_toolkit.tasks.cluster",
-    "SemanticIndex": "nlu_toolkit.index",
+    "SemanticIndex": "nlu_toolkit.search.index",
     "semantic_search": "nlu_toolkit.core.retrieval",
     "paraphrase_mining_embeddings": "nlu_toolkit.core.retrieval",
     "community_detection": "nlu_toolkit.core.retrieval",
     "cluster_embeddings": "nlu_toolkit.core.cluster",
-    "load_model": "nlu_toolkit.resolver",
-    "ModelInfo": "nlu_toolkit.resolver",
-    "list_models": "nlu_toolkit.models",
-    "pull": "nlu_toolkit.models",
-    "verify": "nlu_toolkit.models",
+    "load_model": "nlu_toolkit.models.resolver",
+    "ModelInfo": "nlu_toolkit.models.resolver",
+    "list_models": "nlu_toolkit.models.manage",
+    "pull": "nlu_toolkit.models.manage",
+    "verify": "nlu_toolkit.models.manage",
     "iter_records": "nlu_toolkit.io.readers",
     "write_records": "nlu_toolkit.io.writers",
-    "embedded_path": "nlu_toolkit.embedded",
+    "embedded_path": "nlu_toolkit.models.embedded",
     "finetune": "nlu_toolkit.train.finetune",
     "FinetuneResult": "nlu_toolkit.train.finetune",
     "evaluate": "nlu_toolkit.train.evaluate",
@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     from nlu_toolkit.core.cluster import cluster_embeddings
     from nlu_toolkit.core.metrics import load_metric
     from nlu_toolkit.core.retrieval import community_detection, paraphrase_mining_embeddings, semantic_search
-    from nlu_toolkit.embedded import embedded_path
     from nlu_toolkit.errors import (
         IndexCorrupted,
         InputError,
@@ -81,11 +80,12 @@ if TYPE_CHECKING:
         TrainingDataError,
         UsageError,
     )
-    from nlu_toolkit.index import SemanticIndex
     from nlu_toolkit.io.readers import iter_records
     from nlu_toolkit.io.writers import write_records
-    from nlu_toolkit.models import list_models, pull, verify
-    from nlu_toolkit.resolver import ModelInfo, load_model
+    from nlu_toolkit.models.embedded import embedded_path
+    from nlu_toolkit.models.manage import list_models, pull, verify
+    from nlu_toolkit.models.resolver import ModelInfo, load_model
+    from nlu_toolkit.search.index import SemanticIndex
     from nlu_toolkit.tasks.classify import Classifier, classify
     from nlu_toolkit.tasks.cluster import cluster, dedupe
     from nlu_toolkit.tasks.embed import Embedder, embed, similarity

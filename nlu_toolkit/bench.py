@@ -11,9 +11,6 @@ recommendation per machine, task and model checksum; `recommended` is what
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from nlu_toolkit.engine import choice
+from nlu_toolkit.engine.choice import machine
+from nlu_toolkit.engine.probe import MIN_AGREEMENT, default_texts
 from nlu_toolkit.errors import UsageError
 
 TASKS = ("embed", "classify", "ner")
@@ -37,10 +37,6 @@ def default_backends() -> tuple[str, ...]:
 
 
 BATCH_SIZES = (1, 8, 32)
-#: A backend must agree with torch on the bench texts at least this much to be recommended:
-#: the mean cosine per vector (embed; dynamic int8 moves single vectors more, so the least
-#: is reported beside it), or the share of equal labels (classify) or entity lists (ner).
-MIN_AGREEMENT = 0.99
 
 
 @dataclass
@@ -78,41 +74,6 @@ class BenchResult:
         return asdict(self)
 
 
-def machine() -> dict[str, Any]:
-    """What the figures depend on: CPU model, cores and library versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
-    try:
-        from importlib.metadata import version
-
-        info["torch"] = version("torch")
-        info["onnxruntime"] = version("onnxruntime")
-    except Exception:  # onnxruntime is optional
-        info.setdefault("onnxruntime", None)
-    return info
-
-
-def _machine_key(m: dict[str, Any]) -> str:
-    return f"{m['cpu']}|{m['cores']} cores|torch {m.get('torch')}|onnxruntime {m.get('onnxruntime')}"
-
-
-def default_texts(n: int = 256, seed: int = 0) -> list[str]:
-    """``n`` varied texts of one to four sentences, made from the probe sentences (deterministic)."""
-    from nlu_toolkit.runtime import PROBE_SENTENCES
-
-    rng = np.random.default_rng(seed)
-    return [
-        " ".join(rng.choice(PROBE_SENTENCES, size=int(rng.integers(1, 5)), replace=False).tolist()) for _ in range(n)
-    ]
-
-
 def bootstrap_ci(values: Sequence[float], *, seed: int = 0, rounds: int = 2000) -> tuple[float, float]:
     """95% bootstrap interval of the mean of ``values``."""
     data = np.asarray(values, dtype=np.float64)
@@ -128,7 +89,7 @@ class _Runner:
     """One task on one backend: ``call(texts)`` returns comparable outputs; ``batch_size`` can be changed."""
 
     def __init__(self, task: str, model: str | None, backend: str, *, threads: int | None, labels: Any) -> None:
-        from nlu_toolkit.runtime import split_choice
+        from nlu_toolkit.engine.runtime import split_choice
 
         runtime, quantize = split_choice(backend)
         common = {"device": "cpu", "runtime": runtime, "quantize": quantize, "threads": threads}
@@ -217,7 +178,7 @@ def bench(
     texts = list(texts) if texts is not None else default_texts(seed=seed)
     if not texts:
         raise UsageError("no texts to time", "give a non-empty --texts FILE")
-    from nlu_toolkit.resolver import weights_sha256
+    from nlu_toolkit.models.resolver import weights_sha256
 
     runners = {b: _Runner(task, model, b, threads=threads, labels=labels) for b in dict.fromkeys(backends)}
     first = next(iter(runners.values()))
@@ -287,51 +248,17 @@ def recommend(measurements: Sequence[Measurement], task: str = "embed") -> tuple
     return best.backend, f"{speedup:.2f}x torch at batch size {size}, {what} with torch {best.agreement:.4f}"
 
 
-def results_path() -> Path:
-    from nlu_toolkit.embedded import cache_dir
-
-    return cache_dir() / "bench.json"
-
-
-def _read_store() -> dict[str, Any]:
-    try:
-        data = json.loads(results_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def save(result: BenchResult) -> Path:
     """Remember ``result``'s recommendation for ``--backend auto`` on this machine (atomic write)."""
-    from nlu_toolkit.io.writers import atomic_output
-
-    store = _read_store()
     passed = sorted(
         {m.backend for m in result.measurements if m.ran == m.backend and (m.agreement or 0) >= MIN_AGREEMENT}
         | {"torch"}
     )
-    store.setdefault(_machine_key(result.machine), {})[f"{result.task}:{result.model_sha256}"] = {
+    entry = {
         "model": result.model,
         "recommended": result.recommended,
         "usable": passed,
         "reason": result.reason,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    path = results_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path, encoding="utf-8") as f:
-        f.write(json.dumps(store, indent=2))
-    return path
-
-
-def recommended(task: str, model_sha: str, *, quantize: str | None = None) -> str | None:
-    """The backend ``nlu bench`` recommended for ``task`` and this model on this machine, or None.
-
-    With ``quantize="int8"``, ``onnx-int8`` if it was usable, else None.
-    """
-    entry = _read_store().get(_machine_key(machine()), {}).get(f"{task}:{model_sha}")
-    if not entry:
-        return None
-    if quantize == "int8":
-        return "onnx-int8" if "onnx-int8" in entry.get("usable", []) else None
-    return entry.get("recommended")
+    return choice.store(result.task, result.model_sha256, entry, on=result.machine)

@@ -1,6 +1,6 @@
 """Shared fixtures: tiny random models built once per session, data folders, an offline environment.
 
-The tiny models come from `nlu_toolkit.testing.build_model` (BERT, 64-token limit, a
+The tiny models come from `nlu_toolkit.models.testing.build_model` (BERT, 64-token limit, a
 WordPiece vocabulary in which unknown words split into subwords). They load in
 milliseconds, so integration and CLI tests run real pipelines on them.
 """
@@ -38,7 +38,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _build(models_dir: Path, name: str, kind: str, labels: list[str] | None = None, **kwargs) -> str:
-    from nlu_toolkit.testing import build_model
+    from nlu_toolkit.models.testing import build_model
 
     folder = models_dir / name
     if not (folder / "config.json").is_file():
@@ -67,7 +67,7 @@ def nli_model(models_dir: Path) -> str:
 @pytest.fixture(scope="session")
 def ner_model(models_dir: Path) -> str:
     """A tiny token classifier with the CoNLL-03 tags."""
-    from nlu_toolkit.testing import CONLL_LABELS
+    from nlu_toolkit.models.testing import CONLL_LABELS
 
     return _build(models_dir, "ner", "token", CONLL_LABELS)
 
@@ -145,7 +145,7 @@ def st_model_long(models_dir: Path) -> str:
 
 
 def _build_generative(models_dir: Path, name: str, kind: str, **kwargs) -> str:
-    from nlu_toolkit.testing import build_generative_model
+    from nlu_toolkit.models.testing import build_generative_model
 
     folder = models_dir / name
     if not (folder / "config.json").is_file():
@@ -177,7 +177,7 @@ def gpt2_model(models_dir: Path) -> str:
 
 def _pickled(models_dir: Path, source: str, name: str) -> str:
     """A copy of a tiny model whose weights are pickle only (``pytorch_model.bin``): what loaders must refuse."""
-    from nlu_toolkit.testing import resave_as_pickle
+    from nlu_toolkit.models.testing import resave_as_pickle
 
     folder = models_dir / name
     if not folder.is_dir():

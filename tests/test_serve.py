@@ -116,7 +116,7 @@ def assert_error(response: httpx.Response, status: int, *needles: str) -> dict:
 
 @pytest.fixture(scope="module")
 def index_dir(st_model, tmp_path_factory) -> str:
-    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.search.index import SemanticIndex
 
     folder = tmp_path_factory.mktemp("serve") / "index"
     SemanticIndex.build(CORPUS, st_model).save(folder)
@@ -162,7 +162,7 @@ def test_health_lists_the_served_tasks_and_batching(api):
 
 
 def test_models_name_each_model_with_its_weights_checksum(api, cls_model, ner_model, qa_model, st_model, index_dir):
-    from nlu_toolkit.resolver import locate, weights_sha256
+    from nlu_toolkit.models.resolver import locate, weights_sha256
 
     models = api.get("/models").json()
     for task, folder, kind in (
@@ -264,7 +264,7 @@ def test_similarity_matches_the_library(api, st_model):
 
 
 def test_search_matches_the_index_and_numbers_queries_per_request(api, index_dir):
-    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.search.index import SemanticIndex
 
     index = SemanticIndex.load(index_dir)
     queries = ["paris in france", "a film john loved"]

@@ -35,7 +35,7 @@ CASES = [("GET", path, "positive") for path in ("/health", "/models")] + [
 
 @pytest.fixture(scope="module")
 def fuzz_server(nli_model, ner_model, qa_model, st_model, tmp_path_factory) -> Iterator[tuple[Any, str]]:
-    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.search.index import SemanticIndex
 
     folder = tmp_path_factory.mktemp("fuzz") / "index"
     SemanticIndex.build(CORPUS, st_model).save(folder)

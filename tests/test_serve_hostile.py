@@ -27,7 +27,7 @@ LONE = "\ud800"  # what the JSON escape "\ud800" decodes to: not valid Unicode
 
 @pytest.fixture(scope="module")
 def hostile_config(cls_model, ner_model, qa_model, st_model, tmp_path_factory) -> ServeConfig:
-    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.search.index import SemanticIndex
 
     folder = tmp_path_factory.mktemp("hostile") / "index"
     SemanticIndex.build(CORPUS, st_model).save(folder)
@@ -282,7 +282,7 @@ def test_the_web_app_backend_removes_its_index_staging_folder(hostile_config, tm
     import gc
     import tempfile
 
-    from nlu_toolkit.webapp import AppBackend, AppConfig
+    from nlu_toolkit.app.webapp import AppBackend, AppConfig
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     backend = AppBackend(AppConfig(index=hostile_config.index, device="cpu"))

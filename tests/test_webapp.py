@@ -20,12 +20,7 @@ from urllib.parse import urlparse
 import pytest
 from typer.testing import CliRunner
 
-from nlu_toolkit.cli.app import app
-from nlu_toolkit.errors import InputError, ModelNotAvailable, UsageError
-from nlu_toolkit.index import SemanticIndex
-from nlu_toolkit.records import Answer, Entity, NerResult, QAResult
-from nlu_toolkit.testing import CONLL_LABELS
-from nlu_toolkit.webapp import (
+from nlu_toolkit.app.webapp import (
     AppBackend,
     AppConfig,
     answer_segments,
@@ -34,6 +29,11 @@ from nlu_toolkit.webapp import (
     offline_environment,
     parse_corpus,
 )
+from nlu_toolkit.cli.app import app
+from nlu_toolkit.errors import InputError, ModelNotAvailable, UsageError
+from nlu_toolkit.models.testing import CONLL_LABELS
+from nlu_toolkit.records import Answer, Entity, NerResult, QAResult
+from nlu_toolkit.search.index import SemanticIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -109,7 +109,7 @@ def test_parse_corpus_reads_pasted_lines_and_uploaded_files(tmp_path, monkeypatc
     assert [r["id"] for r in records] == [f"d{i}" for i in range(len(DOCS))]
     with pytest.raises(InputError, match="empty"):
         parse_corpus(" \n ")
-    monkeypatch.setattr("nlu_toolkit.webapp.MAX_CORPUS_DOCS", 3)
+    monkeypatch.setattr("nlu_toolkit.app.webapp.MAX_CORPUS_DOCS", 3)
     with pytest.raises(InputError, match="more than 3 documents") as e:
         parse_corpus("\n".join(DOCS))
     assert "--index" in str(e.value)
@@ -170,7 +170,7 @@ def test_classify_tab_zero_shot_with_labels_and_supervised_without(backend):
 
 
 def test_zero_shot_classifiers_are_cached_per_label_set_and_bounded(backend, monkeypatch):
-    monkeypatch.setattr("nlu_toolkit.webapp.ZERO_SHOT_CACHE", 2)
+    monkeypatch.setattr("nlu_toolkit.app.webapp.ZERO_SHOT_CACHE", 2)
     for labels in ("a, b", "c, d", "e, f", "a, b"):
         backend.classify("a text", labels)
     kept = [key[1:] for key in backend._objects if key[0] == "zero_shot"]
@@ -288,7 +288,7 @@ def test_the_embedded_defaults_need_no_notice():
 
 def test_build_app_has_one_tab_per_task_and_notices_for_missing_models(empty_hf_cache, st_model):
     gr = pytest.importorskip("gradio", reason="the app extra is not installed: pip install 'nlu-toolkit[app]'")
-    from nlu_toolkit.webapp import build_app
+    from nlu_toolkit.app.webapp import build_app
 
     demo = build_app(AppConfig(embed_model=st_model))
     assert isinstance(demo, gr.Blocks)
@@ -302,7 +302,7 @@ def test_build_app_has_one_tab_per_task_and_notices_for_missing_models(empty_hf_
 
 def test_app_theme_uses_system_fonts_only():
     gr = pytest.importorskip("gradio", reason="the app extra is not installed")
-    from nlu_toolkit.webapp import app_theme
+    from nlu_toolkit.app.webapp import app_theme
 
     theme = app_theme()
     assert theme._stylesheets == []
@@ -313,7 +313,7 @@ def test_launch_serves_on_loopback_without_share_or_analytics(st_model):
     pytest.importorskip("gradio", reason="the app extra is not installed")
     from urllib.request import urlopen
 
-    from nlu_toolkit.webapp import launch
+    from nlu_toolkit.app.webapp import launch
 
     demo, url = launch(AppConfig(embed_model=st_model), port=free_port())
     try:
@@ -393,8 +393,8 @@ def test_browser_search_on_the_embedded_model_stays_on_loopback(tmp_path, data_d
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no system Chromium on PATH (apt-get install chromium); the test never downloads a browser")
+    from nlu_toolkit.app.webapp import launch
     from nlu_toolkit.io.readers import iter_records
-    from nlu_toolkit.webapp import launch
 
     index_dir = SemanticIndex.build(iter_records(data_dir / "corpus.jsonl")).save(tmp_path / "corpus.idx")
     demo, url = launch(AppConfig(index=str(index_dir)), port=free_port())

@@ -23,7 +23,7 @@ try:  # typer >= 0.24 vendors click; older releases use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
 
-from nlu_toolkit import __version__
+from nlu_toolkit._version import __version__
 from nlu_toolkit.cli import index as index_cli
 from nlu_toolkit.cli import models as models_cli
 from nlu_toolkit.cli.bench import bench_cli

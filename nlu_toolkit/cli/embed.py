@@ -269,8 +269,8 @@ class _SearchRequest:
 
 
 def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None) -> None:
-    from nlu_toolkit.index import SemanticIndex
     from nlu_toolkit.io.readers import check_text, iter_records
+    from nlu_toolkit.search.index import SemanticIndex
 
     if texts or input_file:
         raise UsageError(

@@ -81,9 +81,9 @@ def build_cli(
     """
     configure_runtime(verbose)
     runtime, index_kind = o.split_backend(backend, index_backend.value)
-    from nlu_toolkit.index import SemanticIndex, is_index_folder
     from nlu_toolkit.io.guard import check_output_folder
     from nlu_toolkit.io.readers import iter_records
+    from nlu_toolkit.search.index import SemanticIndex, is_index_folder
 
     # Before any model loads: never replace the input, a file, or a folder that is not an index.
     check_output_folder(out, kind="index", is_kind=is_index_folder, inputs=[file], overwrite=overwrite)
@@ -144,10 +144,10 @@ def add_cli(
     runtime = o.inference_backend(backend)
     from pathlib import Path
 
-    from nlu_toolkit.index import SemanticIndex, read_manifest
-    from nlu_toolkit.index_store import refuse_foreign_entries
     from nlu_toolkit.io.lock import artefact_lock
     from nlu_toolkit.io.readers import iter_records
+    from nlu_toolkit.search.index import SemanticIndex, read_manifest
+    from nlu_toolkit.search.store import refuse_foreign_entries
 
     read_manifest(Path(index_dir))  # a missing or foreign folder fails before the lock and the model
     refuse_foreign_entries(Path(index_dir).resolve())  # the save swaps the whole folder
@@ -185,7 +185,7 @@ def info_cli(index_dir: DirArg, fmt: o.FormatOpt = None) -> None:
     """Show an index's manifest (model, checksum, dimension, precision, count, fingerprint)."""
     from pathlib import Path
 
-    from nlu_toolkit.index import read_manifest
+    from nlu_toolkit.search.index import read_manifest
 
     m = read_manifest(Path(index_dir))
     flat = {

@@ -16,7 +16,7 @@ app = typer.Typer(help="List, pull and verify models.", no_args_is_help=True)
 @app.command("list")
 def list_cli(fmt: o.FormatOpt = None, output: o.OutputOpt = None) -> None:
     """Show the preset models and whether each can load here without a network."""
-    from nlu_toolkit.models import list_models
+    from nlu_toolkit.models.manage import list_models
 
     emit(
         list_models(),
@@ -51,7 +51,7 @@ def pull_cli(
 
     Then copy ~/.cache/huggingface/hub (or the --to folder) to the other machine.
     """
-    from nlu_toolkit.models import pull
+    from nlu_toolkit.models.manage import pull
 
     emit(
         pull(names or [], to=to),
@@ -64,7 +64,7 @@ def pull_cli(
 @app.command("verify")
 def verify_cli(fmt: o.FormatOpt = None) -> None:
     """Check the embedded all-MiniLM-L6-v2 against its official sha256 (extracting it if needed)."""
-    from nlu_toolkit.models import verify
+    from nlu_toolkit.models.manage import verify
 
     result = verify()
     emit(

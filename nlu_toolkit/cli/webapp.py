@@ -76,8 +76,8 @@ def app_cli(
       nlu app --index corpus.idx
       nlu app --ner-model ./my-ner --qa-model ./my-qa --port 8080
     """
+    from nlu_toolkit.app.webapp import AppConfig, launch, offline_environment
     from nlu_toolkit.extras import require
-    from nlu_toolkit.webapp import AppConfig, launch, offline_environment
 
     # Before gradio or the hub client are imported (require imports gradio): analytics and telemetry off.
     offline_environment()

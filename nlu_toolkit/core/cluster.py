@@ -11,7 +11,6 @@ the functions that need them, so importing this module stays cheap.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Literal
 
@@ -358,51 +357,3 @@ def project_2d(embeddings: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, st
 
     coords = PCA(n_components=2, random_state=seed).fit_transform(x)
     return np.asarray(coords, dtype=np.float32), "pca"
-
-
-def plot_clusters(
-    coords: np.ndarray,
-    labels: Sequence[int] | np.ndarray,
-    path: str | os.PathLike[str],
-    *,
-    title: str | None = None,
-) -> None:
-    """Write a PNG scatter of ``(n, 2)`` ``coords`` coloured by cluster, noise in grey.
-
-    Written atomically (temp file, then rename). Uses matplotlib's object API
-    with the Agg canvas, so no GUI backend or global pyplot state is touched.
-    """
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from nlu_toolkit.io.writers import atomic_output
-
-    coords = np.asarray(coords)
-    labels = np.asarray(labels)
-    if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) != len(labels):
-        raise UsageError(
-            f"coords must be (n, 2) with one label per row, got {coords.shape} and {len(labels)} labels",
-            "project the embeddings with project_2d first",
-        )
-    fig = Figure(figsize=(8, 6), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    noise = labels < 0
-    size = 12 if len(labels) < 2_000 else 4
-    if noise.any():
-        ax.scatter(coords[noise, 0], coords[noise, 1], s=size, c="lightgrey", label="noise", linewidths=0)
-    clusters = sorted(int(c) for c in np.unique(labels[~noise]))
-    palette = colormaps["tab20"]
-    for c in clusters:
-        member = labels == c
-        ax.scatter(coords[member, 0], coords[member, 1], s=size, color=palette(c % 20), label=str(c), linewidths=0)
-    if 0 < len(clusters) <= 20:
-        ax.legend(title="cluster", fontsize="small", markerscale=2, loc="best")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    with atomic_output(path, "wb") as f:
-        fig.savefig(f, format="png")

@@ -94,6 +94,22 @@ def check_text(
 count_chars_limit = check_text
 
 
+class CheckedRecord(dict):  # type: ignore[type-arg]
+    """A record whose text already passed `check_text` with the reader's ``max_chars`` (the user's limit).
+
+    Readers yield these, so a task given them does not check again with its own default and
+    refuse what the user allowed (``--max-chars 200000``). ``checked`` names the fields checked.
+    """
+
+    checked: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, record: dict[str, Any], fields: Iterable[str]) -> CheckedRecord:
+        made = cls(record)
+        made.checked = frozenset(fields)
+        return made
+
+
 def records_from_texts(
     texts: Iterable[str] | str,
     *,
@@ -112,6 +128,10 @@ def records_from_texts(
         if isinstance(item, Mapping):
             if not isinstance(item.get(field), str):
                 raise InputError(f"record {i} has no string {field!r}", f"give each record a {field!r} string")
+            if isinstance(item, CheckedRecord) and field in item.checked and "id" in item:
+                n += 1
+                yield item  # checked once, where it was read, with the caller's limit
+                continue
             record = {"id": item.get("id", id_start + i), **{k: v for k, v in item.items() if k != "id"}}
         elif isinstance(item, str):
             record = {"id": id_start + i, field: item}
@@ -122,7 +142,7 @@ def records_from_texts(
             )
         check_text(str(record[field]), max_chars, what=f"text {i}")
         n += 1
-        yield record
+        yield CheckedRecord.of(record, [field])
     if n == 0:
         raise InputError("no texts given", "pass at least one text, '-' for stdin, or --input FILE")
 
@@ -199,7 +219,7 @@ def _records(
         for key in fields:
             check_text(record[key], max_chars, path=path, line=line)
         n += 1
-        yield record
+        yield CheckedRecord.of(record, fields)
     if n == 0:
         raise InputError(
             "holds no records (it is empty or has only blank lines)",

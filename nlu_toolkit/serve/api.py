@@ -30,7 +30,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
-from nlu_toolkit import __version__
+from nlu_toolkit._version import __version__
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.serve.config import ServeConfig
 from nlu_toolkit.serve.errors import ApiError, NluJSONResponse, install_error_handlers

@@ -29,7 +29,7 @@ DEFAULT_MAX_WORK = 2048
 DEFAULT_MAX_BATCH_SIZE = 64
 DEFAULT_MAX_WAIT_MS = 10.0
 DEFAULT_IDLE_MS = 2.0
-#: Packed passes (nlu_toolkit.packing) waste nothing on padding, so one pass may take a whole batch.
+#: Packed passes (nlu_toolkit.engine.packing) waste nothing on padding, so one pass may take a whole batch.
 DEFAULT_BATCH_SIZE = 32
 
 
@@ -88,7 +88,7 @@ class ServeConfig:
     api_key: str | None = None
 
     def __post_init__(self) -> None:
-        from nlu_toolkit.runtime import check_backend
+        from nlu_toolkit.engine.runtime import check_backend
 
         check_backend(self.backend, self.quantize)
         for task in (*self.tasks, *self.models):

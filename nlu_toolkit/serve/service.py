@@ -29,7 +29,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nlu_toolkit import __version__
+from nlu_toolkit._version import __version__
 from nlu_toolkit.errors import ModelNotAvailable, NluError
 from nlu_toolkit.serve.batcher import BatcherStopped, DynamicBatcher
 from nlu_toolkit.serve.config import SERVE_TASKS, ServeConfig
@@ -69,15 +69,15 @@ def _key(info: Any) -> str:
 
 
 def _model(info: Any) -> dict[str, Any]:
-    from nlu_toolkit.resolver import weights_sha256
+    from nlu_toolkit.models.resolver import weights_sha256
 
     return {**info.to_dict(), "weights_sha256": weights_sha256(info)}
 
 
 def _default_cached(task: str) -> bool:
     """Whether the hub default of a resolver task is in the local HF cache (never asks the hub)."""
-    from nlu_toolkit.presets import PRESETS, TASK_DEFAULTS
-    from nlu_toolkit.resolver import cached_snapshot
+    from nlu_toolkit.models.presets import PRESETS, TASK_DEFAULTS
+    from nlu_toolkit.models.resolver import cached_snapshot
 
     return cached_snapshot(PRESETS[TASK_DEFAULTS[task]].model) is not None
 
@@ -142,7 +142,7 @@ class SearchTask(_OneModel):
     """``/search``: one ``{"query_index", "query", "hits"}`` record per query, on a saved index."""
 
     def __init__(self, path: str, spec: str | None, options: dict[str, Any]) -> None:
-        from nlu_toolkit.index import SemanticIndex
+        from nlu_toolkit.search.index import SemanticIndex
 
         self.path = path
         self.index = SemanticIndex.load(path, spec, **options)
@@ -189,7 +189,7 @@ class ClassifyTask:
     """
 
     def __init__(self, spec: str | None, *, must: bool, options: dict[str, Any]) -> None:
-        from nlu_toolkit.resolver import is_nli, is_sentence_transformer, load_model, locate
+        from nlu_toolkit.models.resolver import is_nli, is_sentence_transformer, load_model, locate
         from nlu_toolkit.tasks.classify import Classifier
 
         self.spec, self.options = spec, options

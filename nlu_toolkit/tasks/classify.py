@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
+from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
+from nlu_toolkit.engine.probe import PROBE_SENTENCES
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
 from nlu_toolkit.records import Classification, LabelScore
-from nlu_toolkit.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
-from nlu_toolkit.runtime import PROBE_SENTENCES
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
 from nlu_toolkit.tasks.embed import Embedder
 
@@ -80,7 +80,7 @@ class _Scorer:
 
     def _select(self, head_probe: list[dict[str, Any]], task: str, run: dict[str, Any]) -> Any:
         """The checked forward pass on the asked-for backend (see `runtime.select_forward`)."""
-        from nlu_toolkit.runtime import select_forward
+        from nlu_toolkit.engine.runtime import select_forward
 
         pad_id = self.loaded.tokenizer.pad_token_id or 0
         fwd = torch_forward(
@@ -244,7 +244,7 @@ class Classifier:
         quantize: str | None = None,
         threads: int | None = None,
     ) -> None:
-        from nlu_toolkit.runtime import check_backend
+        from nlu_toolkit.engine.runtime import check_backend
 
         check_backend(runtime, quantize)
         run = {"backend": runtime, "quantize": quantize, "threads": threads}

@@ -14,8 +14,8 @@ import numpy as np
 
 from nlu_toolkit.core.finite import check_finite
 from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.records import with_fields
-from nlu_toolkit.resolver import ModelInfo
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import Embedder
 
@@ -36,7 +36,8 @@ class ClusterResult:
 
     def plot(self, path: str | Path, *, seed: int = 0, title: str | None = None) -> str:
         """Draw a 2-D map coloured by cluster to a PNG; returns the projection used (umap or pca)."""
-        from nlu_toolkit.core.cluster import plot_clusters, project_2d
+        from nlu_toolkit.core.cluster import project_2d
+        from nlu_toolkit.io.plots import plot_clusters
 
         coords, method = project_2d(self.embeddings, seed=seed)
         plot_clusters(coords, self.labels, path, title=title or f"{len(self.summary)} clusters ({method})")

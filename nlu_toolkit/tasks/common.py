@@ -61,13 +61,13 @@ def torch_forward(
     ``pick`` selects the output tensor(s) from the model output; they come back
     as float32 numpy arrays with the batch on axis 0.
 
-    On the CPU, batches of mixed lengths run packed (`nlu_toolkit.packing`) once packed
+    On the CPU, batches of mixed lengths run packed (`nlu_toolkit.engine.packing`) once packed
     outputs on the ``probe`` features (tokenized inputs of mixed lengths) have matched
     padded ones; without ``probe``, every batch runs padded.
     """
     import torch
 
-    from nlu_toolkit.packing import PackedRunner, probe_batch
+    from nlu_toolkit.engine.packing import PackedRunner, probe_batch
 
     params: set[str] | None
     try:

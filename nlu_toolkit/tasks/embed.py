@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import pool_windows
+from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
+from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import with_fields
-from nlu_toolkit.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive
 
 PRECISIONS = ("float32", "int8", "ubinary")
@@ -58,7 +58,7 @@ class Embedder:
         quantize: str | None = None,
         threads: int | None = None,
     ) -> None:
-        from nlu_toolkit.runtime import check_backend, resolve_auto, set_torch_threads
+        from nlu_toolkit.engine.runtime import check_backend, resolve_auto, set_torch_threads
 
         check_backend(runtime, quantize)
         if long not in LONG_MODES:
@@ -80,7 +80,7 @@ class Embedder:
         #: The backend that actually runs, and why it is not the one asked for (a failed probe check).
         self.runtime, self.runtime_warning = "torch", None
         self._onnx: Any = None
-        from nlu_toolkit.resolver import weights_sha256
+        from nlu_toolkit.models.resolver import weights_sha256
 
         runtime, quantize = resolve_auto(
             runtime, quantize, task="embed", model_sha=lambda: weights_sha256(self.model_info)
@@ -94,13 +94,13 @@ class Embedder:
             self._torch_forward = self._packing_forward()
 
     def _packing_forward(self) -> Any:
-        """The torch forward, packing mixed-length batches on the CPU (see `nlu_toolkit.packing`).
+        """The torch forward, packing mixed-length batches on the CPU (see `nlu_toolkit.engine.packing`).
 
         Packing needs the plain layout: a transformers encoder first, then modules that read only
         ``token_embeddings`` and ``attention_mask`` (pooling, dense, normalize), as the ONNX path has.
         """
-        from nlu_toolkit.packing import PackedRunner, probe_batch
-        from nlu_toolkit.runtime import PROBE_SENTENCES
+        from nlu_toolkit.engine.packing import PackedRunner, probe_batch
+        from nlu_toolkit.engine.probe import PROBE_SENTENCES
 
         first = self.loaded.model[0]
         encoder = getattr(first, "auto_model", None)
@@ -135,8 +135,8 @@ class Embedder:
 
     def _use_onnx(self, backend: str, quantize: str | None, threads: int | None) -> None:
         """Export (once, cached) and check the ONNX or OpenVINO graph; fall back to torch if it disagrees."""
-        from nlu_toolkit import onnx_backend
-        from nlu_toolkit.runtime import backend_name, disagreement, open_session
+        from nlu_toolkit.engine import onnx_backend
+        from nlu_toolkit.engine.runtime import backend_name, disagreement, open_session
 
         transformer = self.loaded.model[0].auto_model
         session, self.runtime_warning = open_session(

@@ -16,8 +16,8 @@ from typing import Any
 
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import merge_passthrough
-from nlu_toolkit.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit
 
 # Sentence ends: whitespace after ., ! or ?, or after one of them plus a closing quote or bracket.
@@ -165,7 +165,7 @@ class _Seq2Seq:
         """Generate one output per input text, in order, in length-sorted batches."""
         import torch
 
-        from nlu_toolkit.batching import length_sorted_batches
+        from nlu_toolkit.engine.batching import length_sorted_batches
 
         tok = self.loaded.tokenizer
         model = self.loaded.model
@@ -189,7 +189,7 @@ class _Seq2Seq:
 
     def predict(self, inputs: Inputs) -> Iterator[GeneratedText]:
         """One record per text, in order; the outputs of a long text's pieces are joined with spaces."""
-        from nlu_toolkit.batching import WINDOW, chunked
+        from nlu_toolkit.engine.batching import WINDOW, chunked
 
         for window in chunked(as_records(inputs), WINDOW):
             pieces: list[str] = []

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.core.pooling import softmax
 from nlu_toolkit.core.spans import STRATEGIES, Token, aggregate, merge_windows
+from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Entity, NerResult
-from nlu_toolkit.resolver import ModelInfo, load_model
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
 
 
@@ -52,7 +52,8 @@ class EntityRecognizer:
         quantize: str | None = None,
         threads: int | None = None,
     ) -> None:
-        from nlu_toolkit.runtime import PROBE_SENTENCES, check_backend, select_forward
+        from nlu_toolkit.engine.probe import PROBE_SENTENCES
+        from nlu_toolkit.engine.runtime import check_backend, select_forward
 
         check_backend(runtime, quantize)
         if aggregation not in STRATEGIES:

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.batching import chunked, run_sorted
 from nlu_toolkit.core.qa import decode_window
+from nlu_toolkit.engine.batching import chunked, run_sorted
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Answer, QAResult
-from nlu_toolkit.resolver import ModelInfo, load_model
 from nlu_toolkit.tasks.common import check_positive, passthrough, token_limit, torch_forward
 
 #: QA windows are large (question + context); fewer records per window keeps memory flat.
@@ -58,7 +58,8 @@ class QuestionAnswerer:
         quantize: str | None = None,
         threads: int | None = None,
     ) -> None:
-        from nlu_toolkit.runtime import PROBE_QUESTIONS, check_backend, select_forward
+        from nlu_toolkit.engine.probe import PROBE_QUESTIONS
+        from nlu_toolkit.engine.runtime import check_backend, select_forward
 
         check_backend(runtime, quantize)
         for name, value in (("--top-k", top_k), ("--max-answer-len", max_answer_len), ("--batch-size", batch_size)):

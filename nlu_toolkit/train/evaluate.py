@@ -125,7 +125,7 @@ def evaluate(
         max_target_length=max_target_length,
     )
     if confusion_png is not None:
-        from nlu_toolkit.core.metrics import plot_confusion_matrix
+        from nlu_toolkit.io.plots import plot_confusion_matrix
 
         result.files["confusion"] = plot_confusion_matrix(
             result.details["confusion"], result.details["labels"], confusion_png
@@ -145,10 +145,10 @@ def _model_labels(loaded: Any) -> list[str]:
 
 
 def _classification(task: str, model: str, path: Path, columns: dict, **opts: Any) -> EvaluationResult:
-    from nlu_toolkit.batching import run_sorted, tokenize_windows
     from nlu_toolkit.core.metrics import classification_metrics, multilabel_metrics
     from nlu_toolkit.core.pooling import sigmoid
-    from nlu_toolkit.resolver import load_model
+    from nlu_toolkit.engine.batching import run_sorted, tokenize_windows
+    from nlu_toolkit.models.resolver import load_model
     from nlu_toolkit.tasks.common import token_limit, torch_forward
 
     loaded = load_model(
@@ -192,9 +192,9 @@ def _classification(task: str, model: str, path: Path, columns: dict, **opts: An
 
 
 def _ner(task: str, model: str, path: Path, columns: dict, **opts: Any) -> EvaluationResult:
-    from nlu_toolkit.batching import run_sorted
     from nlu_toolkit.core.metrics import ner_metrics
-    from nlu_toolkit.resolver import load_model
+    from nlu_toolkit.engine.batching import run_sorted
+    from nlu_toolkit.models.resolver import load_model
     from nlu_toolkit.tasks.common import token_limit, torch_forward
 
     loaded = load_model(

@@ -182,7 +182,7 @@ def finetune(
         CheckpointCorrupted: under ``resume``, the last checkpoint is incomplete or unreadable.
         ArtefactBusy: another run is writing ``output_dir``.
     """
-    from nlu_toolkit.device import resolve_device
+    from nlu_toolkit.core.device import resolve_device
 
     if task not in TASKS:
         raise UsageError(f"unknown task {task!r}", f"use --task {'|'.join(TASKS)}")
@@ -313,7 +313,7 @@ def _mixed_precision(precision: str, device: str) -> str | None:
 
 def _base_model(model: str | None, task: str = "classification") -> dict[str, str]:
     """Where the base model lives (local folder, embedded MiniLM, or hub id through the cache)."""
-    from nlu_toolkit.resolver import locate
+    from nlu_toolkit.models.resolver import locate
 
     # The "sentence-embedding" task's default is the embedded MiniLM, which is the base we want offline.
     # Seq2seq always names its model; "summarization" gives the matching hints when it is not cached.

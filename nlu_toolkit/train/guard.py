@@ -124,7 +124,7 @@ def check_checkpoint(checkpoint: Path) -> None:
             raise _damaged(checkpoint, f"{file.name} is unreadable ({e})") from e
         if file == state and not (isinstance(data, dict) and isinstance(data.get("global_step"), int)):
             raise _damaged(checkpoint, "trainer_state.json has no global_step")
-    from nlu_toolkit.weights import weights_files
+    from nlu_toolkit.models.weights import weights_files
 
     try:
         weights = weights_files(checkpoint)
@@ -154,7 +154,7 @@ def check_checkpoint(checkpoint: Path) -> None:
 def check_base(base: dict[str, str], out: Path) -> None:
     """The base model loads from safetensors only (`UnsafeModel`), and is not the output folder."""
     from nlu_toolkit.io.guard import check_output_folder
-    from nlu_toolkit.weights import require_safetensors
+    from nlu_toolkit.models.weights import require_safetensors
 
     require_safetensors(base["path"])
     if base.get("source") == "local":

@@ -158,7 +158,7 @@ def test_output_file_is_written_in_input_order(nlu, cls_model, out_dir, name, fm
 
 
 def test_input_order_kept_over_more_than_a_window(nlu, cls_model, tmp_path, out_dir):
-    from nlu_toolkit.batching import WINDOW
+    from nlu_toolkit.engine.batching import WINDOW
 
     n = WINDOW + 300
     words = ["good", "bad film", "the plot was boring and the actors awful", "fun", "i loved it"]

@@ -11,7 +11,7 @@ from cli_checks import check_error, check_ok
 from typer.testing import CliRunner
 
 from nlu_toolkit.cli.app import app
-from nlu_toolkit.testing import resave_as_pickle
+from nlu_toolkit.models.testing import resave_as_pickle
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "finetune"
 TRAIN = SAMPLES / "sentiment_train.csv"

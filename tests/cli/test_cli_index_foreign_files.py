@@ -6,7 +6,7 @@ import pytest
 from cli_checks import check_error, check_ok
 
 from nlu_toolkit.errors import OutputError
-from nlu_toolkit.index import SemanticIndex
+from nlu_toolkit.search.index import SemanticIndex
 
 
 def test_index_add_keeps_a_users_file_inside_the_index_folder(nlu, st_model, data_dir, tmp_path):

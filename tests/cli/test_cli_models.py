@@ -58,7 +58,7 @@ def test_models_pull_to_folder_with_a_fake_hub(nlu, cls_model, tmp_path, monkeyp
 
     import huggingface_hub
 
-    import nlu_toolkit.models as models_mod
+    import nlu_toolkit.models.manage as models_mod
 
     def fake_snapshot_download(repo_id, revision=None, allow_patterns=None, local_dir=None, **kwargs):
         shutil.copytree(cls_model, local_dir)

@@ -27,9 +27,9 @@ def no_model_load(monkeypatch):
     import importlib
     import sys
 
-    import nlu_toolkit.resolver as resolver
+    import nlu_toolkit.models.resolver as resolver
 
-    for name in ("index", "tasks.embed", "tasks.classify", "tasks.ner", "tasks.cluster"):
+    for name in ("search.index", "tasks.embed", "tasks.classify", "tasks.ner", "tasks.cluster"):
         importlib.import_module(f"nlu_toolkit.{name}")  # bind the real one first, then replace it everywhere
 
     def boom(*a, **k):

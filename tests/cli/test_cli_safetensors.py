@@ -7,7 +7,7 @@ import shutil
 
 from cli_checks import check_error, check_ok, listing
 
-from nlu_toolkit.testing import resave_as_pickle
+from nlu_toolkit.models.testing import resave_as_pickle
 
 
 def _refused(result) -> None:
@@ -52,7 +52,7 @@ def test_index_built_with_a_model_that_became_pickle_cannot_be_queried(nlu, st_m
     check_ok(nlu("index", "build", data_dir / "corpus.jsonl", "--out", index, "--model", model))
     shutil.rmtree(model)
     resave_as_pickle(st_model, model)
-    from nlu_toolkit.resolver import clear_cache
+    from nlu_toolkit.models.resolver import clear_cache
 
     clear_cache()
     _refused(nlu("embed", "--index", index, "-s", "refund"))
@@ -61,7 +61,7 @@ def test_index_built_with_a_model_that_became_pickle_cannot_be_queried(nlu, st_m
 def test_models_pull_of_a_hub_model_without_safetensors_is_exit_2(nlu, cls_model, tmp_path, monkeypatch):
     import huggingface_hub
 
-    import nlu_toolkit.models as models_mod
+    import nlu_toolkit.models.manage as models_mod
 
     def fake_snapshot_download(repo_id, revision=None, allow_patterns=None, local_dir=None, **kwargs):
         # A repo with pytorch_model.bin only: the safetensors-only patterns fetch its configs, no weights.

@@ -61,7 +61,7 @@ def test_embedded_model_named_explicitly(nlu):
 
 
 def test_models_verify(nlu):
-    from nlu_toolkit.embedded import EMBEDDED_SHA256
+    from nlu_toolkit.models.embedded import EMBEDDED_SHA256
 
     result = nlu("models", "verify", "--format", "json")
     check_ok(result)

@@ -16,8 +16,9 @@ pytest.importorskip("onnxruntime")
 
 from typer.testing import CliRunner
 
-from nlu_toolkit import bench, runtime
+from nlu_toolkit import bench
 from nlu_toolkit.cli.app import app
+from nlu_toolkit.engine import choice, runtime
 from nlu_toolkit.tasks.classify import Classifier
 from nlu_toolkit.tasks.ner import EntityRecognizer
 from nlu_toolkit.tasks.qa import QuestionAnswerer
@@ -87,7 +88,7 @@ def test_a_disagreeing_graph_falls_back_to_torch_with_a_reason(cls_model, monkey
 
 
 def test_onnx_on_an_accelerator_keeps_torch(cls_model):
-    from nlu_toolkit.resolver import load_model
+    from nlu_toolkit.models.resolver import load_model
     from nlu_toolkit.tasks.common import torch_forward
 
     real = load_model(cls_model, "text-classification", device="cpu")
@@ -99,11 +100,11 @@ def test_onnx_on_an_accelerator_keeps_torch(cls_model):
 
 
 def test_exports_are_cached_per_head(cls_model, ner_model):
-    from nlu_toolkit.onnx_backend import list_exports
+    from nlu_toolkit.models.exports import list_exports
 
     Classifier(cls_model, device="cpu", runtime="onnx")
     EntityRecognizer(ner_model, device="cpu", runtime="onnx")
-    heads = {row["head"] for row in list_exports()}
+    heads = {row["head"] for row in list_exports("onnx")}
     assert {"sequence-classification", "token-classification"} <= heads
 
 
@@ -176,7 +177,7 @@ def test_bench_classify_and_ner_report_agreement(cls_model, ner_model):
 
 
 def test_cli_bench_writes_json_saves_and_auto_uses_it(st_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "results_path", lambda: tmp_path / "bench.json")
+    monkeypatch.setattr(choice, "results_path", lambda: tmp_path / "bench.json")
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(TEXTS), encoding="utf-8")
     out = tmp_path / "figures.json"
@@ -205,8 +206,8 @@ def test_cli_bench_rejects_bad_lists():
 def test_openvino_fp32_equals_torch_and_is_cached(st_model, cls_model):
     pytest.importorskip("openvino")
     pytest.importorskip("nncf")
-    from nlu_toolkit.models import list_models
-    from nlu_toolkit.onnx_backend import cosines
+    from nlu_toolkit.engine.onnx_backend import cosines
+    from nlu_toolkit.models.manage import list_models
     from nlu_toolkit.tasks.embed import Embedder
 
     ov = Embedder(st_model, device="cpu", runtime="openvino")
@@ -255,7 +256,7 @@ def test_missing_openvino_names_the_extra(st_model, monkeypatch):
 
 
 def test_a_new_recipe_replaces_the_older_export(cls_model, monkeypatch):
-    from nlu_toolkit import onnx_backend
+    from nlu_toolkit.engine import onnx_backend
 
     first = Classifier(cls_model, device="cpu", runtime="onnx")
     old_folder = first._scorer.forward.path.parent

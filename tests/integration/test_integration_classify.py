@@ -86,7 +86,7 @@ def test_window_pooling_over_a_batch_of_long_texts(cls_model):
 
 
 def test_order_kept_over_more_than_a_window_with_passthrough(cls_model):
-    from nlu_toolkit.batching import WINDOW
+    from nlu_toolkit.engine.batching import WINDOW
 
     n = WINDOW + 100
     words = ["good", "bad film", "the plot was boring and the actors awful", "fun", LONG_TEXT]

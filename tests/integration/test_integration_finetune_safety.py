@@ -10,7 +10,7 @@ import pytest
 
 from nlu_toolkit import finetune
 from nlu_toolkit.errors import CheckpointCorrupted, OutputError, TrainingDataError, UnsafeModel
-from nlu_toolkit.testing import resave_as_pickle
+from nlu_toolkit.models.testing import resave_as_pickle
 
 
 @pytest.fixture(scope="module")

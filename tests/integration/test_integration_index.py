@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from nlu_toolkit.errors import IndexCorrupted, InputError, MissingExtra, ModelMismatch, OutputError, UsageError
-from nlu_toolkit.index import SemanticIndex, read_manifest
+from nlu_toolkit.search.index import SemanticIndex, read_manifest
 from nlu_toolkit.tasks.embed import Embedder, embed
 
 QUERIES = ["I forgot my password", "the film was great", "money in the bank", "a river in paris"]

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from nlu_toolkit.cli.app import app
 from nlu_toolkit.errors import OutputError
-from nlu_toolkit.index import SemanticIndex
+from nlu_toolkit.search.index import SemanticIndex
 
 
 def _full(*a, **k):

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from nlu_toolkit.cli.app import app
 from nlu_toolkit.errors import IndexCorrupted, InputError, OutputError, UsageError
-from nlu_toolkit.index import SemanticIndex, read_manifest
-from nlu_toolkit.index_manifest import CHECKSUM_KEY, manifest_checksum
+from nlu_toolkit.search.index import SemanticIndex, read_manifest
+from nlu_toolkit.search.manifest import CHECKSUM_KEY, manifest_checksum
 
 TEXTS = [f"document number {i} about {topic}" for i, topic in enumerate(["films", "banks", "rivers", "money"] * 2)]
 
@@ -312,7 +312,7 @@ def test_library_updates_from_threads_keep_every_document(copy):
 
 @pytest.mark.parametrize("exchange", [True, False])
 def test_a_load_racing_a_save_reads_one_whole_index(copy, st_model, monkeypatch, exchange):
-    import nlu_toolkit.index_manifest as im
+    import nlu_toolkit.search.manifest as im
     from nlu_toolkit.io import swap
 
     if not exchange:  # the fallback: move aside, rename in

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from nlu_toolkit.cli.app import app
 from nlu_toolkit.errors import IndexCorrupted
-from nlu_toolkit.index import SemanticIndex
+from nlu_toolkit.search.index import SemanticIndex
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def test_offsets_and_words(ner_model, aggregation):
 
 
 def test_none_gives_raw_tags_and_others_entity_types(ner_model):
-    from nlu_toolkit.testing import CONLL_LABELS
+    from nlu_toolkit.models.testing import CONLL_LABELS
 
     raw = ner(TEXT, model=ner_model, aggregation="none")[0].entities
     assert {e.label for e in raw} <= set(CONLL_LABELS) - {"O"}

@@ -6,8 +6,9 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from nlu_toolkit import onnx_backend
+from nlu_toolkit.engine import onnx_backend
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.models.exports import list_exports
 from nlu_toolkit.tasks.embed import Embedder
 
 TEXTS = ["the river bank", "money in the bank", "who wrote the story in paris", "a b c d e f g h i j k"]
@@ -24,7 +25,7 @@ def test_fp32_export_matches_torch_and_is_cached(st_model):
     stamp = exported.stat().st_mtime_ns
     again = Embedder(st_model, device="cpu", runtime="onnx")
     assert again._onnx.path == exported and exported.stat().st_mtime_ns == stamp  # reused, not re-exported
-    assert any(row["folder"] == str(exported.parent) for row in onnx_backend.list_exports())
+    assert any(row["folder"] == str(exported.parent) for row in list_exports("onnx"))
 
 
 def test_int8_runs_or_falls_back_with_a_reason(st_model):
@@ -117,7 +118,7 @@ def test_cli_index_build_and_add_with_onnx(st_model, tmp_path):
 
 
 def test_models_list_shows_cached_exports(st_model):
-    from nlu_toolkit.models import list_models
+    from nlu_toolkit.models.manage import list_models
 
     embedder = Embedder(st_model, device="cpu", runtime="onnx")
     rows = [r for r in list_models() if r["source"] == "export"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import nlu_toolkit.packing as packing
-from nlu_toolkit.batching import pad_features
+import nlu_toolkit.engine.packing as packing
+from nlu_toolkit.engine.batching import pad_features
 from nlu_toolkit.tasks.common import torch_forward
 
 # Mixed lengths, as a server's batch of requests has: short ones share rows.

@@ -1,4 +1,4 @@
-"""The model resolver and `nlu_toolkit.models.pull` on tiny models and fake HF caches; nothing touches the network."""
+"""The model resolver and `nlu_toolkit.models.manage.pull` on tiny models and fake HF caches; nothing touches the network."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import nlu_toolkit.models as models_mod
-import nlu_toolkit.resolver as resolver
+import nlu_toolkit.models.manage as models_mod
+import nlu_toolkit.models.resolver as resolver
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
-from nlu_toolkit.resolver import load_model, locate
+from nlu_toolkit.models.resolver import load_model, locate
 
 HASH = "0123456789abcdef0123456789abcdef01234567"
 
@@ -121,7 +121,7 @@ def test_fake_hub_cache_through_the_environment(cls_model, tmp_path):
     """huggingface_hub reads HF_HUB_CACHE at import: a fresh process with the env set sees the fake cache."""
     fake_hub_cache(tmp_path / "hub", "org/tiny", cls_model)
     code = (
-        "from nlu_toolkit.resolver import load_model\n"
+        "from nlu_toolkit.models.resolver import load_model\n"
         "info = load_model('org/tiny', 'text-classification', device='cpu').info\n"
         "print(info.source, info.revision)\n"
     )
@@ -207,7 +207,7 @@ def test_pull_names_to_folders(fake_hub, tmp_path, fresh_model_cache):
 
 
 def test_pull_every_hub_preset_into_the_hf_cache(fake_hub, fresh_model_cache):
-    from nlu_toolkit.presets import PRESETS
+    from nlu_toolkit.models.presets import PRESETS
 
     rows = models_mod.pull()
     hub_presets = [p for p in PRESETS.values() if not p.embedded]

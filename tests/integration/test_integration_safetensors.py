@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from nlu_toolkit.errors import ModelNotAvailable, UnsafeModel
-from nlu_toolkit.resolver import ModelInfo, clear_cache, load_model, weights_sha256
-from nlu_toolkit.testing import resave_as_pickle
+from nlu_toolkit.models.resolver import ModelInfo, clear_cache, load_model, weights_sha256
+from nlu_toolkit.models.testing import resave_as_pickle
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_pickle_only_model_is_refused_before_loading(request, no_unpickling, fix
 
 
 def test_pickle_only_model_is_refused_by_the_library_functions(no_unpickling, st_pickle, ce_pickle, st_model):
-    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.search.index import SemanticIndex
     from nlu_toolkit.tasks.embed import embed, similarity
 
     with pytest.raises(UnsafeModel):
@@ -119,12 +119,12 @@ def test_weights_checksum_covers_the_loaded_files_only(tmp_path, st_model, st_mo
 
 
 def test_embedded_model_is_safetensors():
-    from nlu_toolkit.resolver import HUB_PATTERNS
+    from nlu_toolkit.models.resolver import HUB_PATTERNS
 
     assert not [p for p in HUB_PATTERNS if p.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt", ".h5", ".msgpack"))]
     import zipfile
 
-    from nlu_toolkit.embedded import find_zip
+    from nlu_toolkit.models.embedded import find_zip
 
     try:
         names = zipfile.ZipFile(find_zip()).namelist()

@@ -57,7 +57,7 @@ def cli_vectors(sts_sentences, tmp_path_factory) -> np.ndarray:
 def raw_vectors(sts_sentences) -> np.ndarray:
     from sentence_transformers import SentenceTransformer
 
-    from nlu_toolkit.embedded import embedded_path
+    from nlu_toolkit.models.embedded import embedded_path
 
     model = SentenceTransformer(str(embedded_path()), device="cpu")
     return model.encode(sts_sentences, batch_size=64, convert_to_numpy=True, show_progress_bar=False)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nlu_toolkit import Classifier, classify
-from nlu_toolkit.embedded import EMBEDDED_NAME, EMBEDDED_SHA256
-from nlu_toolkit.resolver import load_model, locate
+from nlu_toolkit.models.embedded import EMBEDDED_NAME, EMBEDDED_SHA256
+from nlu_toolkit.models.resolver import load_model, locate
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Unit tests for nlu_toolkit.ann (the usearch-backed approximate index, ``ann`` extra)."""
+"""Unit tests for nlu_toolkit.search.ann (the usearch-backed approximate index, ``ann`` extra)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def index(data):
     pytest.importorskip("usearch")
-    from nlu_toolkit.ann import AnnIndex
+    from nlu_toolkit.search.ann import AnnIndex
 
     return AnnIndex.build(data[0], expansion_search=256)
 
@@ -53,7 +53,7 @@ def test_keys_are_row_indices_and_scores_are_cosines(index, data):
 
 def test_add_continues_the_keys(data):
     pytest.importorskip("usearch")
-    from nlu_toolkit.ann import AnnIndex
+    from nlu_toolkit.search.ann import AnnIndex
 
     corpus, _ = data
     index = AnnIndex.build(corpus[:100])
@@ -67,7 +67,7 @@ def test_add_continues_the_keys(data):
 
 
 def test_save_and_load_round_trip(index, data, tmp_path):
-    from nlu_toolkit.ann import AnnIndex
+    from nlu_toolkit.search.ann import AnnIndex
 
     _, queries = data
     path = tmp_path / "corpus.usearch"
@@ -81,7 +81,7 @@ def test_save_and_load_round_trip(index, data, tmp_path):
 
 
 def test_load_errors(index, tmp_path):
-    from nlu_toolkit.ann import AnnIndex
+    from nlu_toolkit.search.ann import AnnIndex
 
     path = tmp_path / "corpus.usearch"
     index.save(path)
@@ -97,7 +97,7 @@ def test_load_errors(index, tmp_path):
 
 def test_small_index_returns_what_it_has(data):
     pytest.importorskip("usearch")
-    from nlu_toolkit.ann import AnnIndex
+    from nlu_toolkit.search.ann import AnnIndex
 
     corpus, queries = data
     hits = AnnIndex.build(corpus[:3]).search(queries[:2], 10)
@@ -106,7 +106,7 @@ def test_small_index_returns_what_it_has(data):
 
 def test_bad_parameters(data):
     pytest.importorskip("usearch")
-    from nlu_toolkit.ann import AnnIndex
+    from nlu_toolkit.search.ann import AnnIndex
 
     corpus, _ = data
     with pytest.raises(UsageError):
@@ -124,7 +124,7 @@ def test_missing_usearch_names_the_extra(monkeypatch):
     # None in sys.modules makes any import of the name raise ImportError, as if it were not installed.
     monkeypatch.setitem(sys.modules, "usearch", None)
     monkeypatch.setitem(sys.modules, "usearch.index", None)
-    from nlu_toolkit.ann import AnnIndex
+    from nlu_toolkit.search.ann import AnnIndex
 
     with pytest.raises(MissingExtra, match="usearch") as info:
         AnnIndex(DIM)

@@ -1,11 +1,11 @@
-"""Unit tests for nlu_toolkit.batching."""
+"""Unit tests for nlu_toolkit.engine.batching."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from nlu_toolkit.batching import chunked, length_sorted_batches, pad_features, run_sorted
+from nlu_toolkit.engine.batching import chunked, length_sorted_batches, pad_features, run_sorted
 
 
 def test_chunked_sizes():

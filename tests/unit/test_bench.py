@@ -7,6 +7,8 @@ import pytest
 
 from nlu_toolkit import bench
 from nlu_toolkit.bench import BenchResult, Measurement, bootstrap_ci, recommend
+from nlu_toolkit.engine import choice as stored
+from nlu_toolkit.engine.probe import default_texts
 
 
 def row(backend, rate, low, high, *, size=32, ran=None, agreement=1.0):
@@ -50,30 +52,30 @@ def test_a_backend_that_fell_back_or_disagrees_is_not_recommended():
 
 
 def result_with(choice, usable_rows):
-    r = BenchResult("embed", "m", "ab" * 32, bench.machine(), 10, 100, 3, usable_rows)
+    r = BenchResult("embed", "m", "ab" * 32, stored.machine(), 10, 100, 3, usable_rows)
     r.recommended, r.reason = choice, "test"
     return r
 
 
 def test_saved_recommendation_is_what_auto_gets(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "results_path", lambda: tmp_path / "bench.json")
-    assert bench.recommended("embed", "ab" * 32) is None
+    monkeypatch.setattr(stored, "results_path", lambda: tmp_path / "bench.json")
+    assert stored.recommended("embed", "ab" * 32) is None
     rows = [row("torch", 100, 95, 105), row("onnx-int8", 250, 240, 260), row("onnx", 90, 85, 95, agreement=0.5)]
     bench.save(result_with("onnx-int8", rows))
-    assert bench.recommended("embed", "ab" * 32) == "onnx-int8"
-    assert bench.recommended("embed", "cd" * 32) is None  # another model
-    assert bench.recommended("classify", "ab" * 32) is None  # another task
+    assert stored.recommended("embed", "ab" * 32) == "onnx-int8"
+    assert stored.recommended("embed", "cd" * 32) is None  # another model
+    assert stored.recommended("classify", "ab" * 32) is None  # another task
     # With --quantize int8, auto takes int8 only if it was usable.
-    assert bench.recommended("embed", "ab" * 32, quantize="int8") == "onnx-int8"
+    assert stored.recommended("embed", "ab" * 32, quantize="int8") == "onnx-int8"
     bench.save(result_with("torch", [row("torch", 100, 95, 105), row("onnx-int8", 99, 95, 105, agreement=0.9)]))
-    assert bench.recommended("embed", "ab" * 32) == "torch"
-    assert bench.recommended("embed", "ab" * 32, quantize="int8") is None
+    assert stored.recommended("embed", "ab" * 32) == "torch"
+    assert stored.recommended("embed", "ab" * 32, quantize="int8") is None
 
 
 def test_auto_resolves_from_the_saved_choice(tmp_path, monkeypatch):
-    from nlu_toolkit.runtime import resolve_auto
+    from nlu_toolkit.engine.runtime import resolve_auto
 
-    monkeypatch.setattr(bench, "results_path", lambda: tmp_path / "bench.json")
+    monkeypatch.setattr(stored, "results_path", lambda: tmp_path / "bench.json")
     assert resolve_auto("auto", None, task="embed", model_sha="ab" * 32) == ("torch", None)
     bench.save(result_with("onnx-int8", [row("torch", 100, 95, 105), row("onnx-int8", 250, 240, 260)]))
     assert resolve_auto("auto", None, task="embed", model_sha="ab" * 32) == ("onnx", "int8")
@@ -85,13 +87,13 @@ def test_auto_resolves_from_the_saved_choice(tmp_path, monkeypatch):
 def test_a_damaged_store_is_ignored(tmp_path, monkeypatch):
     path = tmp_path / "bench.json"
     path.write_text("{not json", encoding="utf-8")
-    monkeypatch.setattr(bench, "results_path", lambda: path)
-    assert bench.recommended("embed", "ab" * 32) is None
+    monkeypatch.setattr(stored, "results_path", lambda: path)
+    assert stored.recommended("embed", "ab" * 32) is None
 
 
 def test_default_texts_are_varied_and_repeatable():
-    texts = bench.default_texts(64, seed=3)
-    assert texts == bench.default_texts(64, seed=3) and len(texts) == 64
+    texts = default_texts(64, seed=3)
+    assert texts == default_texts(64, seed=3) and len(texts) == 64
     assert len(set(texts)) > 32 and len({len(t) for t in texts}) > 16
 
 
@@ -113,7 +115,7 @@ def test_bad_options_are_usage_errors(kwargs, message):
 
 
 def test_probe_agreement_compares_argmax_per_head():
-    from nlu_toolkit.runtime import probe_agreement
+    from nlu_toolkit.engine.runtime import probe_agreement
 
     features = [{"input_ids": [1, 2, 3]}, {"input_ids": [1, 2]}]
 
@@ -138,8 +140,8 @@ def test_probe_agreement_compares_argmax_per_head():
 
 
 def test_backend_flags_are_checked():
+    from nlu_toolkit.engine.runtime import check_backend
     from nlu_toolkit.errors import UsageError
-    from nlu_toolkit.runtime import check_backend
 
     check_backend("auto", "int8")
     with pytest.raises(UsageError, match="needs --backend onnx"):
@@ -149,7 +151,7 @@ def test_backend_flags_are_checked():
 
 
 def test_only_auto_pays_for_the_weights_checksum():
-    from nlu_toolkit.runtime import resolve_auto
+    from nlu_toolkit.engine.runtime import resolve_auto
 
     def expensive() -> str:
         raise AssertionError("hashed the weights for an explicit backend")

@@ -10,13 +10,13 @@ from nlu_toolkit.core.cluster import (
     cluster_embeddings,
     cosine_silhouette,
     ctfidf_keywords,
-    plot_clusters,
     project_2d,
     relabel_by_size,
     representatives,
     summarize_clusters,
 )
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.io.plots import plot_clusters
 
 
 def blobs(sizes: list[int], dim: int = 32, noise: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

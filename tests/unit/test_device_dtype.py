@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu_toolkit.device import cast_for_inference, inference_dtype
+from nlu_toolkit.core.device import cast_for_inference, inference_dtype
 from nlu_toolkit.errors import UsageError
 
 
@@ -48,7 +48,7 @@ def test_cast_changes_the_module_dtype_only_when_asked(monkeypatch):
 
 def test_a_bf16_classifier_still_returns_float_scores(cls_model, monkeypatch):
     """The task paths cast outputs back to float32, so half-precision models work end to end."""
-    from nlu_toolkit.resolver import clear_cache
+    from nlu_toolkit.models.resolver import clear_cache
     from nlu_toolkit.tasks.classify import classify
 
     monkeypatch.setenv("NLU_INFERENCE_DTYPE", "bfloat16")

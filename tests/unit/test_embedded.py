@@ -1,4 +1,4 @@
-"""Unit tests for nlu_toolkit.embedded without the real model: a small fake model.zip."""
+"""Unit tests for nlu_toolkit.models.embedded without the real model: a small fake model.zip."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nlu_toolkit import embedded
 from nlu_toolkit.errors import ModelCorrupted, ModelNotAvailable, NluError
+from nlu_toolkit.models import embedded
 
 WEIGHTS = b"fake safetensors weights \x00\x01\x02" * 100
 SHA = hashlib.sha256(WEIGHTS).hexdigest()

@@ -21,12 +21,12 @@ from nlu_toolkit.core.metrics import (
     multilabel_metrics,
     ner_metrics,
     normalize_answer,
-    plot_confusion_matrix,
     retrieval_metrics,
     squad_metrics,
     sts_metrics,
 )
 from nlu_toolkit.errors import OutputError, UsageError
+from nlu_toolkit.io.plots import plot_confusion_matrix
 
 approx = pytest.approx
 

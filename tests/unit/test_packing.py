@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nlu_toolkit.batching import pad_features
-from nlu_toolkit.packing import enabled, pack_batch, pack_rows
+from nlu_toolkit.engine.batching import pad_features
+from nlu_toolkit.engine.packing import enabled, pack_batch, pack_rows
 
 
 def _features(lengths: list[int], pair_at: int | None = None) -> list[dict[str, list[int]]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nlu_toolkit.errors import ModelNotAvailable, UnsafeModel
-from nlu_toolkit.weights import require_safetensors, weights_files
+from nlu_toolkit.models.weights import require_safetensors, weights_files
 
 
 def _folder(root: Path, files: dict[str, str]) -> Path:

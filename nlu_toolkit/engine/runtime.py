@@ -7,7 +7,7 @@ either the torch forward or an ONNX Runtime one built from a cached export
 inputs. A graph that disagrees is never used: the task runs torch and the
 returned `Backend` carries a one-line warning for the CLI to print.
 
-``auto`` asks `bench.recommended` for the fastest backend that ``nlu bench``
+``auto`` asks `engine.choice.recommended` for the fastest backend that ``nlu bench``
 measured for this task and model on this machine, and otherwise runs torch.
 """
 
@@ -20,44 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from nlu_toolkit.engine.probe import MIN_AGREEMENT
 from nlu_toolkit.errors import NluError, UsageError
 
 BACKENDS = ("torch", "onnx", "openvino", "auto")
 QUANTIZATIONS = (None, "int8")
-#: Minimum share of probe predictions (labels, token tags, answer boundaries) that must agree with torch.
-MIN_AGREEMENT = 0.99
 
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
-
-#: Sentences the exported classification and NER graphs must reproduce: varied length,
-#: sentiment, entities, numbers and non-ASCII text.
-PROBE_SENTENCES = [
-    "A man is playing a guitar.",
-    "The quick brown fox jumps over the lazy dog near the river bank on a sunny afternoon in May.",
-    "Refunds take 5-7 business days; contact support@example.com if yours has not arrived.",
-    "Ünïcödé, emoji 🙂 and numbers 3.14159 in one sentence.",
-    "I loved this film, the acting was wonderful and the ending made me cry.",
-    "Dull, far too long, and the dialogue is painful.",
-    "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the European Union budget.",
-    "Apple opened a new office in Berlin, hiring 200 engineers from Google and Microsoft.",
-    "The service was slow but the food was excellent.",
-    "Not bad at all.",
-    "My parcel never arrived and nobody answers the phone.",
-    "The United Nations met in New York.",
-    "It is what it is.",
-    "Barcelona beat Real Madrid 3-1 at the Camp Nou, with two goals from Lewandowski.",
-    "Worst purchase I have made this year; it broke after two days.",
-    "A thoughtful, beautifully shot documentary about life on the Amazon river.",
-]
-#: (question, context) pairs for the QA probe.
-PROBE_QUESTIONS = [
-    ("Where did they meet?", "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the budget."),
-    ("How many engineers were hired?", "Apple opened a new office in Berlin, hiring 200 engineers from Google."),
-    ("How long do refunds take?", "Refunds take 5-7 business days; contact support if yours has not arrived."),
-    ("Who scored?", "Barcelona beat Real Madrid 3-1 at the Camp Nou, with two goals from Lewandowski."),
-    ("What broke?", "Worst purchase I have made this year: the blender broke after two days."),
-    ("Where is the river?", "A thoughtful documentary about life on the Amazon river in Brazil."),
-]
 
 
 @dataclass
@@ -90,7 +59,7 @@ def resolve_auto(
     check_backend(backend, quantize)
     if backend != "auto":
         return backend, quantize
-    from nlu_toolkit.bench import recommended
+    from nlu_toolkit.engine.choice import recommended
 
     sha = model_sha() if callable(model_sha) else model_sha
     choice = recommended(task, sha, quantize=quantize)
@@ -130,12 +99,12 @@ def onnx_session(
 ) -> Any:
     """The ONNX Runtime (or OpenVINO) session for ``model`` with ``head``: exported once per checksum
     and settings, cached on disk, and shared in memory per graph and thread count."""
-    from nlu_toolkit import onnx_backend
-    from nlu_toolkit.resolver import weights_sha256
+    from nlu_toolkit.engine import onnx_backend
+    from nlu_toolkit.models.resolver import weights_sha256
 
     sha = weights_sha256(info)
     if backend == "openvino":
-        from nlu_toolkit import openvino_backend
+        from nlu_toolkit.engine import openvino_backend
 
         openvino_backend._ov()  # the missing-extra error before any export work
         folder = openvino_backend.export_dir(sha, quantize, head)
@@ -179,7 +148,7 @@ def select_forward(
     graph is used only if its argmax predictions (labels, token tags, answer start and
     end) agree with torch's on at least `MIN_AGREEMENT` of them.
     """
-    from nlu_toolkit.resolver import weights_sha256
+    from nlu_toolkit.models.resolver import weights_sha256
 
     backend, quantize = resolve_auto(backend, quantize, task=task, model_sha=lambda: weights_sha256(loaded.info))
     if backend == "torch":
@@ -239,7 +208,7 @@ def probe_agreement(
     Sequence classification compares one label per input; token classification one
     tag per real (unpadded) token; question answering the start and the end position.
     """
-    from nlu_toolkit.batching import pad_features
+    from nlu_toolkit.engine.batching import pad_features
 
     same: list[np.ndarray] = []
     for feature in features:

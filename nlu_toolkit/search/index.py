@@ -4,7 +4,7 @@ Layout of an index folder::
 
     manifest.json          model name and weights checksum, dimension, normalisation,
                            precision, backend, count, corpus fingerprint, file checksums,
-                           and its own checksum (see `nlu_toolkit.index_manifest`)
+                           and its own checksum (see `nlu_toolkit.search.manifest`)
     vectors.safetensors    "embeddings" float32 (n, dim), "offsets" int64 (n + 1,) into
                            docs.jsonl, and "codes"/"ranges" for int8 or ubinary precision
     docs.jsonl             one document per line: {"id", "text", ...passthrough}
@@ -32,7 +32,12 @@ from typing import Any
 import numpy as np
 
 from nlu_toolkit.errors import InputError, UsageError
-from nlu_toolkit.index_manifest import (
+from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.io.staging import staging_folder
+from nlu_toolkit.io.writers import dumps
+from nlu_toolkit.models.resolver import ModelInfo
+from nlu_toolkit.records import merge_passthrough, with_fields
+from nlu_toolkit.search.manifest import (
     ANN,
     BACKENDS,
     DOCS,
@@ -43,12 +48,7 @@ from nlu_toolkit.index_manifest import (
     is_index_folder,
     read_manifest,
 )
-from nlu_toolkit.index_store import IndexStore
-from nlu_toolkit.io.readers import check_text
-from nlu_toolkit.io.staging import staging_folder
-from nlu_toolkit.io.writers import dumps
-from nlu_toolkit.records import merge_passthrough, with_fields
-from nlu_toolkit.resolver import ModelInfo
+from nlu_toolkit.search.store import IndexStore
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import PRECISIONS, Embedder
 
@@ -203,7 +203,7 @@ class SemanticIndex(IndexStore):
             fresh, self.ranges = quantize(self.embeddings[len(self) - new :], self.precision, self.ranges)
             self.codes = fresh if self.codes is None else np.concatenate([self.codes, fresh])
         if self.backend == "usearch":
-            from nlu_toolkit.ann import AnnIndex
+            from nlu_toolkit.search.ann import AnnIndex
 
             if self._ann is None:
                 self._ann = AnnIndex(self.embedder.dimension)
@@ -287,7 +287,7 @@ class SemanticIndex(IndexStore):
 
 def _rerank(results: list[SearchResult], model: str, *, device: str) -> None:
     """Re-score each result's hits with a cross-encoder and sort them by its score."""
-    from nlu_toolkit.resolver import load_model
+    from nlu_toolkit.models.resolver import load_model
 
     loaded = load_model(model, "cross-encoder", device=device)
     pairs = [(r.query, str(h.doc.get("text", ""))) for r in results for h in r.hits]

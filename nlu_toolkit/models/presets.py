@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nlu_toolkit.embedded import EMBEDDED_NAME
+from nlu_toolkit.models.embedded import EMBEDDED_NAME
 
 
 @dataclass(frozen=True)

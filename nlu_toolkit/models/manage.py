@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nlu_toolkit.embedded import EMBEDDED_ALIASES, PACKAGE, embedded_dir, verify_embedded
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
-from nlu_toolkit.presets import PRESETS
-from nlu_toolkit.resolver import cached_snapshot, download, hub_reachable, is_offline
+from nlu_toolkit.models.embedded import EMBEDDED_ALIASES, PACKAGE, embedded_dir, verify_embedded
+from nlu_toolkit.models.presets import PRESETS
+from nlu_toolkit.models.resolver import cached_snapshot, download, hub_reachable, is_offline
 
 
 def list_models() -> list[dict[str, Any]]:
@@ -41,9 +41,9 @@ def list_models() -> list[dict[str, Any]]:
             }
         )
     # Cached ONNX and OpenVINO exports (`--backend onnx|openvino`), one row each.
-    from nlu_toolkit import onnx_backend, openvino_backend
+    from nlu_toolkit.models.exports import list_exports
 
-    for runtime, exports in (("onnx", onnx_backend.list_exports()), ("openvino", openvino_backend.list_exports())):
+    for runtime, exports in (("onnx", list_exports("onnx")), ("openvino", list_exports("openvino"))):
         for export in exports:
             flag = f"--backend {runtime}" + (" --quantize int8" if export["quantize"] == "int8" else "")
             rows.append(
@@ -96,7 +96,7 @@ def pull(names: Sequence[str] = (), *, to: str | Path | None = None) -> list[dic
 
 def _check_pulled(repo: str, path: Path) -> None:
     """A pulled model must have safetensors weights: pickle files are never downloaded, nor loaded."""
-    from nlu_toolkit.weights import weights_files
+    from nlu_toolkit.models.weights import weights_files
 
     try:
         weights_files(path)

@@ -33,7 +33,7 @@ def _ov() -> Any:
 
 
 def cache_root() -> Path:
-    from nlu_toolkit.embedded import cache_dir
+    from nlu_toolkit.models.embedded import cache_dir
 
     return cache_dir() / "openvino"
 
@@ -44,7 +44,7 @@ def export_dir(weights_sha256: str, quantize: str | None, head: str) -> Path:
 
 def export(model: Any, tokenizer: Any, folder: Path, quantize: str | None, *, head: str, model_name: str) -> Path:
     """Export ``model`` to OpenVINO IR in ``folder`` (through a plain fp32 ONNX graph; int8: NNCF), atomically."""
-    from nlu_toolkit import onnx_backend
+    from nlu_toolkit.engine import onnx_backend
     from nlu_toolkit.io.writers import staged_folder
 
     ov = _ov()
@@ -65,9 +65,8 @@ def export(model: Any, tokenizer: Any, folder: Path, quantize: str | None, *, he
 def _quantize(model: Any, tokenizer: Any, max_length: int) -> Any:
     """Static int8 with NNCF's transformer preset, calibrated on the built-in sentences."""
     nncf = require("nncf", extra="openvino")
-    from nlu_toolkit.bench import default_texts
-    from nlu_toolkit.onnx_backend import _quiet
-    from nlu_toolkit.runtime import PROBE_SENTENCES
+    from nlu_toolkit.engine.onnx_backend import _quiet
+    from nlu_toolkit.engine.probe import PROBE_SENTENCES, default_texts
 
     # Paragraphs, single sentences and short fragments: activation ranges from long inputs
     # alone leave short texts (the worst-served by int8) off the calibrated scale.
@@ -105,16 +104,9 @@ class OpenVinoEncoder:
         self.path = path
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        from nlu_toolkit.onnx_backend import feed_for
+        from nlu_toolkit.engine.onnx_backend import feed_for
 
         feed = feed_for(batch, self.input_names)
         # One request per call: requests are not thread-safe, and servers call from several threads.
         request = self.compiled.create_infer_request()
         return np.asarray(request.infer(feed)[0], dtype=np.float32)
-
-
-def list_exports() -> list[dict[str, Any]]:
-    """Cached OpenVINO exports, in the shape of `onnx_backend.list_exports`."""
-    from nlu_toolkit import onnx_backend
-
-    return onnx_backend.list_exports(cache_root(), "model.xml")

@@ -8,7 +8,7 @@ inherits these methods from `IndexStore`.
   (`nlu_toolkit.io.lock`); writes a temp folder beside the target and swaps it into place
   (`nlu_toolkit.io.swap`); any ``OSError`` becomes `OutputError` and the temp folder is
   removed on any exception, SIGTERM's included.
-- ``load`` validates the manifest (`nlu_toolkit.index_manifest`), opens every file of one
+- ``load`` validates the manifest (`nlu_toolkit.search.manifest`), opens every file of one
   snapshot and verifies every checksum before using them.
 - ``update`` is the locked load-add-save for concurrent writers.
 """
@@ -27,9 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nlu_toolkit import __version__
+from nlu_toolkit._version import __version__
 from nlu_toolkit.errors import IndexCorrupted, ModelMismatch, ModelNotAvailable
-from nlu_toolkit.index_manifest import (
+from nlu_toolkit.io.guard import check_output_folder, output_error
+from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
+from nlu_toolkit.io.swap import replace_folder
+from nlu_toolkit.models.resolver import ModelInfo, weights_sha256
+from nlu_toolkit.search.manifest import (
     ANN,
     DOCS,
     FORMAT,
@@ -42,15 +46,11 @@ from nlu_toolkit.index_manifest import (
     read_manifest,
     sha256_of,
 )
-from nlu_toolkit.io.guard import check_output_folder, output_error
-from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
-from nlu_toolkit.io.swap import replace_folder
-from nlu_toolkit.resolver import ModelInfo, weights_sha256
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import Embedder
 
 if TYPE_CHECKING:
-    from nlu_toolkit.index import SemanticIndex
+    from nlu_toolkit.search.index import SemanticIndex
 
 #: The entries of an index folder; anything else in it belongs to the user.
 INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN})
@@ -275,7 +275,7 @@ class IndexStore:
             for line in f:
                 self.fingerprint.update(line)
         if manifest["backend"] == "usearch":
-            from nlu_toolkit.ann import AnnIndex
+            from nlu_toolkit.search.ann import AnnIndex
 
             copy = self._staging / ANN
             with open(copy, "wb") as f:

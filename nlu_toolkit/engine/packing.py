@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger("nlu_toolkit.packing")
+log = logging.getLogger("nlu_toolkit.engine.packing")
 
 #: Encoders whose embeddings take ``position_ids`` and whose attention takes a 4D mask,
 #: in transformers 5. Others run padded. RoBERTa-style models count positions from
@@ -336,6 +336,6 @@ def _parameters(fn: Any) -> set[str]:
 
 def probe_batch(features: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dict[str, np.ndarray] | None:
     """One padded batch of the probe ``features``, or None with fewer than two (nothing to pack)."""
-    from nlu_toolkit.batching import pad_features
+    from nlu_toolkit.engine.batching import pad_features
 
     return pad_features(list(features), pad_id) if len(features) >= 2 else None

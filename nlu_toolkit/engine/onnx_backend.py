@@ -46,7 +46,7 @@ def _ort() -> Any:
 
 
 def cache_root() -> Path:
-    from nlu_toolkit.embedded import cache_dir
+    from nlu_toolkit.models.embedded import cache_dir
 
     return cache_dir() / "onnx"
 
@@ -292,18 +292,3 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
     return (a * b).sum(axis=1)
-
-
-def list_exports(root: Path | None = None, filename: str = "model.onnx") -> list[dict[str, Any]]:
-    """Cached exports under ``root`` (default: the ONNX cache), one ``{"folder", "model", "quantize",
-    "head", "size_mb"}`` each (for ``nlu models list``); `openvino_backend` lists its own with this."""
-    root = cache_root() if root is None else root
-    rows = []
-    if root.is_dir():
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if (folder / filename).is_file():
-                meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
-                size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
-                row = {"folder": str(folder), "model": meta.get("model", ""), "quantize": meta.get("quantize")}
-                rows.append({**row, "head": meta.get("head", "encoder"), "size_mb": size})
-    return rows

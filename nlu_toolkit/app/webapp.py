@@ -30,8 +30,8 @@ from nlu_toolkit.errors import InputError, ModelNotAvailable, NluError, UsageErr
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
 
-    from nlu_toolkit.index import SearchResult, SemanticIndex
     from nlu_toolkit.records import Classification, NerResult, QAResult
+    from nlu_toolkit.search.index import SearchResult, SemanticIndex
 
 Segments = list[tuple[str, str | None]]
 
@@ -215,7 +215,7 @@ class AppBackend:
         self.config = config or AppConfig()
         self.index: SemanticIndex | None = None
         if self.config.index:
-            from nlu_toolkit.index import SemanticIndex
+            from nlu_toolkit.search.index import SemanticIndex
 
             self.index = SemanticIndex.load(self.config.index, device=self.config.device)
             weakref.finalize(self, _close, self.index)  # at exit too: no nlu-index-* folder left
@@ -262,7 +262,7 @@ class AppBackend:
         Only checks where the model lives (no loading); with the hub online (``HF_HUB_OFFLINE=0``)
         it says nothing, since the model may still download on first use.
         """
-        from nlu_toolkit.resolver import is_offline, locate
+        from nlu_toolkit.models.resolver import is_offline, locate
 
         _, _, resolver_task = MODEL_FLAGS[task]
         spec = getattr(self.config, f"{task}_model")
@@ -336,7 +336,7 @@ class AppBackend:
 
     def corpus_index(self, text: str | None = None, file: str | None = None) -> SemanticIndex:
         """An in-memory index of a pasted or uploaded corpus, built once per distinct corpus (the last one is kept)."""
-        from nlu_toolkit.index import SemanticIndex
+        from nlu_toolkit.search.index import SemanticIndex
 
         records = parse_corpus(text, file)
         embedder = self.embedder()

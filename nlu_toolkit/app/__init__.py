@@ -1,0 +1,1 @@
+"""The web UI (``nlu app``): Gradio tabs over the library."""

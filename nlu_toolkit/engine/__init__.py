@@ -1,0 +1,1 @@
+"""Inference engine: forward passes (torch, ONNX Runtime, OpenVINO), batching, packing, the stored backend choice."""

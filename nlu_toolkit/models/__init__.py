@@ -1,0 +1,1 @@
+"""Models: resolving a spec to local files, the embedded model, presets, safetensors checks, management."""

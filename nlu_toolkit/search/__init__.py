@@ -1,0 +1,1 @@
+"""Search: the saved index (vectors, documents, manifest, ANN) and the library search()."""

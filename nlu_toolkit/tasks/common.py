@@ -26,19 +26,45 @@ def passthrough(record: Mapping[str, Any], used: Iterable[str]) -> dict[str, Any
     return {k: v for k, v in record.items() if k not in skip}
 
 
+#: Models whose learned positions start after the padding index (fairseq's RoBERTa layout): the
+#: first ``pad_token_id + 1`` rows of the position table are never usable.
+_OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "mpnet", "ibert"})
+#: Models with relative positions: their config's position count is not an input limit.
+_RELATIVE_POSITIONS = frozenset({"t5", "mt5", "umt5", "longt5", "deberta", "deberta-v2"})
+
+
+def model_positions(model: Any) -> int | None:
+    """The longest input ``model``'s position embeddings take, in tokens, or None when unbounded/unknown."""
+    config = getattr(model, "config", None)
+    if config is None or getattr(config, "model_type", None) in _RELATIVE_POSITIONS:
+        return None
+    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if not isinstance(positions, int) or positions <= 0:
+        return None
+    if getattr(config, "model_type", None) in _OFFSET_POSITIONS:
+        positions -= (getattr(config, "pad_token_id", None) or 1) + 1
+    return positions
+
+
 def token_limit(tokenizer: Any, model: Any, requested: int | None = None) -> int:
     """The longest input the model takes, in tokens (optionally lowered by ``requested``).
 
-    Tokenizers without a limit report a huge sentinel, so fall back to the
-    config's position embeddings.
+    The one place every task's truncation, windowing and chunking gets its limit: the smaller of
+    the tokenizer's ``model_max_length`` (tokenizers without one report a huge sentinel) and what
+    the model's position embeddings hold (`model_positions`), so a tokenizer that claims more than
+    the model can embed is never believed.
     """
-    limit = getattr(tokenizer, "model_max_length", None)
-    if not limit or limit > 100_000:
-        config = getattr(model, "config", None)
-        limit = getattr(config, "max_position_embeddings", None) or 512
+    limits = []
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared <= 100_000:
+        limits.append(declared)
+    positions = model_positions(model)
+    if positions is not None:
+        limits.append(positions)
+    limit = min(limits) if limits else 512
     if requested is not None:
         if requested < 8:
-            raise UsageError(f"--max-length {requested} is too small", "use at least 8 tokens")
+            raise UsageError(f"max_length {requested} is too small", "use at least 8 tokens")
         limit = min(limit, requested)
     return int(limit)
 

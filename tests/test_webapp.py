@@ -109,7 +109,7 @@ def test_parse_corpus_reads_pasted_lines_and_uploaded_files(tmp_path, monkeypatc
     assert [r["id"] for r in records] == [f"d{i}" for i in range(len(DOCS))]
     with pytest.raises(InputError, match="empty"):
         parse_corpus(" \n ")
-    monkeypatch.setattr("nlu_toolkit.app.webapp.MAX_CORPUS_DOCS", 3)
+    monkeypatch.setattr("nlu_toolkit.app.tabs.MAX_CORPUS_DOCS", 3)
     with pytest.raises(InputError, match="more than 3 documents") as e:
         parse_corpus("\n".join(DOCS))
     assert "--index" in str(e.value)
@@ -170,7 +170,7 @@ def test_classify_tab_zero_shot_with_labels_and_supervised_without(backend):
 
 
 def test_zero_shot_classifiers_are_cached_per_label_set_and_bounded(backend, monkeypatch):
-    monkeypatch.setattr("nlu_toolkit.app.webapp.ZERO_SHOT_CACHE", 2)
+    monkeypatch.setattr("nlu_toolkit.app.services.ZERO_SHOT_CACHE", 2)
     for labels in ("a, b", "c, d", "e, f", "a, b"):
         backend.classify("a text", labels)
     kept = [key[1:] for key in backend._objects if key[0] == "zero_shot"]

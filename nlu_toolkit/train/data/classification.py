@@ -1,0 +1,76 @@
+"""Classification and multi-label tables: a text column (and a pair column) and a label column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nlu_toolkit.errors import TrainingDataError
+from nlu_toolkit.train.data.labels import _label_index, _label_name, _label_names
+from nlu_toolkit.train.data.tables import (
+    _classlabel_names,
+    _column,
+    _Columns,
+    _datasets,
+    _features,
+    _from_dict,
+    _list_of,
+    _need_column,
+    _Part,
+    _read_table,
+    _string,
+    _text_column,
+    _texts,
+)
+
+
+def _load_classification(
+    path: Path, fmt: str, columns: _Columns, labels: list[str] | None, role: str | None, multilabel: bool
+) -> _Part:
+    ds = _read_table(path, fmt)
+    names = ds.column_names
+    used = {"text": _text_column(path, names, columns.text)}
+    if columns.text_pair is not None:
+        used["text_pair"] = _need_column(path, names, columns.text_pair, "--text-pair-column")
+    label = columns.label
+    if label == "label" and "label" not in names and "labels" in names:
+        label = "labels"  # the usual name of a multi-label column (and HF's)
+    used["label"] = _need_column(path, names, label, "--label-column")
+    data: dict[str, list[Any]] = {key: _texts(ds, used[key], path) for key in ("text", "text_pair") if key in used}
+    class_names = _classlabel_names(ds.features[used["label"]])
+    raw = _column(ds, used["label"])
+    del ds  # the rows now live in the lists above; let the Arrow table go
+
+    if multilabel:
+        cells = [_label_names(value, class_names, path, i + 1) for i, value in enumerate(raw)]
+        del raw
+        seen = {name for cell in cells for name in cell}
+        if not seen:
+            raise TrainingDataError(f"{path}: no row has a label in column {used['label']!r}", "label some rows")
+    else:
+        cells = raw
+        for i, value in enumerate(raw):
+            cells[i] = _label_name(value, class_names, path, i + 1)
+            if cells[i] is None:
+                raise TrainingDataError(f"{path}: row {i + 1}: empty label", "label the row or remove it")
+        seen = set(cells)
+    # Files saved by datasets name their classes in a fixed order (0 = negative, ...): keep it.
+    given = labels if labels is not None or class_names is None else class_names
+    label_names, index, warnings_ = _label_index(seen, given, role if labels is not None else None, path)
+
+    datasets = _datasets()
+    if multilabel:
+        width = len(label_names)
+        for i, cell in enumerate(cells):
+            hot = [0.0] * width
+            for name in cell:
+                hot[index[name]] = 1.0
+            cells[i] = hot
+        label_feature = _list_of(datasets.Value("float32"))
+    else:
+        cells = [index[name] for name in cells]
+        label_feature = datasets.Value("int64")
+    data["label"] = cells
+    features = _features(**{key: _string() for key in data if key != "label"}, label=label_feature)
+    info = {"format": fmt, "columns": used, "warnings": warnings_}
+    return _Part(_from_dict(data, features), label_names, info)

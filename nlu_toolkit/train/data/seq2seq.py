@@ -1,0 +1,78 @@
+"""Seq2seq data: a source and a target text column (a document and its summary, a sentence and its translation)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from nlu_toolkit.errors import TrainingDataError, UsageError
+from nlu_toolkit.train.data.tables import (
+    _Columns,
+    _features,
+    _from_dict,
+    _listing,
+    _need_column,
+    _Part,
+    _read_table,
+    _string,
+    _texts,
+)
+
+#: (source, target) column pairs tried, in order, when --text-column/--label-column are left at their defaults.
+SEQ2SEQ_PAIRS = (("source", "target"), ("text", "summary"), ("document", "summary"), ("article", "highlights"))
+_SEQ2SEQ_HINT = (
+    "give columns source and target (or text/summary, document/summary, article/highlights), "
+    "or name them with --text-column SOURCE --label-column TARGET"
+)
+
+
+def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tuple[str, str]:
+    """The source and target columns: named with --text-column/--label-column, else a known pair."""
+    # The generic defaults ("text", "label") mean "find the usual names"; anything else was named on purpose.
+    source = columns.text if columns.text != "text" else None
+    target = columns.label if columns.label != "label" else None
+    if source is not None:
+        _need_column(path, names, source, "--text-column")
+    if target is not None:
+        _need_column(path, names, target, "--label-column")
+    if source is None and target is None:
+        for first, second in SEQ2SEQ_PAIRS:
+            if first in names and second in names:
+                return first, second
+        raise TrainingDataError(
+            f"{path}: no source/target columns; the file has columns: {_listing(list(names))}", _SEQ2SEQ_HINT
+        )
+    if source is None:
+        found = next((a for a, _ in SEQ2SEQ_PAIRS if a in names and a != target), None)
+        if found is None:
+            raise TrainingDataError(
+                f"{path}: no source column; the file has columns: {_listing(list(names))}",
+                "use --text-column NAME to pick the column holding the input texts",
+            )
+        return found, target  # type: ignore[return-value]
+    if target is None:
+        found = next((b for _, b in SEQ2SEQ_PAIRS if b in names and b != source), None)
+        if found is None:
+            raise TrainingDataError(
+                f"{path}: no target column; the file has columns: {_listing(list(names))}",
+                "use --label-column NAME to pick the column holding the target texts",
+            )
+        return source, found
+    if source == target:
+        raise UsageError(
+            f"--text-column and --label-column name the same column ({source!r})",
+            "name the source column with --text-column and the target column with --label-column",
+        )
+    return source, target
+
+
+def _load_seq2seq(path: Path, fmt: str, columns: _Columns) -> _Part:
+    ds = _read_table(path, fmt)
+    source, target = _seq2seq_columns(path, ds.column_names, columns)
+    data = {"source": _texts(ds, source, path), "target": _texts(ds, target, path)}
+    del ds
+    warnings_ = []
+    if columns.text_pair is not None:
+        warnings_.append("--text-pair-column is ignored for seq2seq")
+    info = {"format": fmt, "columns": {"source": source, "target": target}, "warnings": warnings_}
+    return _Part(_from_dict(data, _features(source=_string(), target=_string())), [], info)

@@ -27,6 +27,8 @@ _EXPORTS = {
     "cluster": "nlu_toolkit.tasks.cluster",
     "dedupe": "nlu_toolkit.tasks.cluster",
     "SemanticIndex": "nlu_toolkit.search.index",
+    "search": "nlu_toolkit.search",
+    "open_index": "nlu_toolkit.search.api",
     "semantic_search": "nlu_toolkit.core.retrieval",
     "paraphrase_mining_embeddings": "nlu_toolkit.core.retrieval",
     "community_detection": "nlu_toolkit.core.retrieval",
@@ -85,6 +87,8 @@ if TYPE_CHECKING:
     from nlu_toolkit.models.embedded import embedded_path
     from nlu_toolkit.models.manage import list_models, pull, verify
     from nlu_toolkit.models.resolver import ModelInfo, load_model
+    from nlu_toolkit.search.api import open_index as open_index
+    from nlu_toolkit.search.api import search as search
     from nlu_toolkit.search.index import SemanticIndex
     from nlu_toolkit.tasks.classify import Classifier, classify
     from nlu_toolkit.tasks.cluster import cluster, dedupe
@@ -100,6 +104,8 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name in _ERRORS:
         return getattr(importlib.import_module("nlu_toolkit.errors"), name)
+    if name == "search":  # the package is itself the callable search() (see nlu_toolkit/search/__init__.py)
+        return importlib.import_module("nlu_toolkit.search")
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'nlu_toolkit' has no attribute {name!r}")

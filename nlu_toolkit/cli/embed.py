@@ -270,7 +270,7 @@ class _SearchRequest:
 
 def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None) -> None:
     from nlu_toolkit.io.readers import check_text, iter_records
-    from nlu_toolkit.search.index import SemanticIndex
+    from nlu_toolkit.search.api import open_index
 
     if texts or input_file:
         raise UsageError(
@@ -292,28 +292,32 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
                 max_chars=req.reading["max_chars"],
             )
         ]
-    for text in query_texts:  # before any model loads; the library checks the same
-        if not text.strip():
-            raise UsageError("the query is empty", "give a query with some words, e.g. --search 'refund policy'")
+    if any(not text.strip() for text in query_texts):
+        raise UsageError("the query is empty", "give a query with some words, e.g. --search 'refund policy'")
+    for text in query_texts:  # before any model loads
         check_text(text, req.reading["max_chars"], what="--search query")
-    with progress_bar(req.corpus is not None and not req.quiet, "indexing") as progress:
-        if req.index is not None:
-            if req.backend != "exact":
-                raise UsageError("--index-backend applies when building an index", "pass it to nlu index build")
-            runtime = {k: req.options[k] for k in ("batch_size", "device", "runtime", "quantize", "threads")}
-            idx = SemanticIndex.load(req.index, req.model, **runtime)
-        else:
-            records = iter_records(
-                req.corpus,
-                fields={"text": req.reading["text_column"]},
-                id_column=req.reading["id_column"],
-                fmt=req.reading["input_format"],
-                encoding=req.reading["encoding"],
-                max_chars=req.reading["max_chars"],
-                progress=progress,
-            )
-            idx = SemanticIndex.build(records, req.model, backend=req.backend, long=req.long, **req.options)
-    with idx:
+    if req.index is not None and req.backend != "exact":
+        raise UsageError("--index-backend applies when building an index", "pass it to nlu index build")
+    reading = {
+        "fields": {"text": req.reading["text_column"]},
+        "id_column": req.reading["id_column"],
+        "fmt": req.reading["input_format"],
+        "encoding": req.reading["encoding"],
+        "max_chars": req.reading["max_chars"],
+    }
+    options = req.options if req.index is not None else {**req.options, "long": req.long}
+    with (
+        progress_bar(req.corpus is not None and not req.quiet, "indexing") as progress,
+        open_index(
+            corpus=req.corpus,
+            index=req.index,
+            model=req.model,
+            index_backend=req.backend,
+            progress=progress,
+            reading=reading,
+            **options,
+        ) as idx,
+    ):
         note_model(idx.model_info, req.verbose)
         warn_runtime(idx.embedder)
         results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank)

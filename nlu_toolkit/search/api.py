@@ -1,0 +1,95 @@
+"""The library's search: queries against a corpus (indexed on the fly) or a saved index, in one call.
+
+``search(queries, corpus=... | index=..., top_k=10, rerank=None)`` is what ``nlu embed --search``,
+``nlu serve``'s ``/search`` and the web app build on: the corpus-or-index choice, the query checks and
+the index's life are decided here once. `open_index` gives the index itself, for a caller that reports
+its model or searches many times.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.io.readers import check_text, iter_records
+from nlu_toolkit.search.index import SearchResult, SemanticIndex
+
+#: Embedder options that also apply to a loaded index (its model is fixed by the index).
+LOAD_OPTIONS = ("batch_size", "device", "runtime", "quantize", "threads")
+
+
+def check_queries(queries: str | Iterable[str], *, max_chars: int | None = None) -> list[str]:
+    """The queries as a list, each non-empty and valid text (`InputError` naming ``queries`` otherwise)."""
+    listed = [queries] if isinstance(queries, str) else list(queries)
+    if not listed:
+        raise InputError("queries is empty", "give at least one query")
+    for i, text in enumerate(listed):
+        if not isinstance(text, str):
+            raise InputError(f"query {i} is a {type(text).__name__}, not a string", "give queries as strings")
+        if not text.strip():
+            raise InputError(f"query {i} is empty", "give a query with some words, e.g. 'refund policy'")
+        check_text(text, max_chars, what=f"query {i}")
+    return listed
+
+
+@contextmanager
+def open_index(
+    *,
+    corpus: Iterable[Any] | str | os.PathLike[str] | None = None,
+    index: SemanticIndex | str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    index_backend: str = "exact",
+    progress: Callable[[int], None] | None = None,
+    reading: dict[str, Any] | None = None,
+    **options: Any,
+) -> Iterator[SemanticIndex]:
+    """The index to search: built from ``corpus`` (texts, records, or a file path read with ``reading``,
+    the options of `iter_records`), or loaded from the folder ``index``, or ``index`` itself when it is a
+    `SemanticIndex` already open (left open). Exactly one of ``corpus`` and ``index``.
+
+    ``options`` go to the `Embedder` (batch_size, device, runtime, quantize, threads, long, max_length).
+    """
+    if (corpus is None) == (index is None):
+        raise UsageError("search needs exactly one of corpus or index", "give corpus= (texts or a file) or index=")
+    if isinstance(index, SemanticIndex):
+        yield index
+        return
+    if index is not None:
+        if index_backend != "exact":
+            raise UsageError("index_backend applies when building an index", "give it when the index is built")
+        loaded = SemanticIndex.load(index, model, **{k: v for k, v in options.items() if k in LOAD_OPTIONS})
+        with loaded:
+            yield loaded
+        return
+    if isinstance(corpus, (str, os.PathLike)):
+        corpus = iter_records(corpus, progress=progress, **(reading or {}))
+    built = SemanticIndex.build(corpus, model, backend=index_backend, **options)  # type: ignore[arg-type]
+    with built:
+        yield built
+
+
+def search(
+    queries: str | Iterable[str],
+    *,
+    corpus: Iterable[Any] | str | os.PathLike[str] | None = None,
+    index: SemanticIndex | str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    top_k: int = 10,
+    rerank: str | None = None,
+    index_backend: str = "exact",
+    **options: Any,
+) -> list[SearchResult]:
+    """Search ``queries`` in ``corpus`` (indexed for this call) or in the saved ``index``.
+
+    One `SearchResult` per query, hits by descending score; with ``rerank`` (a cross-encoder), the
+    best candidates are re-scored. A folder's or corpus's index is closed before returning.
+
+    Example:
+        >>> search("refund", corpus=["Refunds take 5 days.", "Shipping is free."], top_k=1)
+    """
+    listed = check_queries(queries)  # before any model loads
+    with open_index(corpus=corpus, index=index, model=model, index_backend=index_backend, **options) as opened:
+        return opened.search(listed, top_k=top_k, rerank=rerank)

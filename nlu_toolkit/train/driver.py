@@ -1,0 +1,355 @@
+"""The training run behind `finetune`: `_Run` builds the Trainer for a task, trains, and writes the output folder.
+
+Classification, multi-label, NER and QA go through HF ``Trainer``; seq2seq through ``Seq2SeqTrainer``;
+embeddings through ``SentenceTransformerTrainer`` (`nlu_toolkit.train.embedding`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlu_toolkit.errors import NluError, TrainingDataError, UsageError
+from nlu_toolkit.io.writers import atomic_output
+from nlu_toolkit.train.args import (
+    CARD_FILE,
+    CURVE_FILE,
+    DEFAULT_MAX_LENGTH,
+    METRICS_FILE,
+    FinetuneResult,
+)
+from nlu_toolkit.train.data import TaskData
+from nlu_toolkit.train.embedding import train_embedding
+from nlu_toolkit.train.guard import CHECKPOINTS
+from nlu_toolkit.train.parts import (
+    _best_row,
+    _save_atomically,
+    _SequentialEvalTrainer,
+    _token_limit,
+    _with_lora,
+)
+from nlu_toolkit.train.prepare import _TASK_PREP, _generation_limit, _Seq2SeqPrep
+from nlu_toolkit.train.progress import _progress_callback
+from nlu_toolkit.train.report import epoch_history, model_card, plot_training_curve, step_losses, write_json
+
+
+@dataclass
+class _Run:
+    task: str
+    data: TaskData
+    base: dict[str, str]
+    out: Path
+    settings: dict[str, Any]
+    resume: bool
+    lora: bool
+    lora_rank: int
+    trust_remote_code: bool
+    progress: bool
+    mixed: str | None
+    device: str
+    max_length: int | None
+    loss: str | None = None
+    max_target_length: int = 128
+    source_prefix: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    # ---- shared ------------------------------------------------------------------------------------------------
+
+    def training_arguments(self, cls: type, **extra: Any) -> Any:
+        s = self.settings
+        has_eval = self.data.eval is not None
+        metric = s["metric"]
+        return cls(
+            output_dir=str(self.out / CHECKPOINTS),
+            num_train_epochs=s["epochs"],
+            max_steps=s["max_steps"] or -1,
+            learning_rate=s["learning_rate"],
+            per_device_train_batch_size=s["batch_size"],
+            per_device_eval_batch_size=max(s["batch_size"], 32),
+            gradient_accumulation_steps=s["gradient_accumulation"],
+            warmup_steps=s["warmup"],
+            weight_decay=s["weight_decay"],
+            seed=s["seed"],
+            eval_strategy="epoch" if has_eval else "no",
+            save_strategy="epoch",
+            save_total_limit=2,
+            load_best_model_at_end=has_eval,
+            metric_for_best_model=metric if has_eval else None,
+            greater_is_better=not metric.endswith("loss"),
+            logging_strategy="steps",
+            logging_steps=self.logging_steps(),
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=self.device == "cpu",
+            bf16=self.mixed == "bf16",
+            fp16=self.mixed == "fp16",
+            dataloader_num_workers=0,
+            **extra,
+        )
+
+    def logging_steps(self) -> int:
+        """About 20 loss points per epoch for the curve, never fewer than one step apart."""
+        s = self.settings
+        steps = len(self.data.train) / (s["batch_size"] * s["gradient_accumulation"])
+        if s["max_steps"]:
+            steps = min(steps, s["max_steps"])
+        return max(1, int(steps // 20))
+
+    def callbacks(self) -> list[Any]:
+        from transformers import EarlyStoppingCallback
+
+        callbacks: list[Any] = [_progress_callback(self.progress)]
+        if self.settings["patience"]:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.settings["patience"]))
+        return callbacks
+
+    def fit(self, trainer: Any) -> tuple[float, float | None]:
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        # The stock callbacks print log dicts to stdout; ours draws on stderr.
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        start = time.perf_counter()
+        try:
+            output = trainer.train(resume_from_checkpoint=True if self.resume else None)
+        except NluError:
+            raise
+        except (ValueError, KeyError, IndexError) as e:
+            # Data problems the checks could not foresee surface deep inside the Trainer; say where to look.
+            raise TrainingDataError(
+                f"training failed on the data: {e}", "run with NLU_DEBUG=1 for the traceback"
+            ) from e
+        seconds = time.perf_counter() - start
+        return seconds, (output.metrics or {}).get("train_samples_per_second")
+
+    def fit_and_save(self, trainer: Any, tokenizer: Any, labels: list[str]) -> FinetuneResult:
+        """Train, then save the (LoRA-merged) model with its tokenizer: the transformers-model tasks' ending."""
+        seconds, sps = self.fit(trainer)
+
+        def save(out: Path) -> None:
+            final = trainer.model
+            if self.lora:
+                final = final.merge_and_unload()
+            _save_atomically(out, lambda tmp: (final.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
+
+        return self.finish(trainer, labels, seconds, sps, save)
+
+    def finish(self, trainer: Any, labels: list[str], seconds: float, sps: float | None, save: Callable) -> Any:
+        history = epoch_history(trainer.state.log_history)
+        for row in history:  # sentence-transformers' long metric names -> ours
+            for long, short in getattr(self, "aliases", {}).items():
+                if long in row:
+                    row[short] = row.pop(long)
+        metric = self.settings["metric"]
+        best = _best_row(history, metric)
+        result = FinetuneResult(
+            task=self.task,
+            output_dir=self.out,
+            base_model=self.base["name"],
+            labels=labels,
+            metrics={k: v for k, v in (best or {}).items() if k not in ("epoch", "step")},
+            history=history,
+            metric=metric if self.data.eval is not None else None,
+            best_epoch=(best or {}).get("epoch"),
+            train_seconds=seconds,
+            train_samples_per_second=sps,
+            train_rows=len(self.data.train),
+            eval_rows=len(self.data.eval) if self.data.eval is not None else 0,
+            steps=int(trainer.state.global_step),
+            device=self.device,
+            precision=self.mixed or "fp32",
+        )
+        if not trainer.is_world_process_zero():
+            return result
+        save(self.out)
+        files = {"model": self.out}
+        files["metrics"] = write_json(
+            {
+                "task": self.task,
+                "metric": result.metric,
+                "best_epoch": result.best_epoch,
+                "final": result.metrics,
+                "epochs": history,
+                "steps": result.steps,
+                "train_seconds": round(seconds, 2),
+                "train_samples_per_second": sps,
+                "settings": self.settings,
+                "data": self.data.info,
+            },
+            self.out / METRICS_FILE,
+        )
+        files["curve"] = plot_training_curve(
+            history, step_losses(trainer.state.log_history), result.metric, self.out / CURVE_FILE
+        )
+        card = model_card(
+            task=self.task,
+            base_model=self.base["name"],
+            data=self.data.info,
+            labels=labels,
+            settings=self.settings,
+            history=history,
+            final=result.metrics,
+            metric=result.metric,
+            train_seconds=seconds,
+            device=self.device,
+        )
+        with atomic_output(self.out / CARD_FILE) as f:
+            f.write(card)
+        files["card"] = self.out / CARD_FILE
+        result.files = files
+        return result
+
+    # ---- classification, multi-label, NER, QA ------------------------------------------------------------------
+
+    def train_transformers(self) -> FinetuneResult:
+        from transformers import AutoTokenizer, TrainingArguments
+
+        tokenizer = AutoTokenizer.from_pretrained(self.base["path"], trust_remote_code=self.trust_remote_code)
+        if not getattr(tokenizer, "is_fast", False):
+            raise UsageError(f"model {self.base['name']!r} has no fast tokenizer", "use a model with tokenizer.json")
+        limit = _token_limit(tokenizer, self.max_length or DEFAULT_MAX_LENGTH[self.task])
+        self.settings["max_length"] = limit
+        labels = list(self.data.labels)
+        prep = _TASK_PREP[self.task](tokenizer, limit, labels)
+        model = self.load_model(labels)
+        train_ds = self.data.train.map(
+            prep.encode, batched=True, remove_columns=self.data.train.column_names, desc="tokenizing train"
+        )
+        eval_ds = None
+        compute_metrics = None
+        if self.data.eval is not None:
+            eval_ds = self.data.eval.map(
+                prep.encode_eval,
+                batched=True,
+                with_indices=True,
+                remove_columns=self.data.eval.column_names,
+                desc="tokenizing eval",
+            )
+            compute_metrics = prep.metrics_for(self.data.eval, eval_ds)
+            eval_ds = eval_ds.remove_columns([c for c in prep.eval_only_columns if c in eval_ds.column_names])
+        args = self.training_arguments(TrainingArguments, train_sampling_strategy="group_by_length")
+        trainer = _SequentialEvalTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            data_collator=prep.collator,
+            processing_class=tokenizer,
+            compute_metrics=compute_metrics,
+            callbacks=self.callbacks(),
+        )
+        return self.fit_and_save(trainer, tokenizer, labels)
+
+    def load_model(self, labels: list[str]) -> Any:
+        import torch
+        from transformers import (
+            AutoModelForQuestionAnswering,
+            AutoModelForSequenceClassification,
+            AutoModelForTokenClassification,
+        )
+
+        torch.manual_seed(self.settings["seed"])  # the new head's initial weights
+        kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": self.trust_remote_code}
+        if self.task == "qa":
+            cls = AutoModelForQuestionAnswering
+        else:
+            cls = AutoModelForTokenClassification if self.task == "ner" else AutoModelForSequenceClassification
+            kwargs |= {
+                "num_labels": len(labels),
+                "id2label": dict(enumerate(labels)),
+                "label2id": {label: i for i, label in enumerate(labels)},
+                # A base with another head (e.g. SST-2 -> 3 classes) gets a fresh one of the right size.
+                "ignore_mismatched_sizes": True,
+            }
+            if self.task == "multilabel":
+                kwargs["problem_type"] = "multi_label_classification"
+            elif self.task == "classification":
+                kwargs["problem_type"] = "single_label_classification"
+        try:
+            model = cls.from_pretrained(self.base["path"], **kwargs)
+        except (OSError, ValueError) as e:
+            from nlu_toolkit.errors import ModelNotAvailable
+
+            raise ModelNotAvailable(
+                f"cannot load base model {self.base['name']!r}: {e}", "pass --model with a transformers model folder"
+            ) from e
+        if self.lora:
+            model = _with_lora(model, self.task, self.lora_rank)
+        return model
+
+    # ---- seq2seq (summaries, translations) -----------------------------------------------------------------------
+
+    def train_seq2seq(self) -> FinetuneResult:
+        from transformers import AutoTokenizer, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+        # Generation only encodes and decodes: a slow (sentencepiece) tokenizer, e.g. Marian's, is fine here.
+        tokenizer = AutoTokenizer.from_pretrained(self.base["path"], trust_remote_code=self.trust_remote_code)
+        model = self.load_seq2seq_model()
+        limit = _token_limit(tokenizer, self.max_length or DEFAULT_MAX_LENGTH[self.task])
+        # Targets: also within the decoder's learned positions (BART, Marian); T5's are relative (no limit).
+        target_limit = _token_limit(tokenizer, self.max_target_length)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 0:
+            target_limit = min(target_limit, positions)
+        self.settings["max_length"], self.settings["max_target_length"] = limit, target_limit
+        _generation_limit(model, target_limit)
+        if self.source_prefix:
+            model.config.prefix = self.source_prefix  # so inference (and nlu evaluate) can apply it too
+        prep = _Seq2SeqPrep(
+            tokenizer, limit, [], model=model, max_target_length=target_limit, source_prefix=self.source_prefix
+        )
+        if self.lora:
+            model = _with_lora(model, self.task, self.lora_rank)
+        train_ds = self.data.train.map(
+            prep.encode, batched=True, remove_columns=self.data.train.column_names, desc="tokenizing train"
+        )
+        eval_ds = compute_metrics = None
+        if self.data.eval is not None:
+            eval_ds = self.data.eval.map(
+                prep.encode, batched=True, remove_columns=self.data.eval.column_names, desc="tokenizing eval"
+            )
+            compute_metrics = prep.metrics_for(self.data.eval, eval_ds)
+        args = self.training_arguments(
+            Seq2SeqTrainingArguments,
+            train_sampling_strategy="group_by_length",
+            predict_with_generate=True,
+            generation_max_length=target_limit,
+            generation_num_beams=None,  # the model's own (greedy unless its generation config says otherwise)
+        )
+        # Eval batches may be grouped by length too: predictions travel with their labels, so order does not matter.
+        trainer = Seq2SeqTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            data_collator=prep.collator,
+            processing_class=tokenizer,
+            compute_metrics=compute_metrics,
+            callbacks=self.callbacks(),
+        )
+        return self.fit_and_save(trainer, tokenizer, [])
+
+    def load_seq2seq_model(self) -> Any:
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+
+        torch.manual_seed(self.settings["seed"])
+        try:
+            return AutoModelForSeq2SeqLM.from_pretrained(
+                self.base["path"], use_safetensors=True, trust_remote_code=self.trust_remote_code
+            )
+        except (OSError, ValueError) as e:
+            from nlu_toolkit.errors import ModelNotAvailable
+
+            raise ModelNotAvailable(
+                f"cannot load base model {self.base['name']!r}: {e}",
+                "pass --model with a transformers seq2seq model folder (safetensors weights)",
+            ) from e
+
+    # ---- sentence embeddings -----------------------------------------------------------------------------------
+
+    def train_embedding(self) -> FinetuneResult:
+        return train_embedding(self)

@@ -10,12 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 500
-#: Files still over the limit, each capped at its size today: they may only shrink (issue 14 cuts them).
-STILL_OVER = {
-    "nlu_toolkit/train/data.py": 1175,
-    "nlu_toolkit/train/finetune.py": 1168,
-    "nlu_toolkit/app/webapp.py": 629,
-}
+#: Files allowed over the limit, each capped at its size when it was allowed: they may only shrink.
+STILL_OVER: dict[str, int] = {}
 
 
 def test_import_linter_layers_contract_is_kept():

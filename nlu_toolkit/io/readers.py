@@ -20,7 +20,8 @@ from typing import Any, BinaryIO
 from nlu_toolkit.errors import InputError, UsageError
 
 FORMATS = ("txt", "csv", "tsv", "jsonl", "json", "parquet")
-_EXTENSIONS = {
+#: File suffix -> the format the readers read it as.
+EXTENSIONS = {
     ".txt": "txt",
     ".text": "txt",
     ".csv": "csv",
@@ -51,7 +52,7 @@ def detect_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
         return fmt
     if str(path) == "-":
         return "txt"
-    return _EXTENSIONS.get(Path(path).suffix.lower(), "txt")
+    return EXTENSIONS.get(Path(path).suffix.lower(), "txt")
 
 
 def check_text(

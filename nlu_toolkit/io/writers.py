@@ -45,15 +45,24 @@ def format_for_output(output: str | None, fmt: str | None, *, isatty: bool) -> s
 _FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
-def _disk_full(e: OSError) -> OSError | None:
-    """``e`` as a full-disk error (errno ENOSPC) when it is one, else None.
+def disk_full(e: BaseException) -> OSError | None:
+    """``e`` as a full-disk error (errno ENOSPC) when it is one, else None; the one place that tells.
 
-    numpy's ``np.save`` reports a short write (a full disk) as an OSError with no errno.
+    numpy's ``np.save`` reports a short write as an OSError with no errno; safetensors raises its
+    own ``SafetensorError`` ("No space left on device", "StorageFull") and ``torch.save`` a
+    ``RuntimeError`` ("file write failed").
     """
-    if e.errno in _FULL:
-        return e
-    if e.errno is None and "requested and" in str(e) and "written" in str(e):
-        return OSError(errno.ENOSPC, str(e))
+    if isinstance(e, OSError):
+        if e.errno in _FULL:
+            return e
+        if e.errno is None and "requested and" in str(e) and "written" in str(e):
+            return OSError(errno.ENOSPC, str(e))
+        return None
+    text = str(e)
+    if type(e).__name__ in ("SafetensorError", "RuntimeError") and (
+        "No space left" in text or "StorageFull" in text or "file write failed" in text
+    ):
+        return OSError(errno.ENOSPC, text)
     return None
 
 
@@ -98,7 +107,7 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: 
                 yield f
         except OSError as e:
             # Out of space is the output's fault whoever hit it; other errors of the body may be the input's.
-            if (full := _disk_full(e)) is not None:
+            if (full := disk_full(e)) is not None:
                 raise output_error(full, target) from e
             raise
         try:
@@ -129,7 +138,7 @@ def staged_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
         try:
             yield tmp
         except OSError as e:
-            if (full := _disk_full(e)) is not None:
+            if (full := disk_full(e)) is not None:
                 raise output_error(full, target) from e
             raise
         if not target.exists():

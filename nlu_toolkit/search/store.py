@@ -32,6 +32,7 @@ from nlu_toolkit.errors import IndexCorrupted, ModelMismatch, ModelNotAvailable
 from nlu_toolkit.io.guard import check_output_folder, output_error
 from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
 from nlu_toolkit.io.swap import replace_folder
+from nlu_toolkit.io.writers import disk_full
 from nlu_toolkit.models.resolver import ModelInfo, weights_sha256
 from nlu_toolkit.search.manifest import (
     ANN,
@@ -136,7 +137,7 @@ class IndexStore:
             save_file(tensors, str(tmp / VECTORS))
         except Exception as e:  # safetensors reports a full disk as SafetensorError, not OSError
             if type(e).__name__ == "SafetensorError":
-                raise OSError(errno.ENOSPC if "No space left" in str(e) else errno.EIO, str(e)) from e
+                raise (disk_full(e) or OSError(errno.EIO, str(e))) from e
             raise
         shutil.copyfile(self._docs_path, tmp / DOCS)
         files = [VECTORS, DOCS]

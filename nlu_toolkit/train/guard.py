@@ -22,7 +22,6 @@ that existed before is never removed.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
@@ -219,20 +218,10 @@ def _drop_damaged_checkpoint(out: Path) -> None:
 def _disk_full_error(e: BaseException, out: Path) -> NluError | None:
     """An `OutputError` for a full disk met while saving, whoever's writer hit it (OS, safetensors, torch)."""
     from nlu_toolkit.io.guard import output_error
+    from nlu_toolkit.io.writers import disk_full
 
-    if isinstance(e, OSError):
-        return (
-            output_error(e, out, doing="save the model")
-            if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
-            else None
-        )
-    text = str(e)
-    # safetensors raises SafetensorError ("No space left on device"/StorageFull); torch.save a RuntimeError.
-    if type(e).__name__ in ("SafetensorError", "RuntimeError") and (
-        "No space left" in text or "StorageFull" in text or "file write failed" in text
-    ):
-        return output_error(OSError(errno.ENOSPC, text), out, doing="save the model")
-    return None
+    full = disk_full(e)
+    return None if full is None else output_error(full, out, doing="save the model")
 
 
 def _remove_created(created: Path | None, out: Path) -> None:

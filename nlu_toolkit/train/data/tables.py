@@ -14,20 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nlu_toolkit.errors import MissingExtra, TrainingDataError
+from nlu_toolkit.io.readers import EXTENSIONS
 
 if TYPE_CHECKING:
     import datasets
 
-_EXTENSIONS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
+#: The table formats the readers know (every suffix but plain text).
+_EXTENSIONS = {suffix: fmt for suffix, fmt in EXTENSIONS.items() if fmt != "txt"}
 _TABLE_HINT = "use a .csv, .tsv, .jsonl, .json or .parquet file"
 
 #: Columns tried, in order, when the default ``text`` column is absent (GLUE's SST-2 uses ``sentence``).

@@ -1,15 +1,33 @@
 """Request and response models of the HTTP API (what /openapi.json publishes).
 
-Requests are strict (123 is not a text; unknown fields are typos); responses are the
-library's records, described here for the docs and the schema's consumers.
+Requests are strict (123 is not a text; unknown fields are typos). Responses are the
+library's records: their models are built from the record types (`record_model`), so a
+field added to a record is published without a second edit.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
+import types
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+
+from nlu_toolkit import records as lib
+from nlu_toolkit.search.index import Hit as SearchHit
+from nlu_toolkit.search.index import SearchResult
 
 # -- request bodies -------------------------------------------------------------------------
 
@@ -179,58 +197,61 @@ class SearchBody(_Body):
         return self
 
 
-# -- response records (for the docs; the records themselves come from the library) ---------------
+# -- response records: built from the library's record types, so a new field is published at once ---
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")  # passthrough fields of the request records
 
 
-class LabelScore(BaseModel):
-    label: str
-    score: float
+#: The response model of each record type that others nest (``list[LabelScore]`` in `Classification`).
+_NESTED: dict[type, type[BaseModel]] = {}
 
 
-class Classification(_Out):
-    id: Any
-    text: str
-    label: str | None
-    score: float | None
-    labels: list[LabelScore]
-    truncated: bool
+def record_model(
+    record: type,
+    name: str | None = None,
+    *,
+    passthrough: str = "extra",
+    replace: dict[str, tuple[str, Any]] | None = None,
+) -> type[BaseModel]:
+    """The response model of the dataclass ``record``: one required field per field of the record.
+
+    Every field is required since ``to_dict()`` always writes it. The field named ``passthrough``
+    (the request's own columns) is not a field but makes the model take extra properties;
+    ``replace`` maps a field that ``to_dict()`` writes as another to that one's ``(name, type)``.
+    A record type nested in a field (``list[Entity]``) becomes its own model, named like the type.
+    """
+    hints = get_type_hints(record)
+    names = [f.name for f in dataclasses.fields(record)]
+    written = [(replace or {}).get(n, (n, hints[n])) for n in names if n != passthrough]
+    fields: dict[str, Any] = {n: (_response_type(hint), ...) for n, hint in written}
+    base = _Out if passthrough in names else BaseModel
+    return create_model(name or record.__name__, __base__=base, __module__=__name__, **fields)
 
 
-class Entity(BaseModel):
-    label: str
-    score: float
-    start: int
-    end: int
-    word: str
+def _response_type(hint: Any) -> Any:
+    """``hint`` with every record type in it replaced by its response model."""
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if hint not in _NESTED:
+            _NESTED[hint] = record_model(hint)
+        return _NESTED[hint]
+    args = get_args(hint)
+    if not args:
+        return hint
+    swapped = tuple(_response_type(a) for a in args)
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return functools.reduce(operator.or_, swapped)
+    return origin[swapped if len(swapped) > 1 else swapped[0]]
 
 
-class NerRecord(_Out):
-    id: Any
-    text: str
-    entities: list[Entity]
-    truncated: bool
-
-
-class Answer(BaseModel):
-    answer: str
-    score: float
-    start: int
-    end: int
-
-
-class QaAnswer(_Out):
-    id: Any
-    question: str
-    answer: str
-    score: float
-    start: int
-    end: int
-    answers: list[Answer]
-    impossible: bool
+Classification = record_model(lib.Classification)
+NerRecord = record_model(lib.NerResult, "NerRecord")
+QaAnswer = record_model(lib.QAResult, "QaAnswer")
+# A hit's document is its passthrough, and to_dict() writes the document's id where the hit holds its row.
+Hit = _NESTED[SearchHit] = record_model(SearchHit, passthrough="doc", replace={"index": ("id", Any)})
+SearchRecord = record_model(SearchResult, "SearchRecord")
 
 
 class EmbeddingRecord(_Out):
@@ -243,18 +264,6 @@ class SimilarityRecord(BaseModel):
     a: str
     b: str
     score: float
-
-
-class Hit(_Out):
-    rank: int
-    id: Any
-    score: float
-
-
-class SearchRecord(BaseModel):
-    query_index: int
-    query: str
-    hits: list[Hit]
 
 
 class ErrorBody(BaseModel):

@@ -3,23 +3,68 @@
 Library code raises these and never prints or exits; ``cli/app.py`` is the one
 place that turns them into a one-line message and an exit code. Each error
 carries a ``hint`` naming the next step for the user.
+
+Messages name the library's parameters, never the CLI's flags: a parameter is written
+``{=batch_size}`` in the message or hint. ``str(error)``, ``error.message`` and ``error.hint``
+show it as ``batch_size``; the CLI renders the same error with its own flag (``--batch-size``)
+and the HTTP server with the request field (`NluError.render`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+#: A parameter named in a message: ``{=name}``.
+_PARAM = re.compile(r"\{=([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _plain(name: str) -> str:
+    return name
+
+
+def name_params(text: str, name: Callable[[str], str] = _plain) -> str:
+    """``text`` with every ``{=param}`` replaced by ``name(param)`` (the parameter's own name by default)."""
+    return _PARAM.sub(lambda m: name(m.group(1)), text)
+
+
+def params_in(text: str | None) -> list[str]:
+    """The parameters ``text`` names (``{=param}``), in order."""
+    return _PARAM.findall(text or "")
+
 
 class NluError(Exception):
-    """Base class of every error the toolkit raises on purpose."""
+    """Base class of every error the toolkit raises on purpose.
+
+    ``message`` and ``hint`` may name parameters as ``{=param}`` (see the module docstring).
+    """
 
     exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.hint = hint
+        self.template, self.hint_template = message, hint
+
+    @property
+    def message(self) -> str:
+        return name_params(self.template)
+
+    @property
+    def hint(self) -> str | None:
+        return None if self.hint_template is None else name_params(self.hint_template)
+
+    @property
+    def params(self) -> list[str]:
+        """The parameters this error names, in order, each once."""
+        return list(dict.fromkeys(params_in(self.template) + params_in(self.hint_template)))
+
+    def render(self, name: Callable[[str], str] = _plain) -> str:
+        """``message (hint)`` with each parameter shown as ``name(param)``: a flag in the CLI, a field in HTTP."""
+        message = name_params(self.template, name)
+        return f"{message} ({name_params(self.hint_template, name)})" if self.hint_template else message
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        return self.render()
 
 
 class InputError(NluError):

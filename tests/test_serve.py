@@ -334,7 +334,7 @@ def test_onnx_backend_serves_the_same_answers(st_model, cls_model):
         assert labels == [r.label for r in Classifier(cls_model, device="cpu").predict(TEXTS[:3])]
         pair = client.post("/similarity", json={"a": TEXTS[0], "b": TEXTS[0]}).json()
         assert pair["score"] == pytest.approx(1.0, abs=1e-4)
-    with pytest.raises(UsageError, match="--backend onnx"):
+    with pytest.raises(UsageError, match="needs backend onnx"):
         ServeConfig(quantize="int8")
 
 

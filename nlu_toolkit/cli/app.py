@@ -53,6 +53,29 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _flag_namer(group: Any, ctx: Any) -> Any:
+    """How the CLI names a library parameter in an error: the flag of the command that ran.
+
+    The library writes ``{=batch_size}``; the running command's option whose Python name is
+    ``batch_size`` gives ``--batch-size`` (``input_file`` gives ``--input``). A parameter with no
+    such option is spelled as a flag would be (``--`` and dashes).
+    """
+    flags: dict[str, str] = {}
+    command = group.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+    commands = [command] if command is not None else []
+    for sub in commands:
+        inner = getattr(sub, "commands", None)
+        if inner:  # a command group (`nlu index ...`): its commands, in order
+            commands.extend(inner.values())
+            continue
+        for param in getattr(sub, "params", []):
+            long = [x for x in getattr(param, "opts", []) if x.startswith("--")]
+            if long and param.name not in flags:
+                same = "--" + param.name.replace("_", "-")
+                flags[param.name] = same if same in long else long[0]
+    return lambda name: flags.get(name) or "--" + name.replace("_", "-")
+
+
 def _usage_line(e: UsageError) -> str:
     where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
     return e.format_message().replace("\n", " ") + where
@@ -87,7 +110,7 @@ class NluGroup(TyperGroup):
         except NluError as e:
             if _debug():
                 raise
-            _fail(str(e).replace("\n", " "), e.exit_code)
+            _fail(e.render(_flag_namer(self, ctx)).replace("\n", " "), e.exit_code)
         except UsageError as e:
             if _debug():
                 raise

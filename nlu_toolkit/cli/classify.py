@@ -8,16 +8,17 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
 from nlu_toolkit.cli.render import (
     configure_runtime,
     emit,
     note_model,
     num,
     progress_bar,
-    read_inputs,
     short,
     warn_runtime,
 )
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Classification"
@@ -28,6 +29,8 @@ class Long(str, Enum):
     window = "window"
 
 
+@input_options()
+@run_options()
 def classify_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -88,22 +91,13 @@ def classify_cli(
             rich_help_panel=TASK,
         ),
     ] = Long.truncate,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
-    max_length: o.MaxLengthOpt = None,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
-    backend: o.BackendOpt = "torch",
-    quantize: o.QuantizeOpt = None,
-    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Classify texts: sentiment by default, your labels with --labels (zero-shot), or any fine-tuned model.
 
@@ -117,16 +111,7 @@ def classify_cli(
     from nlu_toolkit.tasks.classify import Classifier
 
     with progress_bar(input_file is not None and not quiet, "classifying") as progress:
-        records = read_inputs(
-            texts,
-            input_file,
-            fields={"text": text_column},
-            id_column=id_column,
-            input_format=input_format and input_format.value,
-            encoding=encoding,
-            max_chars=max_chars,
-            progress=progress,
-        )
+        records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
         classifier = Classifier(
             model,
@@ -136,13 +121,7 @@ def classify_cli(
             multi_label=multi_label,
             threshold=threshold,
             long=long.value,
-            max_length=max_length,
-            batch_size=batch_size,
-            device=device.value,
-            trust_remote_code=trust_remote_code,
-            runtime=o.inference_backend(backend),
-            quantize=quantize,
-            threads=threads,
+            run=run,
         )
         note_model(classifier.model_info, verbose)
         warn_runtime(classifier)

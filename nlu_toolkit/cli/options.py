@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from nlu_toolkit.engine.options import BACKENDS
 from nlu_toolkit.errors import UsageError
 
 INPUT = "Input"
@@ -129,9 +130,8 @@ TrustRemoteCodeOpt = Annotated[
 ]
 
 
-#: Inference backends (`runtime.BACKENDS`), and the search-index backends that ``--backend``
-#: named before ``--index-backend`` existed (still taken on embed and index build, with a warning).
-BACKENDS = ("torch", "onnx", "openvino", "auto")
+#: The search-index kinds that ``--backend`` named before ``--index-backend`` existed (still
+#: taken on embed and index build, with a warning).
 INDEX_BACKENDS = ("exact", "usearch")
 
 

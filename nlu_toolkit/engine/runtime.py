@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from nlu_toolkit.engine.options import BACKENDS, RunOptions
 from nlu_toolkit.engine.probe import MIN_AGREEMENT
-from nlu_toolkit.errors import NluError, UsageError
+from nlu_toolkit.errors import NluError
 
-BACKENDS = ("torch", "onnx", "openvino", "auto")
-QUANTIZATIONS = (None, "int8")
+__all__ = ["BACKENDS", "Backend", "check_backend", "resolve_auto", "select_forward"]
+
 
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -40,12 +41,7 @@ class Backend:
 
 def check_backend(backend: str, quantize: str | None) -> None:
     """Refuse unknown backends and quantizations, and ``--quantize`` with torch."""
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown --backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
-    if quantize not in QUANTIZATIONS:
-        raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8, or leave it out")
-    if quantize is not None and backend == "torch":
-        raise UsageError("--quantize int8 needs --backend onnx", "add --backend onnx, openvino or auto")
+    RunOptions(backend=backend, quantize=quantize)  # checks both, naming the parameters
 
 
 def resolve_auto(

@@ -33,7 +33,7 @@ from fastapi.security import HTTPBearer
 from nlu_toolkit._version import __version__
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.serve.config import ServeConfig
-from nlu_toolkit.serve.errors import ApiError, NluJSONResponse, install_error_handlers
+from nlu_toolkit.serve.errors import ApiError, NluJSONResponse, install_error_handlers, request_words
 from nlu_toolkit.serve.guard import DOCS_ASSETS, Guard
 from nlu_toolkit.serve.limits import (
     check_body,
@@ -148,10 +148,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         records = _texts(body, config, Classification)
         try:
             labels = parse_labels(body.labels)
-        except UsageError as e:  # its words are the CLI's (--labels)
-            raise ApiError(
-                422, e.message.replace("--labels", "'labels'"), 'e.g. "labels": ["sports", "politics"]'
-            ) from e
+        except UsageError as e:
+            raise ApiError(422, request_words(e)[0], 'e.g. "labels": ["sports", "politics"]') from e
         if labels:
             check_labels(labels, len(records), config)
         group = (tuple(labels) if labels else None, body.multi_label)

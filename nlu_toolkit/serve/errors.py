@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from nlu_toolkit.errors import MissingExtra, ModelNotAvailable, NluError
+from nlu_toolkit.errors import MissingExtra, ModelNotAvailable, NluError, name_params
 from nlu_toolkit.io.writers import dumps
 from nlu_toolkit.serve.config import SERVE_TASKS
 
@@ -29,6 +29,17 @@ class ApiError(Exception):
     def __init__(self, status: int, error: str, hint: str | None = None) -> None:
         super().__init__(error)
         self.status, self.error, self.hint = status, error, hint
+
+
+def field_name(param: str) -> str:
+    """How an error names a library parameter in an HTTP answer: as the request field, quoted."""
+    return f"'{param}'"
+
+
+def request_words(e: NluError) -> tuple[str, str | None]:
+    """``(message, hint)`` of a library error, its parameters named as request fields (``'labels'``)."""
+    hint = None if e.hint_template is None else name_params(e.hint_template, field_name)
+    return name_params(e.template, field_name), hint
 
 
 def status_for(e: NluError) -> int:
@@ -109,7 +120,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(e)
         if status == 500:
             log.error("request failed: %s", e)
-        return error_response(status, e.message, e.hint)
+        return error_response(status, *request_words(e))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError) -> Response:

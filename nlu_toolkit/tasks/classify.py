@@ -8,12 +8,13 @@ turn the rows into `Classification` records.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.engine.probe import PROBE_SENTENCES
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
@@ -49,26 +50,26 @@ def parse_labels(labels: str | Sequence[str] | None) -> list[str] | None:
     items = [x.strip() for x in raw]
     items = [x for x in items if x]
     if len(items) < 1:
-        raise UsageError("--labels is empty", "give labels separated by commas, e.g. --labels sports,politics")
+        raise UsageError("{=labels} is empty", "give labels separated by commas, e.g. {=labels}=sports,politics")
     if len(set(items)) != len(items):
-        raise UsageError("--labels repeats a label", "give each label once")
+        raise UsageError("{=labels} repeats a label", "give each label once")
     return items
 
 
 def check_template(template: str) -> None:
     """Refuse a hypothesis template that is not a valid string with one ``{}`` for the label."""
     if not isinstance(template, str):
-        raise UsageError("--hypothesis-template must be a string", 'use e.g. "This example is {}."')
-    check_text(template, None, what="--hypothesis-template")
+        raise UsageError("{=hypothesis_template} must be a string", 'use e.g. "This example is {}."')
+    check_text(template, None, what="hypothesis_template")
     try:
         filled = template.format("\x00")
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:  # "{} {}", "{name}", "{"
         raise UsageError(
-            f"--hypothesis-template {template!r} is not a valid template ({type(e).__name__}: {e})",
+            f"{{=hypothesis_template}} {template!r} is not a valid template ({type(e).__name__}: {e})",
             'use one {} for the label and write a literal brace as {{ or }}, e.g. "This example is {}."',
         ) from None
     if "\x00" not in filled:  # no {} at all, or only the escaped {{}}
-        raise UsageError("--hypothesis-template has no {} for the label", 'use e.g. "This example is {}."')
+        raise UsageError("{=hypothesis_template} has no {} for the label", 'use e.g. "This example is {}."')
 
 
 class _Scorer:
@@ -152,8 +153,9 @@ class _NliScorer(_Scorer):
         stride = self.limit // 4 if long == "window" else 0
         if room <= stride:
             raise UsageError(
-                f"the hypotheses take {longest} tokens, leaving {max(room, 0)} for the text under --max-length {self.limit}",
-                "raise --max-length, or shorten --hypothesis-template or the labels",
+                f"the hypotheses take {longest} tokens, leaving {max(room, 0)} for the text under "
+                f"{{=max_length}} {self.limit}",
+                "raise {=max_length}, or shorten {=hypothesis_template} or the {=labels}",
             )
         pairs = [(t, h) for t in PROBE_SENTENCES[:8] for h in self.hypotheses[:2]]
         probe, _, _ = tokenize_windows(
@@ -216,14 +218,10 @@ class Classifier:
             cosines between a sentence and a templated label are mostly below 0.4).
         long: ``truncate`` cuts texts at the model's limit and flags them;
             ``window`` scores overlapping windows and averages them.
-        max_length: lower the token limit.
-        batch_size: texts (windows) per forward pass.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` (ONNX Runtime, ``onnx`` extra)
-            or ``auto``; the ONNX graph is checked on probe texts (label agreement >= 99%)
-            and torch runs, with ``runtime_warning`` set, if it disagrees.
-        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
-        threads: CPU threads for ONNX Runtime or torch.
+        run: how the model runs (`RunOptions`: device, batch size, token limit, backend,
+            quantize, threads, trust_remote_code); its fields may also be given as keywords
+            (``batch_size=64``, ``backend="onnx"``). An exported graph is checked on probe texts
+            (label agreement >= 99%) and torch runs, with ``runtime_warning`` set, if it disagrees.
     """
 
     def __init__(
@@ -236,53 +234,34 @@ class Classifier:
         multi_label: bool | None = None,
         threshold: float | None = None,
         long: str = "truncate",
-        max_length: int | None = None,
-        batch_size: int = 32,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
-        runtime: str = "torch",
-        quantize: str | None = None,
-        threads: int | None = None,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
-        from nlu_toolkit.engine.runtime import check_backend
-
-        check_backend(runtime, quantize)
-        run = {"backend": runtime, "quantize": quantize, "threads": threads}
+        run = RunOptions.merge(run, **options)
         if long not in LONG_MODES:
-            raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
-        check_positive("--batch-size", batch_size)
-        check_positive("--top-k", top_k)
+            raise UsageError(f"unknown {{=long}} mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
+        check_positive("top_k", top_k)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise UsageError(f"--threshold must be between 0 and 1, got {threshold}", "pass e.g. --threshold 0.5")
+            raise UsageError(f"{{=threshold}} must be between 0 and 1, got {threshold}", "e.g. {=threshold}=0.5")
         check_template(hypothesis_template)
         label_list = parse_labels(labels)
         self.top_k = top_k
-        args = (long, max_length, batch_size)
+        args = (long, run.max_length, run.batch_size)
+        device, trust_remote_code = run.device, run.trust_remote_code
         if label_list is None:
             loaded = load_model(model, "text-classification", device=device, trust_remote_code=trust_remote_code)
             if multi_label is None:
                 multi_label = getattr(loaded.model.config, "problem_type", None) == "multi_label_classification"
-            self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args, run)
+            self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args, run.export())
         elif model is None or is_sentence_transformer(locate(model, "zero-shot").path):
-            embedder = Embedder(
-                model,
-                normalize=True,
-                long="chunk" if long == "window" else "truncate",
-                max_length=max_length,
-                batch_size=batch_size,
-                device=device,
-                trust_remote_code=trust_remote_code,
-                runtime=runtime,
-                quantize=quantize,
-                threads=threads,
-            )
+            embedder = Embedder(model, normalize=True, long="chunk" if long == "window" else "truncate", run=run)
             loaded = embedder.loaded
             multi_label = bool(multi_label)
             self._scorer = _EmbeddingScorer(embedder, label_list, hypothesis_template, multi_label)
         else:
             loaded = load_model(model, "zero-shot", device=device, trust_remote_code=trust_remote_code)
             multi_label = bool(multi_label)
-            self._scorer = _NliScorer(loaded, label_list, hypothesis_template, multi_label, *args, run)
+            self._scorer = _NliScorer(loaded, label_list, hypothesis_template, multi_label, *args, run.export())
         self.multi_label = multi_label
         default = COSINE_THRESHOLD if self._scorer.cosine else THRESHOLD
         self.threshold = default if threshold is None else threshold

@@ -64,14 +64,15 @@ def token_limit(tokenizer: Any, model: Any, requested: int | None = None) -> int
     limit = min(limits) if limits else 512
     if requested is not None:
         if requested < 8:
-            raise UsageError(f"max_length {requested} is too small", "use at least 8 tokens")
+            raise UsageError(f"{{=max_length}} {requested} is too small", "use at least 8 tokens")
         limit = min(limit, requested)
     return int(limit)
 
 
 def check_positive(name: str, value: int | None) -> None:
+    """Refuse ``value`` below 1, naming the parameter ``name`` (``top_k``)."""
     if value is not None and value < 1:
-        raise UsageError(f"{name} must be at least 1, got {value}", f"pass a positive {name}")
+        raise UsageError(f"{{={name}}} must be at least 1, got {value}", f"pass a positive {{={name}}}")
 
 
 def torch_forward(

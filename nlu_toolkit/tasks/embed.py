@@ -9,17 +9,18 @@ up to float noise; the benchmark checks it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from nlu_toolkit.core.pooling import pool_windows
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import with_fields
-from nlu_toolkit.tasks.common import Inputs, as_records, check_positive
+from nlu_toolkit.tasks.common import Inputs, as_records
 
 PRECISIONS = ("float32", "int8", "ubinary")
 LONG_MODES = ("truncate", "chunk")
@@ -33,15 +34,11 @@ class Embedder:
         normalize: scale every vector to unit length.
         long: ``truncate`` cuts texts at the model's limit (records say ``truncated``);
             ``chunk`` embeds overlapping windows and mean-pools them, weighted by tokens.
-        max_length: lower the token limit.
-        batch_size: windows per forward pass.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` (ONNX Runtime on the CPU, ``onnx``
-            extra) or ``auto`` (what ``nlu bench`` measured fastest here, else torch). The
-            transformer is exported once, cached, and checked against torch on probe texts;
-            if it disagrees, ``runtime_warning`` says so and torch runs.
-        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
-        threads: CPU threads: ONNX Runtime's intra-op threads, or torch's (process-wide).
+        run: how the model runs (`RunOptions`: device, batch size in windows, token limit,
+            backend, quantize, threads, trust_remote_code); its fields may also be given as
+            keywords. With ``backend="onnx"``/``"openvino"`` the transformer is exported once,
+            cached, and checked against torch on probe texts; if it disagrees,
+            ``runtime_warning`` says so and torch runs.
     """
 
     def __init__(
@@ -50,30 +47,24 @@ class Embedder:
         *,
         normalize: bool = False,
         long: str = "truncate",
-        max_length: int | None = None,
-        batch_size: int = 32,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
-        runtime: str = "torch",
-        quantize: str | None = None,
-        threads: int | None = None,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
-        from nlu_toolkit.engine.runtime import check_backend, resolve_auto, set_torch_threads
+        from nlu_toolkit.engine.runtime import resolve_auto, set_torch_threads
 
-        check_backend(runtime, quantize)
+        run = RunOptions.merge(run, **options)
         if long not in LONG_MODES:
-            raise UsageError(f"unknown --long mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
-        check_positive("--batch-size", batch_size)
+            raise UsageError(f"unknown {{=long}} mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
+        max_length, batch_size, threads = run.max_length, run.batch_size, run.threads
+        self.run = run
         self.loaded: LoadedModel = load_model(
-            model, "sentence-embedding", device=device, trust_remote_code=trust_remote_code
+            model, "sentence-embedding", device=run.device, trust_remote_code=run.trust_remote_code
         )
         self.model_info: ModelInfo = self.loaded.info
         st = self.loaded.model
         self.dimension = int(st.get_embedding_dimension())
         limit = int(st.max_seq_length or 512)
         if max_length is not None:
-            if max_length < 8:
-                raise UsageError(f"--max-length {max_length} is too small", "use at least 8 tokens")
             limit = min(limit, max_length)
         self.limit = limit
         self.normalize, self.long, self.batch_size = normalize, long, batch_size
@@ -83,7 +74,7 @@ class Embedder:
         from nlu_toolkit.models.resolver import weights_sha256
 
         runtime, quantize = resolve_auto(
-            runtime, quantize, task="embed", model_sha=lambda: weights_sha256(self.model_info)
+            run.backend, run.quantize, task="embed", model_sha=lambda: weights_sha256(self.model_info)
         )
         self._torch_forward = self._forward_padded
         if runtime == "torch":

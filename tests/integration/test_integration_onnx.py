@@ -51,12 +51,12 @@ def test_a_graph_that_fails_the_probe_falls_back_to_torch(st_model, monkeypatch)
 
 
 def test_backend_options_are_checked(st_model):
-    with pytest.raises(UsageError, match="--backend onnx"):
+    with pytest.raises(UsageError, match="needs backend onnx"):
         Embedder(st_model, quantize="int8")
-    with pytest.raises(UsageError, match="unknown --backend"):
-        Embedder(st_model, runtime="tensorrt")
-    with pytest.raises(UsageError, match="--quantize"):
-        Embedder(st_model, runtime="onnx", quantize="int4")
+    with pytest.raises(UsageError, match="unknown backend"):
+        Embedder(st_model, backend="tensorrt")
+    with pytest.raises(UsageError, match="unknown quantize"):
+        Embedder(st_model, backend="onnx", quantize="int4")
 
 
 def test_cli_embed_runtime_onnx_matches_torch(st_model, tmp_path):

@@ -144,9 +144,9 @@ def test_backend_flags_are_checked():
     from nlu_toolkit.errors import UsageError
 
     check_backend("auto", "int8")
-    with pytest.raises(UsageError, match="needs --backend onnx"):
+    with pytest.raises(UsageError, match="needs backend onnx"):
         check_backend("torch", "int8")
-    with pytest.raises(UsageError, match="unknown --backend"):
+    with pytest.raises(UsageError, match="unknown backend"):
         check_backend("tensorrt", None)
 
 

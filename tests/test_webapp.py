@@ -170,11 +170,10 @@ def test_classify_tab_zero_shot_with_labels_and_supervised_without(backend):
 
 
 def test_zero_shot_classifiers_are_cached_per_label_set_and_bounded(backend, monkeypatch):
-    monkeypatch.setattr("nlu_toolkit.app.services.ZERO_SHOT_CACHE", 2)
+    monkeypatch.setattr(backend.zero_shot, "max_entries", 2)
     for labels in ("a, b", "c, d", "e, f", "a, b"):
         backend.classify("a text", labels)
-    kept = [key[1:] for key in backend._objects if key[0] == "zero_shot"]
-    assert kept == [("e", "f"), ("a", "b")]
+    assert backend.zero_shot.label_sets() == [("e", "f"), ("a", "b")]
 
 
 def test_tabs_refuse_empty_inputs(backend):

@@ -22,6 +22,7 @@ from nlu_toolkit.app.tabs import (
     summary_rows,
 )
 from nlu_toolkit.errors import InputError, ModelNotAvailable, NluError, UsageError
+from nlu_toolkit.tasks.zero_shot_cache import ZeroShotCache
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlu_toolkit.search.index import SemanticIndex
@@ -48,6 +49,11 @@ class AppBackend:
             weakref.finalize(self, _close, self.index)  # at exit too: no nlu-index-* folder left
         self._objects: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
+        # One zero-shot classifier per label set tried: a classifier encodes its labels once, at
+        # construction (the weights are shared: the resolver caches them). Failed loads are kept too.
+        self.zero_shot = ZeroShotCache(
+            ZERO_SHOT_CACHE, cache_errors=(ModelNotAvailable, UsageError), device=self.config.device
+        )
         self._workdir = Path(tempfile.mkdtemp(prefix="nlu-app-"))
         weakref.finalize(self, shutil.rmtree, self._workdir, True)
         self._plots = 0
@@ -70,16 +76,14 @@ class AppBackend:
         self,
         task: str,
         factory: Callable[[], Any],
-        key: tuple[Any, ...] = (),
         wrap: tuple[type[NluError], ...] = (ModelNotAvailable, UsageError),
     ) -> Any:
         """`_get` for ``task``'s model, turning a load failure into a message that names the task's flag.
 
-        ``wrap`` lists the errors that mean "this model cannot serve the task" (a UsageError from
-        a zero-shot factory may be about the labels instead, so that task wraps fewer).
+        ``wrap`` lists the errors that mean "this model cannot serve the task".
         """
         try:
-            return self._get((task, *key), factory)
+            return self._get((task,), factory)
         except wrap as e:
             raise ModelNotAvailable(unavailable_message(task, e)) from e
 
@@ -112,20 +116,11 @@ class AppBackend:
         text = _required(text, "text")
         device = self.config.device
         if labels and labels.strip():
-            label_list = tuple(parse_labels(labels) or ())
-            model = self.config.zero_shot_model
-            # Labels are part of the key: a classifier encodes its labels once, at construction.
-            # The weights are shared (the resolver caches them); keep the label sets tried last.
-            with self._lock:
-                others = [k for k in self._objects if k[0] == "zero_shot" and k[1:] != label_list]
-                for stale in others[: max(0, len(others) - (ZERO_SHOT_CACHE - 1))]:
-                    del self._objects[stale]
-            clf = self._task_model(
-                "zero_shot",
-                lambda: Classifier(model, labels=list(label_list), device=device),
-                key=label_list,
-                wrap=(ModelNotAvailable,),
-            )
+            label_list = parse_labels(labels)
+            try:
+                clf = self.zero_shot.get(self.config.zero_shot_model, label_list)
+            except ModelNotAvailable as e:  # a UsageError here is about the labels, not the model
+                raise ModelNotAvailable(unavailable_message("zero_shot", e)) from e
         else:
             clf = self._task_model("classify", lambda: Classifier(self.config.classify_model, device=device))
         return label_scores(next(clf.predict([text])))

@@ -23,8 +23,6 @@ that share a label set), so outputs equal the library's.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -191,14 +189,14 @@ class ClassifyTask:
     def __init__(self, spec: str | None, *, must: bool, options: dict[str, Any]) -> None:
         from nlu_toolkit.models.resolver import is_nli, is_sentence_transformer, load_model, locate
         from nlu_toolkit.tasks.classify import Classifier
+        from nlu_toolkit.tasks.zero_shot_cache import ZeroShotCache
 
         self.spec, self.options = spec, options
         self.supervised: Any = None
         self.zero_shot_spec: str | None = None
         self.reason = ""
-        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
-        # The supervised and the zero-shot model may have different worker threads; both use the cache.
-        self._lock = threading.Lock()
+        # Thread-safe: the supervised and the zero-shot model may have different worker threads.
+        self._cache = ZeroShotCache(CLASSIFIER_CACHE, **options)
         if spec is not None and is_sentence_transformer(locate(spec, "zero-shot").path):
             self.zero_shot_spec = spec
             self.reason = f"classify model {spec!r} is a sentence-transformers model, with no labels of its own"
@@ -253,19 +251,9 @@ class ClassifyTask:
         return _key(self.zero_shot_info)
 
     def _classifier(self, group: Hashable) -> Any:
-        from nlu_toolkit.tasks.classify import Classifier
-
-        with self._lock:
-            if group in self._cache:
-                self._cache.move_to_end(group)
-                return self._cache[group]
-            labels, multi_label = group  # type: ignore[misc]
-            spec = self.spec if labels is None else self.zero_shot_spec
-            classifier = Classifier(spec, labels=labels and list(labels), multi_label=multi_label, **self.options)
-            self._cache[group] = classifier
-            if len(self._cache) > CLASSIFIER_CACHE:
-                self._cache.popitem(last=False)
-            return classifier
+        labels, multi_label = group  # type: ignore[misc]
+        spec = self.spec if labels is None else self.zero_shot_spec
+        return self._cache.get(spec, labels, multi_label=multi_label)
 
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
         classifier = self.supervised if group == (None, None) else self._classifier(group)

@@ -22,6 +22,7 @@ that share a label set), so outputs equal the library's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -140,10 +141,12 @@ class SearchTask(_OneModel):
     """``/search``: one ``{"query_index", "query", "hits"}`` record per query, on a saved index."""
 
     def __init__(self, path: str, spec: str | None, options: dict[str, Any]) -> None:
-        from nlu_toolkit.search.index import SemanticIndex
+        from nlu_toolkit.search.api import open_index
 
         self.path = path
-        self.index = SemanticIndex.load(path, spec, **options)
+        # Opened for the life of the server (every request searches it); `close` closes it.
+        self._open = contextlib.ExitStack()
+        self.index = self._open.enter_context(open_index(index=path, model=spec, **options))
         self.info = self.index.model_info
         manifest = self.index.manifest
         self._described = {
@@ -159,10 +162,8 @@ class SearchTask(_OneModel):
         return [r.to_dict() for r in self.index.search(payloads, top_k=int(group))]  # type: ignore[arg-type]
 
     def close(self) -> None:
-        """Remove the index's staging folder (``nlu-index-*`` in the temp dir)."""
-        close = getattr(self.index, "close", None)
-        if close is not None:
-            close()
+        """Close the index: its staging folder (``nlu-index-*`` in the temp dir) is removed."""
+        self._open.close()
 
 
 class _PredictTask(_OneModel):

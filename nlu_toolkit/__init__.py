@@ -17,6 +17,7 @@ from nlu_toolkit._version import __version__ as __version__
 _EXPORTS = {
     "classify": "nlu_toolkit.tasks.classify",
     "Classifier": "nlu_toolkit.tasks.classify",
+    "RunOptions": "nlu_toolkit.engine.options",
     "ner": "nlu_toolkit.tasks.ner",
     "EntityRecognizer": "nlu_toolkit.tasks.ner",
     "qa": "nlu_toolkit.tasks.qa",
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from nlu_toolkit.core.cluster import cluster_embeddings
     from nlu_toolkit.core.metrics import load_metric
     from nlu_toolkit.core.retrieval import community_detection, paraphrase_mining_embeddings, semantic_search
+    from nlu_toolkit.engine.options import RunOptions
     from nlu_toolkit.errors import (
         IndexCorrupted,
         InputError,
@@ -132,6 +134,7 @@ __all__ = [
     "ModelNotAvailable",
     "NluError",
     "QuestionAnswerer",
+    "RunOptions",
     "SemanticIndex",
     "Summarizer",
     "TrainingDataError",

@@ -6,7 +6,6 @@ Results go to stdout (or ``--output``); progress, logs and the model note go to 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -26,15 +25,9 @@ def configure_runtime(verbose: bool) -> None:
     """Keep library chatter (load bars, advisory warnings) off stderr unless --verbose."""
     if verbose:
         return
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import warnings
+    from nlu_toolkit.models.quiet import silence_libraries
 
-    warnings.filterwarnings("ignore")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    silence_libraries()
 
 
 def note_model(info: Any, verbose: bool) -> None:

@@ -22,13 +22,12 @@ the main process writes files.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.models.quiet import quiet_libraries
 from nlu_toolkit.train.args import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_LR,
@@ -214,7 +213,9 @@ def finetune(
         source_prefix=source_prefix,
     )
     # The output folder is locked for the run; a failed run removes the folder it created (unless it checkpointed).
-    with output_run(out, resume=resume, overwrite=overwrite), _quiet_transformers():
+    # The libraries are quiet meanwhile: transformers' "newly initialized head" is expected when fine-tuning,
+    # and the bars of loading weights, mapping data and writing shards would cut through ours, the training bar.
+    with output_run(out, resume=resume, overwrite=overwrite), quiet_libraries():
         if task == "embedding":
             if lora:
                 raise UsageError("--lora is not supported for --task embedding", "drop --lora")
@@ -281,26 +282,3 @@ def _check_seq2seq_base(base: dict[str, str], trust_remote_code: bool) -> None:
         "encoder-decoder that generates text",
         "pass --model t5-small, --model facebook/bart-base or a local seq2seq folder (T5, BART, Marian, Pegasus)",
     )
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' warnings (e.g. "newly initialized head", expected when fine-tuning) and the
-    library progress bars (weights loading, dataset mapping, shard writing); ours is the training bar."""
-    import datasets
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_bars = hf_logging.is_progress_bar_enabled()
-    ds_bars = datasets.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if hf_bars:
-            hf_logging.enable_progress_bar()
-        if ds_bars:
-            datasets.enable_progress_bars()

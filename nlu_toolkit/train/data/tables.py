@@ -7,7 +7,6 @@ import contextlib
 import csv
 import math
 import re
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlu_toolkit.errors import MissingExtra, TrainingDataError
 from nlu_toolkit.io.readers import EXTENSIONS
+from nlu_toolkit.models.quiet import quiet_datasets
 
 if TYPE_CHECKING:
     import datasets
@@ -83,19 +83,8 @@ def _datasets() -> Any:
 def _quiet() -> Iterator[Any]:
     """Silence datasets' progress bars and error logs: problems surface as our own errors instead."""
     datasets = _datasets()
-    verbosity = datasets.logging.get_verbosity()
-    bars = datasets.is_progress_bar_enabled()
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
-    if bars:
-        with warnings.catch_warnings():  # it warns when an environment variable forces bars on
-            warnings.simplefilter("ignore")
-            datasets.disable_progress_bars()
-    try:
+    with quiet_datasets(datasets.logging.CRITICAL):
         yield datasets
-    finally:
-        datasets.logging.set_verbosity(verbosity)
-        if bars:
-            datasets.enable_progress_bars()
 
 
 def _read_table(path: Path, fmt: str) -> datasets.Dataset:

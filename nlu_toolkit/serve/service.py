@@ -192,7 +192,7 @@ class ClassifyTask:
         from nlu_toolkit.tasks.classify import Classifier
         from nlu_toolkit.tasks.zero_shot_cache import ZeroShotCache
 
-        self.spec, self.options = spec, options
+        self.spec = spec
         self.supervised: Any = None
         self.zero_shot_spec: str | None = None
         self.reason = ""

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from nlu_toolkit.core.pooling import softmax
 from nlu_toolkit.core.spans import STRATEGIES, Token, aggregate, merge_windows
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Entity, NerResult
-from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
+from nlu_toolkit.tasks.common import Inputs, as_records, passthrough, token_limit, torch_forward
 
 
 class EntityRecognizer:
@@ -27,15 +28,12 @@ class EntityRecognizer:
     Args:
         model: hub id, local folder or preset name (default: a CoNLL-03 BERT NER model).
         aggregation: ``none``, ``simple``, ``first`` (default), ``average`` or ``max``.
-        max_length: lower the token limit per window.
         stride: tokens shared by neighbouring windows (default: a quarter of the window).
-        batch_size: windows per forward pass.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` or ``auto``; the ONNX graph is
-            checked on probe texts (token tag agreement >= 99%), else torch runs and
-            ``runtime_warning`` says why.
-        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
-        threads: CPU threads for ONNX Runtime or torch.
+        run: how the model runs (`RunOptions`: device, batch size in windows, token limit per
+            window, backend, quantize, threads, trust_remote_code); its fields may also be given
+            as keywords (``batch_size=8``, ``backend="onnx"``). An exported graph is checked on
+            probe texts (token tag agreement >= 99%), else torch runs and ``runtime_warning``
+            says why.
     """
 
     def __init__(
@@ -43,31 +41,29 @@ class EntityRecognizer:
         model: str | None = None,
         *,
         aggregation: str = "first",
-        max_length: int | None = None,
         stride: int | None = None,
-        batch_size: int = 32,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
-        runtime: str = "torch",
-        quantize: str | None = None,
-        threads: int | None = None,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
         from nlu_toolkit.engine.probe import PROBE_SENTENCES
-        from nlu_toolkit.engine.runtime import check_backend, select_forward
+        from nlu_toolkit.engine.runtime import select_forward
 
-        check_backend(runtime, quantize)
+        run = RunOptions.merge(run, **options)
         if aggregation not in STRATEGIES:
-            raise UsageError(f"unknown --aggregation {aggregation!r}", f"use one of: {', '.join(STRATEGIES)}")
-        check_positive("--batch-size", batch_size)
-        self.loaded = load_model(model, "token-classification", device=device, trust_remote_code=trust_remote_code)
+            raise UsageError(f"unknown {{=aggregation}} {aggregation!r}", f"use one of: {', '.join(STRATEGIES)}")
+        self.loaded = load_model(
+            model, "token-classification", device=run.device, trust_remote_code=run.trust_remote_code
+        )
         self.model_info: ModelInfo = self.loaded.info
         self.aggregation = aggregation
-        self.batch_size = batch_size
-        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, max_length)
+        self.batch_size = run.batch_size
+        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, run.max_length)
         content = self.limit - self.loaded.tokenizer.num_special_tokens_to_add()
         self.stride = content // 4 if stride is None else stride
         if not 0 <= self.stride < content:
-            raise UsageError(f"--stride must be between 0 and {content - 1}", "lower --stride or raise --max-length")
+            raise UsageError(
+                f"{{=stride}} must be between 0 and {content - 1}", "lower {=stride} or raise {=max_length}"
+            )
         config = self.loaded.model.config
         self.id2label = {int(k): str(v) for k, v in config.id2label.items()}
         probe, _, _ = tokenize_windows(self.loaded.tokenizer, PROBE_SENTENCES, limit=self.limit, all_windows=False)
@@ -75,10 +71,7 @@ class EntityRecognizer:
         fwd = torch_forward(
             self.loaded.model, self.model_info.device, lambda out: out.logits, probe=probe, pad_id=pad_id
         )
-        chosen = select_forward(
-            self.loaded, "token-classification", fwd, task="ner", backend=runtime, quantize=quantize,
-            threads=threads, probe=probe,
-        )  # fmt: skip
+        chosen = select_forward(self.loaded, "token-classification", fwd, task="ner", probe=probe, **run.export())
         self.forward = chosen.forward
         #: The backend that runs ("torch", "onnx", "onnx-int8"), and why not the one asked for.
         self.runtime, self.runtime_warning = chosen.name, chosen.warning

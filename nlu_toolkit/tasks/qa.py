@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from nlu_toolkit.core.qa import decode_window
 from nlu_toolkit.engine.batching import chunked, run_sorted
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import ModelInfo, load_model
@@ -17,29 +18,32 @@ from nlu_toolkit.tasks.common import check_positive, passthrough, token_limit, t
 
 #: QA windows are large (question + context); fewer records per window keeps memory flat.
 QA_WINDOW = 256
+#: Tokens per window (question + context) when the run sets no ``max_length``.
+QA_MAX_LENGTH = 384
+#: QA's run defaults: its windows are long, so fewer per forward pass.
+QA_RUN = RunOptions(batch_size=16)
 
 
 class QuestionAnswerer:
     """A loaded extractive-QA model; `predict` streams `QAResult` records in order.
 
-    Contexts longer than ``max_length`` tokens are split into windows that
-    overlap by ``doc_stride`` tokens; the best spans of all windows compete.
+    Contexts longer than the window (``max_length`` tokens, question + context) are split
+    into windows that overlap by ``doc_stride`` tokens; the best spans of all windows compete.
 
     Args:
         model: hub id, local folder or preset name (default: distilbert SQuAD).
         top_k: answers kept per question.
         max_answer_len: longest answer, in tokens.
-        max_length: tokens per window (question + context), default 384.
-        doc_stride: tokens shared by neighbouring windows, default min(128, max_length // 4).
+        doc_stride: tokens shared by neighbouring windows, default min(128, window // 4).
         allow_impossible: allow "no answer" (SQuAD v2); it wins when the null
             score beats every span.
-        batch_size: windows per forward pass.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        runtime: the CLI's ``--backend``: ``torch``, ``onnx`` or ``auto``; the ONNX graph is
-            checked on probe questions (answer start/end agreement >= 99%), else torch runs
-            and ``runtime_warning`` says why.
-        quantize: ``int8`` for dynamic int8 quantization of the ONNX graph.
-        threads: CPU threads for ONNX Runtime or torch.
+        run: how the model runs (`RunOptions`: device, batch size in windows, token limit per
+            window, backend, quantize, threads, trust_remote_code); its fields may also be given
+            as keywords (``max_length=512``, ``backend="onnx"``). Without ``run=``, 16 windows
+            run per forward pass (`QA_RUN`); a window is 384 tokens (`QA_MAX_LENGTH`, or the
+            model's limit if lower) unless ``max_length`` says otherwise. An exported graph is
+            checked on probe questions (answer start/end agreement >= 99%), else torch runs and
+            ``runtime_warning`` says why.
     """
 
     def __init__(
@@ -48,34 +52,31 @@ class QuestionAnswerer:
         *,
         top_k: int = 1,
         max_answer_len: int = 30,
-        max_length: int = 384,
         doc_stride: int | None = None,
         allow_impossible: bool = False,
-        batch_size: int = 16,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
-        runtime: str = "torch",
-        quantize: str | None = None,
-        threads: int | None = None,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
         from nlu_toolkit.engine.probe import PROBE_QUESTIONS
-        from nlu_toolkit.engine.runtime import check_backend, select_forward
+        from nlu_toolkit.engine.runtime import select_forward
 
-        check_backend(runtime, quantize)
-        for name, value in (("--top-k", top_k), ("--max-answer-len", max_answer_len), ("--batch-size", batch_size)):
-            check_positive(name, value)
-        self.loaded = load_model(model, "question-answering", device=device, trust_remote_code=trust_remote_code)
+        run = RunOptions.merge(QA_RUN if run is None else run, **options)
+        check_positive("top_k", top_k)
+        check_positive("max_answer_len", max_answer_len)
+        self.loaded = load_model(
+            model, "question-answering", device=run.device, trust_remote_code=run.trust_remote_code
+        )
         self.model_info: ModelInfo = self.loaded.info
-        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, max_length)
+        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, run.max_length or QA_MAX_LENGTH)
         if doc_stride is None:
             doc_stride = min(128, self.limit // 4)
         if not 0 <= doc_stride < self.limit // 2:
             raise UsageError(
-                f"--doc-stride must be between 0 and {self.limit // 2 - 1} for --max-length {self.limit}",
-                "lower --doc-stride",
+                f"{{=doc_stride}} must be between 0 and {self.limit // 2 - 1} for {{=max_length}} {self.limit}",
+                "lower {=doc_stride}",
             )
         self.top_k, self.max_answer_len, self.doc_stride = top_k, max_answer_len, doc_stride
-        self.allow_impossible, self.batch_size = allow_impossible, batch_size
+        self.allow_impossible, self.batch_size = allow_impossible, run.batch_size
         enc = self.loaded.tokenizer(
             [q for q, _ in PROBE_QUESTIONS], [c for _, c in PROBE_QUESTIONS], truncation="only_second",
             max_length=self.limit,
@@ -86,10 +87,7 @@ class QuestionAnswerer:
             self.loaded.model, self.model_info.device, lambda out: (out.start_logits, out.end_logits), probe=probe,
             pad_id=self.loaded.tokenizer.pad_token_id or 0,
         )  # fmt: skip
-        chosen = select_forward(
-            self.loaded, "question-answering", fwd, task="qa", backend=runtime, quantize=quantize,
-            threads=threads, probe=probe,
-        )  # fmt: skip
+        chosen = select_forward(self.loaded, "question-answering", fwd, task="qa", probe=probe, **run.export())
         self.forward = chosen.forward
         #: The backend that runs ("torch", "onnx", "onnx-int8"), and why not the one asked for.
         self.runtime, self.runtime_warning = chosen.name, chosen.warning
@@ -113,8 +111,8 @@ class QuestionAnswerer:
                 )
             except Exception as e:  # the tokenizer refuses a question that leaves no room for context
                 raise InputError(
-                    f"a question is too long for --max-length {self.limit} ({e})",
-                    "shorten the question or raise --max-length",
+                    f"a question is too long for {{=max_length}} {self.limit} ({e})",
+                    "shorten the question or raise {=max_length}",
                 ) from e
             keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
             features = [{k: enc[k][w] for k in keys} for w in range(len(enc["input_ids"]))]
@@ -156,8 +154,8 @@ class QuestionAnswerer:
             if room <= self.doc_stride:
                 raise InputError(
                     f"question {q[:40]!r} is too long: {len(ids)} tokens, leaving {max(room, 0)} for the context under "
-                    f"--max-length {self.limit} with --doc-stride {self.doc_stride}",
-                    "shorten the question, raise --max-length or lower --doc-stride",
+                    f"{{=max_length}} {self.limit} with {{=doc_stride}} {self.doc_stride}",
+                    "shorten the question, raise {=max_length} or lower {=doc_stride}",
                 )
 
     def _result(self, record: Mapping[str, Any], question: str, found: list[Answer], null_score: float) -> QAResult:
@@ -200,7 +198,7 @@ def _checked(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
         n += 1
         yield {"id": r.get("id", i), **{k: v for k, v in r.items() if k != "id"}}
     if n == 0:
-        raise InputError("no questions given", "pass --question, --questions FILE or --input FILE")
+        raise InputError("no questions given", "give at least one record with a question and a context")
 
 
 def qa(
@@ -218,7 +216,9 @@ def qa(
     """
     if records is None:
         if question is None or context is None:
-            raise UsageError("qa() needs a question and a context, or records", "pass context=... or records=[...]")
+            raise UsageError(
+                "qa() needs a {=question} and a {=context}, or {=records}", "pass {=context}=..., or {=records}=[...]"
+            )
         questions = [question] if isinstance(question, str) else list(question)
         records = [{"id": i, "question": q, "context": context} for i, q in enumerate(questions)]
     return list(QuestionAnswerer(model, **options).predict(records))

@@ -246,13 +246,13 @@ def test_inspect_text_records(st_model, tmp_path):
 @pytest.mark.parametrize(
     ("texts", "options", "message"),
     [
-        (["a", "b"], {"attention": "a.png"}, "--attention works on one text"),
-        (["a", "b"], {"vectors_out": "v.npy"}, "--vectors-out works on one text"),
+        (["a", "b"], {"attention": "a.png"}, "attention works on one text"),
+        (["a", "b"], {"vectors_out": "v.npy"}, "vectors_out works on one text"),
         (["a"], {"similarity": "a"}, "exactly two texts"),
         (["a", "b", "c"], {"similarity": "a"}, "exactly two texts"),
         (["a", "b"], {"similarity": "a", "vectors": True}, "cannot be combined"),
-        (["a"], {"head": 1}, "--head applies to --attention"),
-        (["a"], {"layer": 1}, "--layer applies to"),
+        (["a"], {"head": 1}, "head applies to attention"),
+        (["a"], {"layer": 1}, "layer applies to"),
         (["a"], {"attention": "a.jpg"}, "cannot draw a heatmap"),
     ],
 )
@@ -285,3 +285,24 @@ def test_river_bank_on_the_embedded_minilm():
     assert math.isfinite(result["score"]) and result["score"] < 1.0
     assert math.isfinite(result["sentence_score"]) and -1.0 <= result["sentence_score"] <= 1.0
     assert result["a_tokens"] == ["bank"] == result["b_tokens"]
+
+
+def test_run_options_reach_the_inspector(st_model):
+    from nlu_toolkit import RunOptions
+
+    inspector = Inspector(st_model, run=RunOptions(device="cpu", max_length=8))
+    assert inspector.limit == 8
+    (record,) = inspect_text(["the bank of the river " * 4], st_model, run=RunOptions(device="cpu"), max_length=8)
+    assert record["truncated"] and len(record["tokens"]) == 8
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [({"backend": "onnx"}, "backend"), ({"threads": 2}, "threads"), ({"batch_size": 8}, "batch_size")],
+)
+def test_run_options_inspection_cannot_honour_are_refused(options, name, empty_hf_cache):
+    # Refused before the (missing) model loads, naming the parameter.
+    with pytest.raises(UsageError, match=f"inspection does not take {name}"):
+        Inspector("org/not-cached", **options)
+    with pytest.raises(UsageError, match=name):
+        inspect_text(["a"], "org/not-cached", **options)

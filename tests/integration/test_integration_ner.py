@@ -106,7 +106,7 @@ def test_stride_and_max_length_options(ner_model):
     for stride in (0, 4, 10):
         (result,) = ner(LONG, model=ner_model, max_length=24, stride=stride)
         assert result.entities and all(e.word == LONG[e.start : e.end] for e in result.entities)
-    with pytest.raises(UsageError, match="--stride"):
+    with pytest.raises(UsageError, match="stride must be between"):
         EntityRecognizer(ner_model, max_length=24, stride=22)
 
 
@@ -147,3 +147,16 @@ def test_unicode_and_whitespace_offsets(ner_model, aggregation):
     for r in results:
         for e in r.entities:
             assert e.word == r.text[e.start : e.end] and e.word == e.word.strip() and e.word
+
+
+def test_run_options_and_keywords_run_the_same(ner_model):
+    from nlu_toolkit import RunOptions
+
+    by_run = EntityRecognizer(ner_model, run=RunOptions(device="cpu", batch_size=2, max_length=24))
+    assert (by_run.batch_size, by_run.limit) == (2, 24)
+    by_keywords = EntityRecognizer(ner_model, device="cpu", batch_size=2, max_length=24)
+    assert [r.to_dict() for r in by_run.predict([LONG])] == [r.to_dict() for r in by_keywords.predict([LONG])]
+    # A keyword beside run= replaces that field.
+    assert EntityRecognizer(ner_model, run=RunOptions(batch_size=2), batch_size=4).batch_size == 4
+    with pytest.raises(UsageError, match="batch_size"):
+        EntityRecognizer(ner_model, batch_size=0)

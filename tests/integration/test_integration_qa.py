@@ -86,7 +86,7 @@ def test_doc_stride_options(qa_model):
     for stride in (0, 8, 15):
         (r,) = qa("Who?", context=LONG_CONTEXT, model=qa_model, max_length=32, doc_stride=stride, top_k=3)
         check_spans(r, LONG_CONTEXT)
-    with pytest.raises(UsageError, match="--doc-stride"):
+    with pytest.raises(UsageError, match="doc_stride must be between"):
         QuestionAnswerer(qa_model, max_length=32, doc_stride=16)
 
 
@@ -186,3 +186,19 @@ def test_unicode_offsets(qa_model):
 def test_question_leaving_less_room_than_the_stride(qa_model):
     with pytest.raises(InputError, match="too long"):
         qa("who " * 40 + "?", context=LONG_CONTEXT, model=qa_model, max_length=48)
+
+
+def test_run_options_and_qa_defaults(qa_model):
+    from nlu_toolkit import RunOptions
+
+    # Without run=, QA's own defaults: 16 windows per pass, windows of up to 384 tokens.
+    default = QuestionAnswerer(qa_model, device="cpu")
+    assert default.batch_size == 16 and default.limit == min(384, 64)
+    by_run = QuestionAnswerer(qa_model, run=RunOptions(device="cpu", batch_size=4, max_length=48))
+    assert (by_run.batch_size, by_run.limit) == (4, 48)
+    assert QuestionAnswerer(qa_model, run=RunOptions(max_length=48), max_length=32).limit == 32
+    by_keywords = QuestionAnswerer(qa_model, device="cpu", batch_size=4, max_length=48)
+    rows = [{"question": "Who?", "context": LONG_CONTEXT}]
+    assert [r.to_dict() for r in by_run.predict(rows)] == [r.to_dict() for r in by_keywords.predict(rows)]
+    with pytest.raises(UsageError, match="top_k"):
+        QuestionAnswerer(qa_model, top_k=0)

@@ -10,12 +10,14 @@ import numpy as np
 
 from nlu_toolkit.errors import UsageError
 
-#: Image formats ``--attention FILE`` can write, by the file's suffix.
+#: Image formats an ``attention=FILE`` heatmap can be written in, by the file's suffix.
 PLOT_FORMATS = ("png", "svg", "pdf")
 
 
 def check_index(value: int | None, count: int, what: str) -> int:
     """``value`` as an index into ``count`` layers or heads (negative counts from the end; None is the last).
+
+    ``what`` is ``layer`` or ``head``: the parameter the error names.
 
     Raises:
         UsageError: naming the valid range.
@@ -24,7 +26,7 @@ def check_index(value: int | None, count: int, what: str) -> int:
         return count - 1
     if not -count <= value < count:
         raise UsageError(
-            f"--{what} {value} is out of range: this model has {count} {what}s",
+            f"{{={what}}} {value} is out of range: this model has {count} {what}s",
             f"use 0 to {count - 1}, or -1 to -{count} from the end",
         )
     return value % count

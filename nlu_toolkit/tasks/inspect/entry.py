@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.tasks.common import Inputs, as_records
 from nlu_toolkit.tasks.inspect.attention import check_index, plot_format
@@ -28,9 +29,8 @@ def inspect_text(
     vectors: bool = False,
     vectors_out: str | os.PathLike[str] | None = None,
     similarity: str | None = None,
-    device: str | None = "auto",
-    max_length: int | None = None,
-    trust_remote_code: bool = False,
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> list[dict[str, Any]]:
     """What `nlu inspect` does, as records.
 
@@ -43,34 +43,37 @@ def inspect_text(
     - ``similarity=WORD`` (exactly two texts): one record instead, from `Inspector.word_similarity`.
 
     ``layer`` (default: the last) applies to attention, vectors and similarity; ``head`` to attention only.
-    Option combinations are checked before the model loads.
+    ``run`` (or its fields as keywords: ``device``, ``max_length``, ``trust_remote_code``) is how the
+    model runs, as for `Inspector`. Option combinations are checked before the model loads.
     """
+    run = RunOptions.merge(run, **options)
     records = _texts(texts)
     n = len(records)
     if similarity is not None:
         if attention is not None or vectors or vectors_out is not None:
             raise UsageError(
-                "--similarity cannot be combined with --attention, --vectors or --vectors-out", "run them apart"
+                "{=similarity} cannot be combined with {=attention}, {=vectors} or {=vectors_out}", "run them apart"
             )
         if n != 2:
             raise UsageError(
-                f"--similarity compares a word in exactly two texts, got {n}",
-                'e.g. nlu inspect "I sat on the bank of the river" "I put money in the bank" --similarity bank',
+                f"{{=similarity}} compares a word in exactly two texts, got {n}",
+                'e.g. the texts "I sat on the bank of the river" and "I put money in the bank" with {=similarity}=bank',
             )
         if not similarity.strip():
-            raise UsageError("--similarity needs a word", "e.g. --similarity bank")
-    for option, value in (("--attention", attention), ("--vectors-out", vectors_out)):
+            raise UsageError("{=similarity} needs a word", "e.g. {=similarity}=bank")
+    for option, value in (("attention", attention), ("vectors_out", vectors_out)):
         if value is not None and n != 1:
-            raise UsageError(f"{option} works on one text, got {n}", "pass a single text")
+            raise UsageError(f"{{={option}}} works on one text, got {n}", "pass a single text")
     if head is not None and attention is None:
-        raise UsageError("--head applies to --attention", "add --attention FILE.png, or drop --head")
+        raise UsageError("{=head} applies to {=attention}", "add {=attention}=FILE.png, or drop {=head}")
     if layer is not None and attention is None and not vectors and vectors_out is None and similarity is None:
         raise UsageError(
-            "--layer applies to --attention, --vectors, --vectors-out and --similarity", "add one, or drop --layer"
+            "{=layer} applies to {=attention}, {=vectors}, {=vectors_out} and {=similarity}",
+            "add one, or drop {=layer}",
         )
     if attention is not None:
         plot_format(attention)
-    inspector = Inspector(model, device=device, max_length=max_length, trust_remote_code=trust_remote_code)
+    inspector = Inspector(model, run=run)
     if similarity is not None:
         return [inspector.word_similarity(records[0]["text"], records[1]["text"], similarity, layer)]
     # Check the layer and head before any work, so a bad index writes nothing.

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.tasks.common import token_limit
 from nlu_toolkit.tasks.inspect.attention import check_index, draw_heatmap, head_matrix, plot_format
@@ -46,15 +47,28 @@ class _Outputs:
     attentions: np.ndarray | None  # (layers, heads, n, n)
 
 
+def _refuse_unsupported(run: RunOptions) -> None:
+    """Refuse the run options inspection cannot honour, rather than ignore them."""
+    default = RunOptions()
+    # Attention weights and hidden states of every layer come from the eager torch model only.
+    for name in ("backend", "quantize", "threads", "batch_size"):
+        if getattr(run, name) != getattr(default, name):
+            raise UsageError(
+                f"inspection does not take {{={name}}} (it runs the torch model on one text at a time)",
+                f"leave {{={name}}} out",
+            )
+
+
 class Inspector:
     """A loaded transformer that shows how it sees a text.
 
     Args:
         model: hub id, local folder or ``embedded`` (default: the embedded all-MiniLM-L6-v2, offline).
             A sentence-transformers folder is read for its transformer; pooling is not applied.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        max_length: lower the token limit; longer texts are cut (records say ``truncated``).
-        trust_remote_code: allow code shipped with a hub model to run.
+        run: how the model runs (`RunOptions`); inspection takes its device, token limit (longer
+            texts are cut, records say ``truncated``) and trust_remote_code, also as keywords
+            (``device="cpu"``, ``max_length=64``). It runs torch on one text at a time, so a
+            batch size, backend, quantization or thread count other than the default is refused.
 
     Layers count from 0 (the first transformer layer) to ``n_layers - 1``; negative indices count from
     the end and None means the last layer. Vectors of layer ``l`` are that layer's output.
@@ -64,13 +78,14 @@ class Inspector:
         self,
         model: str | None = None,
         *,
-        device: str | None = "auto",
-        max_length: int | None = None,
-        trust_remote_code: bool = False,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
-        loaded = _load(model, device or "auto", trust_remote_code)
+        run = RunOptions.merge(run, **options)
+        _refuse_unsupported(run)
+        loaded = _load(model, run.device or "auto", run.trust_remote_code)
         self.model, self.tokenizer, self.model_info = loaded.model, loaded.tokenizer, loaded.info
-        limit = token_limit(self.tokenizer, self.model, max_length)
+        limit = token_limit(self.tokenizer, self.model, run.max_length)
         if loaded.max_seq_length is not None:
             limit = min(limit, loaded.max_seq_length)
         self.limit = limit

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, print_summary, read_inputs, short
+from nlu_toolkit.cli.bundles import InputOptions, run_options
+from nlu_toolkit.cli.render import configure_runtime, print_summary, short
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
 
 TASK = "Inspect"
@@ -16,6 +18,7 @@ TASK = "Inspect"
 SHOWN_DIMS = 4
 
 
+@run_options("device", "max_length", "trust_remote_code")
 def inspect_cli(
     texts: o.TextsArg = None,
     attention: Annotated[
@@ -88,10 +91,9 @@ def inspect_cli(
     ] = None,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    max_length: o.MaxLengthOpt = None,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
     verbose: o.VerboseOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Show how a transformer sees a text: its tokens and words, attention maps, contextual vectors.
 
@@ -110,16 +112,7 @@ def inspect_cli(
     from nlu_toolkit.io.writers import format_for_output, write_records
     from nlu_toolkit.tasks.inspect import inspect_text
 
-    records = read_inputs(
-        texts,
-        None,
-        fields={"text": "text"},
-        id_column=None,
-        input_format=None,
-        encoding="utf-8",
-        max_chars=100_000,
-        progress=None,
-    )
+    records = InputOptions().read(texts, None)  # arguments or stdin only, with the default checks
     chosen = format_for_output(output, fmt and fmt.value, isatty=sys.stdout.isatty())
     results = inspect_text(
         records,
@@ -130,9 +123,7 @@ def inspect_cli(
         vectors=vectors,
         vectors_out=vectors_out,
         similarity=similarity,
-        device=device.value,
-        max_length=max_length,
-        trust_remote_code=trust_remote_code,
+        run=run,
     )
     if similarity is not None:
         (result,) = results

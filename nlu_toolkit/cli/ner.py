@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short, warn_runtime
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, short, warn_runtime
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Entities"
@@ -22,6 +24,8 @@ class Aggregation(str, Enum):
     max = "max"
 
 
+@input_options()
+@run_options()
 def ner_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -46,22 +50,13 @@ def ner_cli(
             show_default=False,
         ),
     ] = None,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
-    max_length: o.MaxLengthOpt = None,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
-    backend: o.BackendOpt = "torch",
-    quantize: o.QuantizeOpt = None,
-    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Find named entities (people, places, organisations, ...) with exact character offsets.
 
@@ -74,29 +69,9 @@ def ner_cli(
     from nlu_toolkit.tasks.ner import EntityRecognizer
 
     with progress_bar(input_file is not None and not quiet, "tagging") as progress:
-        records = read_inputs(
-            texts,
-            input_file,
-            fields={"text": text_column},
-            id_column=id_column,
-            input_format=input_format and input_format.value,
-            encoding=encoding,
-            max_chars=max_chars,
-            progress=progress,
-        )
+        records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
-        recognizer = EntityRecognizer(
-            model,
-            aggregation=aggregation.value,
-            max_length=max_length,
-            stride=stride,
-            batch_size=batch_size,
-            device=device.value,
-            trust_remote_code=trust_remote_code,
-            runtime=o.inference_backend(backend),
-            quantize=quantize,
-            threads=threads,
-        )
+        recognizer = EntityRecognizer(model, aggregation=aggregation.value, stride=stride, run=run)
         note_model(recognizer.model_info, verbose)
         warn_runtime(recognizer)
         emit(

@@ -8,13 +8,19 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
 from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, short, warn_runtime
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Question answering"
 
 
+# No --text-column (questions and contexts have their own columns); --max-length is QA's own
+# (a window of question + context, 384 by default), so the run bundle leaves it out.
+@input_options("id_column", "input_format", "encoding", "max_chars")
+@run_options("device", "batch_size", "trust_remote_code", "backend", "quantize", "threads", batch_size=16)
 def qa_cli(
     question: Annotated[
         list[str] | None,
@@ -58,10 +64,6 @@ def qa_cli(
     ] = None,
     question_column: Annotated[str, typer.Option("--question-column", rich_help_panel=o.INPUT)] = "question",
     context_column: Annotated[str, typer.Option("--context-column", rich_help_panel=o.INPUT)] = "context",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
     model: o.ModelOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Answers per question.", rich_help_panel=TASK)] = 1,
     max_answer_len: Annotated[
@@ -86,14 +88,11 @@ def qa_cli(
     ] = 384,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 16,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
-    backend: o.BackendOpt = "torch",
-    quantize: o.QuantizeOpt = None,
-    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Answer questions from a context, or from question/context rows of a file.
 
@@ -115,10 +114,7 @@ def qa_cli(
             input_file,
             question_column,
             context_column,
-            id_column,
-            input_format and input_format.value,
-            encoding,
-            max_chars,
+            source,
             progress,
         )
         # Inputs are checked (file exists, format, columns) before the slow model load.
@@ -126,15 +122,10 @@ def qa_cli(
             model,
             top_k=top_k,
             max_answer_len=max_answer_len,
-            max_length=max_length,
             doc_stride=doc_stride,
             allow_impossible=allow_impossible,
-            batch_size=batch_size,
-            device=device.value,
-            trust_remote_code=trust_remote_code,
-            runtime=o.inference_backend(backend),
-            quantize=quantize,
-            threads=threads,
+            run=run,
+            max_length=max_length,
         )
         note_model(answerer.model_info, verbose)
         warn_runtime(answerer)
@@ -161,10 +152,7 @@ def _records(
     input_file,
     question_column,
     context_column,
-    id_column,
-    input_format,
-    encoding,
-    max_chars,
+    source: InputOptions,
     progress,
 ) -> Iterator[dict[str, Any]]:
     from nlu_toolkit.io.readers import iter_records, read_text_file
@@ -175,10 +163,10 @@ def _records(
         return iter_records(
             input_file,
             fields={"question": question_column, "context": context_column},
-            id_column=id_column,
-            fmt=input_format,
-            encoding=encoding,
-            max_chars=max_chars,
+            id_column=source.id_column,
+            fmt=source.input_format,
+            encoding=source.encoding,
+            max_chars=source.max_chars,
             progress=progress,
         )
     if (context is None) == (context_file is None):
@@ -187,16 +175,18 @@ def _records(
         raise UsageError("no question", "pass --question TEXT (repeatable) or --questions FILE")
     if question and questions_file:
         raise UsageError("give --question or --questions FILE, not both", "put every question in the file")
-    text = context if context is not None else read_text_file(context_file, encoding=encoding, max_chars=max_chars)
+    text = context
+    if text is None:
+        text = read_text_file(context_file, encoding=source.encoding, max_chars=source.max_chars)
 
     if questions_file:
         rows = iter_records(
             questions_file,
             fields={"question": question_column},
-            id_column=id_column,
-            fmt=input_format,
-            encoding=encoding,
-            max_chars=max_chars,
+            id_column=source.id_column,
+            fmt=source.input_format,
+            encoding=source.encoding,
+            max_chars=source.max_chars,
         )
         return ({**r, "context": text} for r in rows)
     return ({"id": i, "question": q, "context": text} for i, q in enumerate(question))

@@ -8,12 +8,16 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, short
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Generation"
 
 
+@input_options("text_column")
+@run_options("device", "trust_remote_code")
 def generate_cli(
     prompts: Annotated[
         list[str] | None,
@@ -40,12 +44,12 @@ def generate_cli(
         int | None,
         typer.Option("--seed", help="Seed the sampler: the same seed gives the same text.", rich_help_panel=TASK),
     ] = None,
-    text_column: o.TextColumnOpt = "text",
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
     verbose: o.VerboseOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Continue prompts with a causal LM (default distilgpt2); tokens stream to a terminal as they come.
 
@@ -58,18 +62,7 @@ def generate_cli(
     from nlu_toolkit.io.writers import format_for_output
     from nlu_toolkit.tasks.generate import Generator
 
-    records = list(
-        read_inputs(
-            prompts,
-            input_file,
-            fields={"text": text_column},
-            id_column=None,
-            input_format=None,
-            encoding="utf-8",
-            max_chars=100_000,
-            progress=None,
-        )
-    )
+    records = list(source.read(prompts, input_file))
     generator = Generator(
         model,
         max_new_tokens=max_new_tokens,
@@ -78,8 +71,7 @@ def generate_cli(
         top_p=top_p,
         num_return_sequences=num_return_sequences,
         seed=seed,
-        device=device.value,
-        trust_remote_code=trust_remote_code,
+        run=run,
     )
     note_model(generator.model_info, verbose)
     chosen = format_for_output(output, fmt and fmt.value, isatty=sys.stdout.isatty())

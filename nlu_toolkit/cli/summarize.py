@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, read_inputs, short
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, short
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Generation"
@@ -50,21 +52,11 @@ MaxInputOpt = Annotated[
 ]
 
 
-def _reading(text_column: str, id_column: str | None, input_format, encoding: str, max_chars: int) -> dict:
-    """`read_inputs` keyword arguments from the shared input options."""
-    fmt = input_format and input_format.value
-    return {
-        "fields": {"text": text_column},
-        "id_column": id_column,
-        "input_format": fmt,
-        "encoding": encoding,
-        "max_chars": max_chars,
-    }
-
-
-def _run(make, key: str, texts, input_file, reading: dict, fmt, output, verbose: bool, quiet: bool, label: str) -> None:
+def _run(
+    make, key: str, texts, input_file, source: InputOptions, fmt, output, verbose: bool, quiet: bool, label: str
+) -> None:
     with progress_bar(input_file is not None and not quiet, label) as progress:
-        records = read_inputs(texts, input_file, progress=progress, **reading)
+        records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
         runner = make()
         note_model(runner.model_info, verbose)
@@ -82,6 +74,10 @@ def _run(make, key: str, texts, input_file, reading: dict, fmt, output, verbose:
         )
 
 
+# --max-length is the output's length here, so the run bundle's --max-length (input limit) is not
+# offered: the input limit is --max-input-length, the command's own option, passed as max_input_length.
+@input_options(max_chars=1_000_000)
+@run_options("device", "batch_size", "trust_remote_code", batch_size=8)
 def summarize_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -89,19 +85,14 @@ def summarize_cli(
     min_length: MinLengthOpt = None,
     max_length: MaxLengthOutOpt = None,
     num_beams: NumBeamsOpt = None,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 1_000_000,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 8,
     max_input_length: MaxInputOpt = None,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Summarize texts; documents longer than the model's input are summarized in chunks, never cut.
 
@@ -119,26 +110,26 @@ def summarize_cli(
             min_length=min_length,
             max_length=max_length,
             num_beams=num_beams,
-            batch_size=batch_size,
             max_input_length=max_input_length,
-            device=device.value,
-            trust_remote_code=trust_remote_code,
+            run=run,
         )
 
-    reading = _reading(text_column, id_column, input_format, encoding, max_chars)
-    _run(make, "summary", texts, input_file, reading, fmt, output, verbose, quiet, "summarizing")
+    _run(make, "summary", texts, input_file, source, fmt, output, verbose, quiet, "summarizing")
 
 
+@input_options(max_chars=1_000_000)
+@run_options("device", "batch_size", "trust_remote_code", batch_size=8)
 def translate_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
-    source: Annotated[
+    # Not `source`: that name is the input bundle's. The library's {=source} still renders as --source.
+    source_lang: Annotated[
         str | None,
         typer.Option(
             "--source", "-s", help="Source language code (e.g. en).", rich_help_panel=TASK, show_default=False
         ),
     ] = None,
-    target: Annotated[
+    target_lang: Annotated[
         str | None,
         typer.Option(
             "--target", "-t", help="Target language code (e.g. de).", rich_help_panel=TASK, show_default=False
@@ -156,19 +147,14 @@ def translate_cli(
     ] = None,
     max_length: MaxLengthOutOpt = None,
     num_beams: NumBeamsOpt = None,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 1_000_000,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 8,
     max_input_length: MaxInputOpt = None,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Translate texts; long inputs are split at sentence boundaries and translated in batches.
 
@@ -183,15 +169,12 @@ def translate_cli(
     def make() -> Translator:
         return Translator(
             model,
-            source=source,
-            target=target,
+            source=source_lang,
+            target=target_lang,
             max_length=max_length,
             num_beams=num_beams,
-            batch_size=batch_size,
             max_input_length=max_input_length,
-            device=device.value,
-            trust_remote_code=trust_remote_code,
+            run=run,
         )
 
-    reading = _reading(text_column, id_column, input_format, encoding, max_chars)
-    _run(make, "translation", texts, input_file, reading, fmt, output, verbose, quiet, "translating")
+    _run(make, "translation", texts, input_file, source, fmt, output, verbose, quiet, "translating")

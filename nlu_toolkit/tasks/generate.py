@@ -10,15 +10,18 @@ translation: at sentence boundaries) instead of being silently cut.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
+from nlu_toolkit.engine.options import RunFields, RunOptions
+from nlu_toolkit.engine.runtime import set_torch_threads
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import merge_passthrough
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit
+from nlu_toolkit.tasks.generation_settings import generation_run, resolve_lengths
 
 # Sentence ends: whitespace after ., ! or ?, or after one of them plus a closing quote or bracket.
 _SENTENCE_END = re.compile(r"(?<=[.!?][\"')\]])\s+|(?<=[.!?])\s+")
@@ -67,32 +70,6 @@ def pack_sentences(sentences: Sequence[str], lengths: Sequence[int], limit: int)
     return chunks
 
 
-def resolve_lengths(
-    min_length: int | None, max_length: int | None, defaults: Mapping[str, Any]
-) -> tuple[int | None, int | None]:
-    """Effective (min_length, max_length) for ``generate``, never an invalid pair.
-
-    The user's values win over the model's generation defaults. Both given with
-    min > max is a usage error; a lone ``--max-length`` below the model's default
-    minimum lowers that minimum (distilbart-cnn ships min 56, so ``--max-length 45``
-    alone must not crash inside ``generate``), and a lone ``--min-length`` above the
-    default maximum raises the maximum.
-    """
-    for name, value in (("--min-length", min_length), ("--max-length", max_length)):
-        if value is not None and value < 0:
-            raise UsageError(f"{name} must be >= 0, got {value}", f"pass a non-negative {name}")
-    if min_length is not None and max_length is not None and min_length > max_length:
-        raise UsageError(f"--min-length {min_length} is greater than --max-length {max_length}", "lower --min-length")
-    lo = min_length if min_length is not None else defaults.get("min_length")
-    hi = max_length if max_length is not None else defaults.get("max_length")
-    if lo is not None and hi is not None and lo > hi:
-        if max_length is not None:
-            lo = hi
-        else:
-            hi = lo
-    return lo, hi
-
-
 class _Seq2Seq:
     """Shared by `Summarizer` and `Translator`: a seq2seq model, chunked inputs, sorted batches."""
 
@@ -105,21 +82,26 @@ class _Seq2Seq:
         min_length: int | None = None,
         max_length: int | None = None,
         num_beams: int | None = None,
-        batch_size: int = 8,
         max_input_length: int | None = None,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
-        check_positive("--batch-size", batch_size)
-        check_positive("--num-beams", num_beams)
-        self.loaded: LoadedModel = load_model(model, self.task, device=device, trust_remote_code=trust_remote_code)
+        # max_length is the output's here (the task's own keyword, bound before **options);
+        # the input limit is max_input_length, or run.max_length.
+        run = generation_run(run, dict(options), batch_size=8, max_input_length=max_input_length)
+        check_positive("num_beams", num_beams)
+        self.run = run
+        set_torch_threads(run.threads)
+        self.loaded: LoadedModel = load_model(
+            model, self.task, device=run.device, trust_remote_code=run.trust_remote_code
+        )
         self.model_info: ModelInfo = self.loaded.info
         generation = getattr(self.loaded.model, "generation_config", None)
         defaults = generation.to_dict() if generation is not None else {}
         self.min_length, self.max_length = resolve_lengths(min_length, max_length, defaults)
         self.num_beams = num_beams
-        self.batch_size = batch_size
-        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, max_input_length)
+        self.batch_size = run.batch_size
+        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, run.max_length)
         # Task prefix a T5-style model expects ("summarize: "); `nlu finetune --source-prefix` stores it here.
         self.prefix: str = getattr(self.loaded.model.config, "prefix", None) or ""
 
@@ -222,11 +204,17 @@ class Summarizer(_Seq2Seq):
     Args:
         model: hub id, local folder or preset (default: sshleifer/distilbart-cnn-12-6).
         min_length, max_length: summary length bounds in tokens (default: the model's);
-            checked against each other and the model's defaults, see `resolve_lengths`.
+            checked against each other and the model's defaults (`generation_settings.resolve_lengths`).
+            ``max_length`` is the OUTPUT's length here, not the input limit of `RunOptions`.
         num_beams: beam width (default: the model's).
-        batch_size: texts per ``generate`` call with greedy decoding; with beams,
-            ``batch_size / sqrt(num_beams)`` (measured fastest on CPU).
-        max_input_length: lower the encoder's input limit (chunks get smaller).
+        max_input_length: lower the encoder's input limit (chunks get smaller); the same as
+            ``run.max_length``, and wins over it.
+        run: how the model runs (`RunOptions`: device, batch size, threads, trust_remote_code;
+            ``max_length`` there is the input limit); its fields may also be given as keywords
+            (``batch_size=4``), except ``max_length``, which is the summary's. Without ``run`` the
+            batch size is 8: texts per ``generate`` call with greedy decoding; with beams,
+            ``batch_size / sqrt(num_beams)`` (measured fastest on CPU). Torch only: a ``backend``
+            other than torch, or ``quantize``, is a `UsageError`.
     """
 
     task = "summarization"
@@ -237,7 +225,8 @@ class Translator(_Seq2Seq):
 
     The default model is ``Helsinki-NLP/opus-mt-{source}-{target}``. Texts longer
     than the encoder's input are split at sentence boundaries, translated in
-    pieces and joined.
+    pieces and joined. ``max_length``, ``num_beams``, ``max_input_length`` and ``run`` are
+    as for `Summarizer` (``max_length`` is the translation's length).
     """
 
     task = "translation"
@@ -250,17 +239,18 @@ class Translator(_Seq2Seq):
         target: str | None = None,
         max_length: int | None = None,
         num_beams: int | None = None,
-        batch_size: int = 8,
         max_input_length: int | None = None,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
         if model is None:
             if not source or not target:
-                raise UsageError("translation needs --source and --target (or --model)", "e.g. --source en --target de")
-            for name, value in (("--source", source), ("--target", target)):
+                raise UsageError(
+                    "translation needs {=source} and {=target} (or {=model})", "e.g. {=source}=en {=target}=de"
+                )
+            for name, value in (("source", source), ("target", target)):
                 if not re.fullmatch(r"[a-z]{2,3}(_[A-Za-z]+)?", value):
-                    raise UsageError(f"{name} {value!r} is not a language code", "use codes like en, de, fr, zh")
+                    raise UsageError(f"{{={name}}} {value!r} is not a language code", "use codes like en, de, fr, zh")
             model = f"Helsinki-NLP/opus-mt-{source}-{target}"
         self.source, self.target = source, target
         super().__init__(
@@ -268,10 +258,9 @@ class Translator(_Seq2Seq):
             min_length=None,
             max_length=max_length,
             num_beams=num_beams,
-            batch_size=batch_size,
             max_input_length=max_input_length,
-            device=device,
-            trust_remote_code=trust_remote_code,
+            run=run,
+            **options,
         )
 
 
@@ -283,6 +272,11 @@ class Generator:
         do_sample: sample (with ``temperature``/``top_p``) instead of greedy decoding.
         num_return_sequences: continuations per prompt.
         seed: seeds the sampler before each prompt, so a run repeats exactly.
+        run: how the model runs (`RunOptions`: device, threads, trust_remote_code, and
+            ``max_length``, which lowers the model's token limit: prompt plus new tokens); its
+            fields may also be given as keywords. Prompts run one at a time on torch: a
+            ``batch_size`` other than the default, a ``backend`` other than torch, or ``quantize``
+            is a `UsageError`.
     """
 
     def __init__(
@@ -295,25 +289,28 @@ class Generator:
         top_p: float = 1.0,
         num_return_sequences: int = 1,
         seed: int | None = None,
-        device: str | None = "auto",
-        trust_remote_code: bool = False,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> None:
-        check_positive("--max-new-tokens", max_new_tokens)
-        check_positive("--num-return-sequences", num_return_sequences)
+        run = generation_run(run, dict(options), batch_size=None)
+        check_positive("max_new_tokens", max_new_tokens)
+        check_positive("num_return_sequences", num_return_sequences)
         if not temperature > 0:
-            raise UsageError(f"--temperature must be > 0, got {temperature}", "use e.g. --temperature 0.7")
+            raise UsageError(f"{{=temperature}} must be > 0, got {temperature}", "use e.g. {=temperature}=0.7")
         if not 0 < top_p <= 1:
-            raise UsageError(f"--top-p must be in (0, 1], got {top_p}", "use e.g. --top-p 0.9")
+            raise UsageError(f"{{=top_p}} must be in (0, 1], got {top_p}", "use e.g. {=top_p}=0.9")
         if num_return_sequences > 1 and not do_sample:
             raise UsageError(
-                "greedy decoding gives one continuation", "add --do-sample for several --num-return-sequences"
+                "greedy decoding gives one continuation", "set {=do_sample} for several {=num_return_sequences}"
             )
-        self.loaded = load_model(model, "text-generation", device=device, trust_remote_code=trust_remote_code)
+        self.run = run
+        set_torch_threads(run.threads)
+        self.loaded = load_model(model, "text-generation", device=run.device, trust_remote_code=run.trust_remote_code)
         self.model_info: ModelInfo = self.loaded.info
         self.max_new_tokens, self.do_sample = max_new_tokens, do_sample
         self.temperature, self.top_p = temperature, top_p
         self.num_return_sequences, self.seed = num_return_sequences, seed
-        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model)
+        self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, run.max_length)
 
     def _kwargs(self) -> dict[str, Any]:
         tok = self.loaded.tokenizer
@@ -338,9 +335,9 @@ class Generator:
         room = self.limit - enc["input_ids"].shape[1]
         if room < self.max_new_tokens:
             raise InputError(
-                f"the prompt has {enc['input_ids'].shape[1]} tokens; with --max-new-tokens {self.max_new_tokens} "
+                f"the prompt has {enc['input_ids'].shape[1]} tokens; with {{=max_new_tokens}} {self.max_new_tokens} "
                 f"that exceeds the model's {self.limit}",
-                "shorten the prompt or lower --max-new-tokens",
+                "shorten the prompt or lower {=max_new_tokens}",
             )
         return enc.to(self.model_info.device)
 

@@ -23,6 +23,16 @@ def test_summarize_inverted_lengths_exit_2(nlu, bart_model):
     check_error(nlu("summarize", "text", "--model", bart_model, "--min-length", "30", "--max-length", "10"), 2)
 
 
+def test_library_errors_name_this_commands_flags(nlu, bart_model, gpt2_model):
+    # The library names parameters ({=min_length}); the CLI shows the flags of the command that ran.
+    result = nlu("summarize", "text", "--model", bart_model, "--min-length", "30", "--max-length", "10")
+    check_error(result, 2, contains="--min-length 30 is greater than --max-length 10")
+    check_error(nlu("translate", "--source", "en", "hello"), 2, contains="needs --source and --target (or --model)")
+    check_error(nlu("translate", "--source", "english", "--target", "de", "hello"), 2, contains="--source 'english'")
+    result = nlu("generate", "the river", "--model", gpt2_model, "--num-return-sequences", "2")
+    check_error(result, 2, contains="set --do-sample for several --num-return-sequences")
+
+
 def test_translate_jsonl(nlu, marian_model):
     result = nlu("translate", "the city bank.", "who wrote it?", "--model", marian_model, "--max-length", "6")
     check_ok(result)

@@ -51,7 +51,7 @@ def test_translation_splits_long_inputs_at_sentences(marian_model):
 
 
 def test_translation_needs_languages_or_a_model():
-    with pytest.raises(UsageError, match="--source and --target"):
+    with pytest.raises(UsageError, match="source and target"):
         Translator(source="en")
     with pytest.raises(UsageError, match="language code"):
         Translator(source="english", target="de")
@@ -79,12 +79,59 @@ def test_streamed_pieces_make_the_greedy_continuation(gpt2_model):
 
 
 def test_generation_option_checks(gpt2_model):
-    with pytest.raises(UsageError, match="--do-sample"):
+    with pytest.raises(UsageError, match="do_sample"):
         Generator(gpt2_model, num_return_sequences=2)
-    with pytest.raises(UsageError, match="--top-p"):
+    with pytest.raises(UsageError, match="top_p"):
         Generator(gpt2_model, do_sample=True, top_p=1.5)
     with pytest.raises(InputError, match="exceeds"):
         generate(["the river " * 40], model=gpt2_model, max_new_tokens=30)
+
+
+def test_run_options_and_keywords_are_the_same(bart_model, gpt2_model):
+    from nlu_toolkit import RunOptions
+
+    run = RunOptions(device="cpu", batch_size=3, max_length=16)
+    # max_length beside run= is the summary's length; the input limit is run.max_length.
+    summarizer = Summarizer(bart_model, run=run, max_length=6)
+    assert (summarizer.batch_size, summarizer.limit, summarizer.max_length) == (3, 16, 6)
+    assert summarizer.run == run
+    same = Summarizer(bart_model, device="cpu", batch_size=3, max_input_length=16, max_length=6)
+    assert (same.batch_size, same.limit, same.run) == (3, 16, run)
+    # Without run= the seq2seq default batch size stays 8; max_input_length wins over run.max_length.
+    assert Summarizer(bart_model).batch_size == 8
+    assert Summarizer(bart_model, run=run, max_input_length=12).limit == 12
+    generator = Generator(gpt2_model, run=RunOptions(device="cpu", max_length=24), max_new_tokens=4)
+    assert generator.limit == 24
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [
+        ({"backend": "onnx"}, "backend"),
+        ({"runtime": "openvino"}, "backend"),
+        ({"backend": "auto"}, "backend"),
+        ({"quantize": "int8"}, "quantize"),
+        ({"max_input_length": 4}, "max_input_length"),
+    ],
+)
+def test_seq2seq_refuses_run_options_it_cannot_honour(bart_model, options, param):
+    # Generation calls model.generate on torch: an exported backend would be silently ignored.
+    with pytest.raises(UsageError, match=param) as info:
+        Summarizer(bart_model, **options)
+    assert param in info.value.params
+    with pytest.raises(UsageError, match="unknown keyword 'max_lenght'"):
+        Summarizer(bart_model, max_lenght=16)
+
+
+def test_generator_refuses_batch_size_and_exported_backends(gpt2_model):
+    from nlu_toolkit import RunOptions
+
+    with pytest.raises(UsageError, match="batch_size 4 does not apply"):
+        Generator(gpt2_model, batch_size=4)
+    with pytest.raises(UsageError, match="torch only, not backend 'onnx'"):
+        Generator(gpt2_model, run=RunOptions(backend="onnx"))
+    with pytest.raises(UsageError, match="quantize 'int8' needs an exported graph"):
+        Generator(gpt2_model, quantize="int8")
 
 
 def test_a_classifier_is_not_a_generator(cls_model):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from nlu_toolkit.errors import UsageError
-from nlu_toolkit.tasks.generate import pack_sentences, resolve_lengths, split_sentences
+from nlu_toolkit.tasks.generate import pack_sentences, split_sentences
+from nlu_toolkit.tasks.generation_settings import resolve_lengths
 
 DISTILBART = {"min_length": 56, "max_length": 142}
 
 
 def test_both_lengths_from_the_user_must_be_ordered():
-    with pytest.raises(UsageError, match="--min-length 56 is greater than --max-length 45"):
+    with pytest.raises(UsageError, match="min_length 56 is greater than max_length 45"):
         resolve_lengths(56, 45, DISTILBART)
 
 

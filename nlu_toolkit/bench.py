@@ -21,6 +21,7 @@ import numpy as np
 
 from nlu_toolkit.engine import choice
 from nlu_toolkit.engine.choice import machine
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.engine.probe import MIN_AGREEMENT, default_texts
 from nlu_toolkit.errors import UsageError
 
@@ -91,24 +92,24 @@ class _Runner:
     def __init__(self, task: str, model: str | None, backend: str, *, threads: int | None, labels: Any) -> None:
         from nlu_toolkit.engine.runtime import split_choice
 
-        runtime, quantize = split_choice(backend)
-        common = {"device": "cpu", "runtime": runtime, "quantize": quantize, "threads": threads}
+        name, quantize = split_choice(backend)
+        run = RunOptions(device="cpu", backend=name, quantize=quantize, threads=threads)
         if task == "embed":
             from nlu_toolkit.tasks.embed import Embedder
 
-            self.obj: Any = Embedder(model, normalize=True, **common)
+            self.obj: Any = Embedder(model, normalize=True, run=run)
             self.call: Callable[[list[str]], Any] = lambda texts: self.obj.encode(texts)[0]
             self.tokenizer = self.obj.loaded.tokenizer
         elif task == "classify":
             from nlu_toolkit.tasks.classify import Classifier
 
-            self.obj = Classifier(model, labels=labels, **common)
+            self.obj = Classifier(model, labels=labels, run=run)
             self.call = lambda texts: [r.label for r in self.obj.predict(texts)]
             self.tokenizer = self.obj._scorer.loaded.tokenizer
         else:
             from nlu_toolkit.tasks.ner import EntityRecognizer
 
-            self.obj = EntityRecognizer(model, **common)
+            self.obj = EntityRecognizer(model, run=run)
             self.call = lambda texts: [[(e.start, e.end, e.label) for e in r.entities] for r in self.obj.predict(texts)]
             self.tokenizer = self.obj.loaded.tokenizer
         self.ran: str = self.obj.runtime
@@ -166,18 +167,20 @@ def bench(
     The whole run takes about ``repeats * len(backends) * len(batch_sizes)`` passes over the texts.
     """
     if task not in TASKS:
-        raise UsageError(f"unknown --task {task!r}", f"use one of: {', '.join(TASKS)}")
+        raise UsageError(f"unknown {{=task}} {task!r}", f"use one of: {', '.join(TASKS)}")
     backends = list(backends) if backends is not None else list(default_backends())
     unknown = [b for b in backends if b not in CANDIDATES]
     if unknown or not backends:
-        raise UsageError(f"unknown backend(s) {', '.join(unknown) or '(none)'}", f"use: {', '.join(CANDIDATES)}")
+        raise UsageError(
+            f"unknown backend(s) in {{=backends}}: {', '.join(unknown) or '(none)'}", f"use: {', '.join(CANDIDATES)}"
+        )
     if repeats < 2:
-        raise UsageError("--repeats must be at least 2 for a confidence interval", "pass --repeats 5")
+        raise UsageError("{=repeats} must be at least 2 for a confidence interval", "e.g. {=repeats}=5")
     if not batch_sizes or min(batch_sizes) < 1:
-        raise UsageError("--batch-sizes must be positive integers", "pass e.g. --batch-sizes 1,8,32")
+        raise UsageError("{=batch_sizes} must be positive integers", "e.g. 1, 8 and 32")
     texts = list(texts) if texts is not None else default_texts(seed=seed)
     if not texts:
-        raise UsageError("no texts to time", "give a non-empty --texts FILE")
+        raise UsageError("no texts to time", "give at least one text in {=texts}")
     from nlu_toolkit.models.resolver import weights_sha256
 
     runners = {b: _Runner(task, model, b, threads=threads, labels=labels) for b in dict.fromkeys(backends)}

@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import run_options
 from nlu_toolkit.cli.render import configure_runtime, emit, stderr_console
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 
 BENCH = "Benchmark"
@@ -31,6 +33,8 @@ def _ints(value: str, name: str) -> list[int]:
     return items
 
 
+# Only --threads: bench runs on the CPU and times each backend and batch size itself.
+@run_options("threads")
 def bench_cli(
     task: Annotated[Task, typer.Option("--task", "-t", help="What to time.", rich_help_panel=BENCH)] = Task.embed,
     model: o.ModelOpt = None,
@@ -73,7 +77,6 @@ def bench_cli(
         int,
         typer.Option("--repeats", min=2, help="Timed passes per backend and batch size.", rich_help_panel=BENCH),
     ] = 5,
-    threads: o.ThreadsOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the built-in texts and the bootstrap.")] = 0,
     save: Annotated[
         bool,
@@ -86,6 +89,8 @@ def bench_cli(
     fmt: o.FormatOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Time torch, ONNX and ONNX int8 on this machine (texts/s, tokens/s, 95% bootstrap interval) and recommend one.
 
@@ -129,7 +134,7 @@ def bench_cli(
             backends=chosen,
             batch_sizes=sizes,
             repeats=repeats,
-            threads=threads,
+            threads=run.threads,
             labels=labels,
             seed=seed,
             on_step=step,

@@ -41,10 +41,11 @@ def _as_rows(x: object, name: str, dim: int | None = None) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
-        raise UsageError(f"{name} must be a 2-D array (n, dim), got shape {arr.shape}", "pass one row per text")
+        raise UsageError(f"{{={name}}} must be a 2-D array (n, dim), got shape {arr.shape}", "pass one row per text")
     if dim is not None and arr.shape[1] != dim:
         raise UsageError(
-            f"{name} have dimension {arr.shape[1]}, the index {dim}", "embed with the model the index was built with"
+            f"{{={name}}} have dimension {arr.shape[1]}, the index {dim}",
+            "embed with the model the index was built with",
         )
     return arr
 
@@ -76,9 +77,9 @@ class AnnIndex:
         expansion_search: int = 64,
     ) -> None:
         if metric not in METRICS:
-            raise UsageError(f"unknown ANN metric {metric!r}", f"use one of: {', '.join(METRICS)}")
+            raise UsageError(f"unknown ANN {{=metric}} {metric!r}", f"use one of: {', '.join(METRICS)}")
         if dtype not in DTYPES:
-            raise UsageError(f"unknown ANN storage type {dtype!r}", f"use one of: {', '.join(DTYPES)}")
+            raise UsageError(f"unknown ANN storage type {{=dtype}} {dtype!r}", f"use one of: {', '.join(DTYPES)}")
         for name, value in (
             ("dim", dim),
             ("connectivity", connectivity),
@@ -86,7 +87,7 @@ class AnnIndex:
             ("expansion_search", expansion_search),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise UsageError(f"{name} must be a positive integer, got {value!r}", f"use {name} >= 1")
+                raise UsageError(f"{{={name}}} must be a positive integer, got {value!r}", f"use {{={name}}} >= 1")
         usearch = _usearch_index()
         self.dim = int(dim)
         self.metric = metric
@@ -145,21 +146,21 @@ class AnnIndex:
         rows = _as_rows(embeddings, "embeddings", self.dim)
         start = len(self) if start_key is None else int(start_key)
         if start < 0:
-            raise UsageError(f"start_key must be >= 0, got {start}", "keys are corpus row indices")
+            raise UsageError(f"{{=start_key}} must be >= 0, got {start}", "keys are corpus row indices")
         if len(rows) == 0:
             return
         keys = np.arange(start, start + len(rows), dtype=np.uint64)
         if len(self) and bool(np.any(self._index.contains(keys))):
             raise UsageError(
                 f"keys {start}..{start + len(rows) - 1} overlap keys already in the index",
-                f"add new rows from start_key={len(self)}",
+                f"add new rows from {{=start_key}}={len(self)}",
             )
         self._index.add(keys, rows, threads=threads)
 
     def search(self, queries: np.ndarray, top_k: int = 10, *, threads: int = 0) -> list[list[tuple[int, float]]]:
         """Approximate top ``top_k`` per query: ``[(row index, cosine similarity), ...]``, best first."""
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-            raise UsageError(f"top_k must be a positive integer, got {top_k!r}", "use top_k >= 1")
+            raise UsageError(f"{{=top_k}} must be a positive integer, got {top_k!r}", "use {=top_k} >= 1")
         rows = _as_rows(queries, "queries", self.dim)
         if len(rows) == 0:
             return []

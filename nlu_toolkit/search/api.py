@@ -8,24 +8,27 @@ its model or searches many times.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Unpack
 
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text, iter_records
 from nlu_toolkit.search.index import SearchResult, SemanticIndex
 
-#: Embedder options that also apply to a loaded index (its model is fixed by the index).
-LOAD_OPTIONS = ("batch_size", "device", "runtime", "quantize", "threads")
+#: Run options that do not apply to a loaded index: its model and token limit are the index's own.
+NOT_FOR_LOADED = {"max_length": None, "trust_remote_code": False}
 
 
 def check_queries(queries: str | Iterable[str], *, max_chars: int | None = None) -> list[str]:
     """The queries as a list, each non-empty and valid text (`InputError` naming ``queries`` otherwise)."""
     listed = [queries] if isinstance(queries, str) else list(queries)
     if not listed:
-        raise InputError("queries is empty", "give at least one query")
+        raise InputError("{=queries} is empty", "give at least one query")
     for i, text in enumerate(listed):
         if not isinstance(text, str):
             raise InputError(f"query {i} is a {type(text).__name__}, not a string", "give queries as strings")
@@ -41,32 +44,46 @@ def open_index(
     corpus: Iterable[Any] | str | os.PathLike[str] | None = None,
     index: SemanticIndex | str | os.PathLike[str] | None = None,
     model: str | None = None,
-    index_backend: str = "exact",
+    kind: str = "exact",
+    long: str = "truncate",
     progress: Callable[[int], None] | None = None,
     reading: dict[str, Any] | None = None,
-    **options: Any,
+    index_backend: str | None = None,
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> Iterator[SemanticIndex]:
     """The index to search: built from ``corpus`` (texts, records, or a file path read with ``reading``,
     the options of `iter_records`), or loaded from the folder ``index``, or ``index`` itself when it is a
     `SemanticIndex` already open (left open). Exactly one of ``corpus`` and ``index``.
 
-    ``options`` go to the `Embedder` (batch_size, device, runtime, quantize, threads, long, max_length).
+    ``kind`` (``exact`` or ``usearch``; ``index_backend`` is its deprecated name) and ``long`` apply
+    when ``corpus`` is indexed. ``run`` (or its fields as keywords) says how the model runs; a loaded
+    index keeps its own model and token limit, so ``max_length`` and ``trust_remote_code`` do not
+    apply to it.
     """
+    run = RunOptions.merge(run, **options)
+    if index_backend is not None:
+        warnings.warn("index_backend= is deprecated; use kind=", DeprecationWarning, stacklevel=3)
+        if kind not in ("exact", index_backend):
+            raise UsageError("index_backend= and {=kind} disagree", "give {=kind} only")
+        kind = index_backend
     if (corpus is None) == (index is None):
-        raise UsageError("search needs exactly one of corpus or index", "give corpus= (texts or a file) or index=")
+        raise UsageError(
+            "search needs exactly one of {=corpus} or {=index}", "give {=corpus} (texts or a file) or {=index}"
+        )
     if isinstance(index, SemanticIndex):
         yield index
         return
     if index is not None:
-        if index_backend != "exact":
-            raise UsageError("index_backend applies when building an index", "give it when the index is built")
-        loaded = SemanticIndex.load(index, model, **{k: v for k, v in options.items() if k in LOAD_OPTIONS})
+        if kind != "exact":
+            raise UsageError("{=kind} applies when building an index", "give it when the index is built")
+        loaded = SemanticIndex.load(index, model, run=dataclasses.replace(run, **NOT_FOR_LOADED))
         with loaded:
             yield loaded
         return
     if isinstance(corpus, (str, os.PathLike)):
         corpus = iter_records(corpus, progress=progress, **(reading or {}))
-    built = SemanticIndex.build(corpus, model, backend=index_backend, **options)  # type: ignore[arg-type]
+    built = SemanticIndex.build(corpus, model, kind=kind, long=long, run=run)  # type: ignore[arg-type]
     with built:
         yield built
 
@@ -79,17 +96,23 @@ def search(
     model: str | None = None,
     top_k: int = 10,
     rerank: str | None = None,
-    index_backend: str = "exact",
-    **options: Any,
+    kind: str = "exact",
+    long: str = "truncate",
+    index_backend: str | None = None,
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> list[SearchResult]:
     """Search ``queries`` in ``corpus`` (indexed for this call) or in the saved ``index``.
 
     One `SearchResult` per query, hits by descending score; with ``rerank`` (a cross-encoder), the
     best candidates are re-scored. A folder's or corpus's index is closed before returning.
+    ``kind``, ``long``, ``run`` (or its fields as keywords): as `open_index` takes them.
 
     Example:
         >>> search("refund", corpus=["Refunds take 5 days.", "Shipping is free."], top_k=1)
     """
     listed = check_queries(queries)  # before any model loads
-    with open_index(corpus=corpus, index=index, model=model, index_backend=index_backend, **options) as opened:
+    with open_index(
+        corpus=corpus, index=index, model=model, kind=kind, long=long, index_backend=index_backend, run=run, **options
+    ) as opened:
         return opened.search(listed, top_k=top_k, rerank=rerank)

@@ -25,12 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.io.staging import staging_folder
@@ -42,6 +44,7 @@ from nlu_toolkit.search.manifest import (
     BACKENDS,
     DOCS,
     FORMAT,
+    KINDS,
     MANIFEST,
     VECTORS,
     VERSION,
@@ -49,14 +52,15 @@ from nlu_toolkit.search.manifest import (
     read_manifest,
 )
 from nlu_toolkit.search.store import IndexStore
-from nlu_toolkit.tasks.common import Inputs
-from nlu_toolkit.tasks.embed import PRECISIONS, Embedder
+from nlu_toolkit.tasks.common import Inputs, check_positive
+from nlu_toolkit.tasks.embed import Embedder, check_precision
 
 __all__ = [
     "ANN",
     "BACKENDS",
     "DOCS",
     "FORMAT",
+    "KINDS",
     "MANIFEST",
     "VECTORS",
     "VERSION",
@@ -99,18 +103,26 @@ class SemanticIndex(IndexStore):
 
     Build one with `build` (or `load` a saved one), grow it with `add`, persist it
     with `save`, query it with `search`. Only queries are encoded at search time.
+
+    ``kind`` is how it searches: ``exact`` (every vector, or its int8/ubinary codes, then a
+    float32 rescore) or ``usearch`` (approximate, HNSW; the ``ann`` extra). It was called
+    ``backend`` before ``backend`` came to mean the inference engine: ``backend=`` is still
+    taken here, with a `DeprecationWarning`.
     """
 
-    def __init__(self, embedder: Embedder, *, precision: str = "float32", backend: str = "exact") -> None:
-        if precision not in PRECISIONS:
-            raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
-        if backend not in BACKENDS:
-            raise UsageError(f"unknown --index-backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
+    def __init__(
+        self, embedder: Embedder, *, precision: str = "float32", kind: str = "exact", backend: str | None = None
+    ) -> None:
+        if backend is not None:
+            kind = _deprecated_kind(backend, kind)
+        check_precision(precision)
+        if kind not in KINDS:
+            raise UsageError(f"unknown {{=kind}} {kind!r}", f"use one of: {', '.join(KINDS)}")
         if not embedder.normalize:
             raise UsageError("an index needs normalised vectors", "create the Embedder with normalize=True")
         self.embedder = embedder
         self.precision = precision
-        self.backend = backend
+        self.kind = kind
         self.embeddings = np.zeros((0, embedder.dimension), dtype=np.float32)
         self.ranges: np.ndarray | None = None
         self.codes: np.ndarray | None = None
@@ -146,6 +158,12 @@ class SemanticIndex(IndexStore):
     def model_info(self) -> ModelInfo:
         return self.embedder.model_info
 
+    @property
+    def backend(self) -> str:
+        """Deprecated name of `kind`."""
+        warnings.warn("SemanticIndex.backend is deprecated; use .kind", DeprecationWarning, stacklevel=2)
+        return self.kind
+
     # -- building -----------------------------------------------------------------------
 
     @classmethod
@@ -155,14 +173,24 @@ class SemanticIndex(IndexStore):
         model: str | None = None,
         *,
         precision: str = "float32",
-        backend: str = "exact",
-        **options: Any,
+        kind: str = "exact",
+        long: str = "truncate",
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> SemanticIndex:
         """Encode ``inputs`` (texts or records with ``text``) into a new index.
 
-        ``options`` go to `Embedder` (batch_size, device, long, max_length).
+        Args:
+            precision: ``float32``, ``int8`` or ``ubinary`` (codes searched, float32 rescored).
+            kind: ``exact`` or ``usearch`` (see the class). ``backend="exact"|"usearch"`` is its
+                deprecated spelling; any other ``backend`` is the inference backend, a run option.
+            long: `Embedder`'s ``long``.
+            run: how the model runs (`RunOptions`); its fields may also be given as keywords.
         """
-        index = cls(Embedder(model, normalize=True, **options), precision=precision, backend=backend)
+        if options.get("backend") in KINDS:
+            kind = _deprecated_kind(options.pop("backend"), kind)  # type: ignore[arg-type]
+        run = RunOptions.merge(run, **options)
+        index = cls(Embedder(model, normalize=True, long=long, run=run), precision=precision, kind=kind)
         index.add(inputs)
         return index
 
@@ -202,7 +230,7 @@ class SemanticIndex(IndexStore):
             # so old and new codes stay comparable.
             fresh, self.ranges = quantize(self.embeddings[len(self) - new :], self.precision, self.ranges)
             self.codes = fresh if self.codes is None else np.concatenate([self.codes, fresh])
-        if self.backend == "usearch":
+        if self.kind == "usearch":
             from nlu_toolkit.search.ann import AnnIndex
 
             if self._ann is None:
@@ -219,7 +247,7 @@ class SemanticIndex(IndexStore):
         if len(self) == 0:
             return [[] for _ in range(len(queries))]
         top_k = min(top_k, len(self))
-        if self.backend == "usearch":
+        if self.kind == "usearch":
             return self._ann.search(queries, top_k)
         if self.precision != "float32":
             return retrieval.quantized_search(
@@ -246,16 +274,15 @@ class SemanticIndex(IndexStore):
         candidates (default ``max(4 * top_k, 20)``) are re-scored by the cross-encoder;
         each hit then carries ``score`` (cross-encoder) and ``retrieval_score`` (cosine).
         """
-        if top_k < 1:
-            raise UsageError(f"--top-k must be at least 1, got {top_k}", "pass a positive --top-k")
+        check_positive("top_k", top_k)
         texts = [queries] if isinstance(queries, str) else list(queries)
         if not texts:
-            raise InputError("no queries given", "pass --search TEXT or --queries FILE")
+            raise InputError("no queries given", "give at least one query in {=queries}")
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 raise UsageError(
                     f"query {i + 1} is empty" if len(texts) > 1 else "the query is empty",
-                    "give a query with some words, e.g. --search 'refund policy'",
+                    "give a query with some words, e.g. 'refund policy'",
                 )
             check_text(text, None, what=f"query {i + 1}" if len(texts) > 1 else "the query")
         vectors, _ = self.embedder.encode(texts)
@@ -283,6 +310,14 @@ class SemanticIndex(IndexStore):
         with open(self._docs_path, encoding="utf-8") as f:
             for line in f:
                 yield json.loads(line)
+
+
+def _deprecated_kind(backend: str, kind: str) -> str:
+    """``backend=`` meaning the index kind: its old spelling, taken with a `DeprecationWarning`."""
+    warnings.warn("backend= for the index kind is deprecated; use kind=", DeprecationWarning, stacklevel=3)
+    if kind != "exact" and kind != backend:
+        raise UsageError(f"backend={backend!r} and {{=kind}}={kind!r} disagree", "give {=kind} only")
+    return backend
 
 
 def _rerank(results: list[SearchResult], model: str, *, device: str) -> None:

@@ -23,7 +23,10 @@ from nlu_toolkit.errors import IndexCorrupted, InputError
 
 FORMAT = "nlu-semantic-index"
 VERSION = 2
-BACKENDS = ("exact", "usearch")
+#: Index kinds. The manifest keeps them under "backend", the field's name since version 1 (an index
+#: folder's format does not change with the library's keyword names).
+KINDS = ("exact", "usearch")
+BACKENDS = KINDS  # the old name, kept for imports
 PRECISIONS = ("float32", "int8", "ubinary")  # as nlu_toolkit.tasks.embed.PRECISIONS, without importing it
 LONG_MODES = ("truncate", "chunk")
 MANIFEST, VECTORS, DOCS, ANN = "manifest.json", "vectors.safetensors", "docs.jsonl", "ann.usearch"
@@ -115,7 +118,7 @@ def validate(manifest: Any, where: Path) -> None:
         "dimension": _int(manifest.get("dimension")) and manifest["dimension"] > 0,
         "count": _int(manifest.get("count")) and manifest["count"] >= 0,
         "precision": manifest.get("precision") in PRECISIONS,
-        "backend": manifest.get("backend") in BACKENDS,
+        "backend": manifest.get("backend") in KINDS,
         "long": manifest.get("long", "truncate") in LONG_MODES,
         "max_length": manifest.get("max_length") is None
         or (_int(manifest["max_length"]) and 0 < manifest["max_length"] <= MAX_LENGTH_LIMIT),

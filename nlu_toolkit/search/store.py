@@ -23,11 +23,12 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 
 from nlu_toolkit._version import __version__
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import IndexCorrupted, ModelMismatch, ModelNotAvailable
 from nlu_toolkit.io.guard import check_output_folder, output_error
 from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
@@ -151,7 +152,7 @@ class IndexStore:
             "dimension": self.embedder.dimension,
             "normalized": True,
             "precision": self.precision,
-            "backend": self.backend,
+            "backend": self.kind,  # the index kind, under the manifest's original key
             "count": len(self),
             "max_length": self.embedder.limit,
             "long": self.embedder.long,
@@ -177,18 +178,22 @@ class IndexStore:
         inputs: Inputs,
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        **options: Any,
+        model: str | None = None,
+        verify: bool = True,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> int:
         """Add ``inputs`` to the saved index at ``path`` under its lock (load, add, save); returns how many.
 
         Concurrent updates of one index, from threads or processes, wait for each other, so none
-        is lost. ``options`` go to `load`.
+        is lost. ``model``, ``verify`` and ``run`` (or its fields as keywords) go to `load`.
 
         Raises:
             ArtefactBusy: another writer still holds the lock after ``lock_timeout`` seconds.
         """
         read_manifest(Path(path))  # a missing or foreign folder fails before the lock
-        with artefact_lock(path, timeout=lock_timeout), cls.load(path, **options) as index:
+        run = RunOptions.merge(run, **options)
+        with artefact_lock(path, timeout=lock_timeout), cls.load(path, model, verify=verify, run=run) as index:
             added = index.add(inputs)
             index.save(path, overwrite=True, lock_timeout=lock_timeout)
         return added
@@ -200,7 +205,8 @@ class IndexStore:
         model: str | None = None,
         *,
         verify: bool = True,
-        **options: Any,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
     ) -> SemanticIndex:
         """Load a saved index; its model is loaded too (only queries get encoded).
 
@@ -212,13 +218,15 @@ class IndexStore:
             model: optional; must be the model the index was built with.
             verify: check every file against the manifest's sha256 (a corrupted file
                 raises `IndexCorrupted`).
-            options: `Embedder` options (batch_size, device).
+            run: how the model runs (`RunOptions`); its fields may also be given as keywords. The
+                token limit is the index's own (its manifest's), whatever ``max_length`` says.
 
         Raises:
             IndexCorrupted: missing files, a bad manifest, checksum or shape mismatch.
             ModelMismatch: ``model`` (or the model folder named in the manifest) is not
                 the model the index was built with.
         """
+        run = RunOptions.merge(run, **options)
         folder = Path(path)
         read_manifest(folder)  # the clear errors: no such folder, not an index, bad manifest
         manifest, handles = open_snapshot(folder)
@@ -230,8 +238,8 @@ class IndexStore:
                             f"index {folder}: {name} does not match its checksum (the file is corrupted)",
                             f"rebuild it: nlu index build FILE --out {folder} --overwrite",
                         )
-            embedder = _embedder_for(folder, manifest, model, options)
-            index = cls(embedder, precision=manifest["precision"], backend=manifest["backend"])
+            embedder = _embedder_for(folder, manifest, model, run)
+            index = cls(embedder, precision=manifest["precision"], kind=manifest["backend"])
             try:
                 index._read(folder, manifest, handles)
             except BaseException:
@@ -285,28 +293,24 @@ class IndexStore:
         self.manifest = manifest
 
 
-def _embedder_for(folder: Path, manifest: dict[str, Any], model: str | None, options: dict[str, Any]) -> Embedder:
+def _embedder_for(folder: Path, manifest: dict[str, Any], model: str | None, run: RunOptions) -> Embedder:
     """The index's model (or ``model``, which must have the same weights checksum)."""
     recorded = manifest["model"]
     spec = model if model is not None else _recorded_spec(recorded)
     if model is None and recorded.get("source") == "local" and not Path(spec).is_dir():
         raise ModelNotAvailable(
             f"index {folder} was built with the model folder {spec}, which is gone",
-            "give the same model again (model=, --model), or rebuild the index",
+            "give the same {=model} again, or rebuild the index",
         )
     embedder = Embedder(
-        spec,
-        normalize=True,
-        long=manifest.get("long", "truncate"),
-        max_length=manifest.get("max_length"),
-        **options,
+        spec, normalize=True, long=manifest.get("long", "truncate"), run=run, max_length=manifest.get("max_length")
     )
     have = weights_sha256(embedder.model_info)
     if have != recorded.get("sha256"):
         raise ModelMismatch(
             f"index {folder} was built with {recorded['name']} (weights sha256 {str(recorded.get('sha256'))[:12]}), "
             f"but {embedder.model_info.name} (sha256 {have[:12]}) was given",
-            "drop --model to use the index's own model, or rebuild the index with this model"
+            "drop {=model} to use the index's own model, or rebuild the index with this model"
             if model is not None
             else "the index's model changed since the build: restore it, or rebuild the index",
         )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from nlu_toolkit.core.finite import check_finite
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.records import with_fields
@@ -30,7 +31,7 @@ class ClusterResult:
     summary: list[dict[str, Any]]
     embeddings: np.ndarray
     model_info: ModelInfo | None = None
-    #: Why the asked-for backend (``runtime="onnx"``) is not the one that ran, if it is not.
+    #: Why the asked-for backend (``backend="onnx"``) is not the one that ran, if it is not.
     runtime_warning: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -48,7 +49,7 @@ def load_embeddings(path: str | Path) -> np.ndarray:
     """Read a ``.npy`` matrix (as `nlu embed -o X.npy` writes) or the ``embedding`` column of a Parquet file."""
     p = Path(path)
     if not p.is_file():
-        raise InputError("no such file", "check the path of --embeddings", path=str(p))
+        raise InputError("no such file", "check the path of the embeddings file", path=str(p))
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq
@@ -87,7 +88,9 @@ def cluster(
     seed: int = 0,
     keywords: int = 5,
     representatives: int = 3,
-    **options: Any,
+    long: str = "truncate",
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> ClusterResult:
     """Cluster texts (encoded with ``model``, default the embedded MiniLM) or given ``embeddings``.
 
@@ -100,11 +103,14 @@ def cluster(
         threshold: cosine threshold (community) or distance threshold (agglomerative).
         min_size: smallest community / HDBSCAN cluster.
         seed: makes k-means, the silhouette sample and the 2-D map repeatable.
-        options: `Embedder` options (batch_size, device, long, max_length, runtime, quantize, threads).
+        long: `Embedder`'s ``long`` (``truncate`` or ``chunk``).
+        run: how the model runs (`RunOptions`); its fields may also be given as keywords. Unused
+            when ``embeddings`` are given.
     """
     from nlu_toolkit.core.cluster import cluster_embeddings, summarize_clusters
     from nlu_toolkit.tasks.common import as_records
 
+    run = RunOptions.merge(run, **options)
     records: list[dict[str, Any]] = []
     info = None
     warning = None
@@ -112,8 +118,8 @@ def cluster(
         records = list(as_records(inputs))
     if embeddings is None:
         if not records:
-            raise UsageError("nothing to cluster", "pass texts, --input FILE or --embeddings FILE")
-        embedder = Embedder(model, normalize=True, **options)
+            raise UsageError("nothing to cluster", "pass texts or records as {=inputs}, or {=embeddings}")
+        embedder = Embedder(model, normalize=True, long=long, run=run)
         info, warning = embedder.model_info, embedder.runtime_warning
         parts = [embedder.encode([r["text"] for r in records[i : i + 1024]])[0] for i in range(0, len(records), 1024)]
         embeddings = np.concatenate(parts)
@@ -143,20 +149,24 @@ def dedupe(
     *,
     threshold: float = 0.9,
     top_k: int = 100,
-    **options: Any,
+    long: str = "truncate",
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> list[dict[str, Any]]:
     """Near-duplicate pairs above a cosine ``threshold``: ``{"score", "a_id", "b_id", "a", "b"}``, best first.
 
     Each text is encoded once; pairs come from `core.retrieval.paraphrase_mining_embeddings`,
-    which compares in chunks (memory grows with the corpus, not its square).
+    which compares in chunks (memory grows with the corpus, not its square). ``long`` and ``run``
+    (or its fields as keywords) are `Embedder`'s.
     """
     from nlu_toolkit.core.retrieval import paraphrase_mining_embeddings
     from nlu_toolkit.tasks.common import as_records
 
+    run = RunOptions.merge(run, **options)
     if not 0.0 < threshold <= 1.0:
-        raise UsageError(f"--threshold must be in (0, 1], got {threshold}", "pass e.g. --threshold 0.9")
+        raise UsageError(f"{{=threshold}} must be in (0, 1], got {threshold}", "pass e.g. {=threshold}=0.9")
     records = list(as_records(inputs))
-    embedder = Embedder(model, normalize=True, **options)
+    embedder = Embedder(model, normalize=True, long=long, run=run)
     parts = [embedder.encode([r["text"] for r in records[i : i + 1024]])[0] for i in range(0, len(records), 1024)]
     vectors = np.concatenate(parts)
     pairs = paraphrase_mining_embeddings(vectors, threshold=threshold, top_k=top_k)

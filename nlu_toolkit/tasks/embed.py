@@ -204,11 +204,16 @@ class Embedder:
             yield window, vectors, truncated
 
 
+def check_precision(precision: str) -> None:
+    """Refuse a ``precision`` other than ``float32``, ``int8`` and ``ubinary``."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown {{=precision}} {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
+
+
 def quantize(vectors: np.ndarray, precision: str, ranges: np.ndarray | None = None) -> np.ndarray:
     """Quantize float vectors with sentence-transformers: ``int8`` (calibrated on ``ranges`` or the
     vectors themselves) or ``ubinary`` (packed bits, ``dimension / 8`` bytes per vector)."""
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
+    check_precision(precision)
     if precision == "float32":
         return vectors
     if precision == "int8" and ranges is None and len(vectors) < 2:
@@ -221,15 +226,23 @@ def quantize(vectors: np.ndarray, precision: str, ranges: np.ndarray | None = No
 
 
 def embed(
-    inputs: Inputs, model: str | None = None, *, precision: str = "float32", **options: Any
+    inputs: Inputs,
+    model: str | None = None,
+    *,
+    precision: str = "float32",
+    normalize: bool = False,
+    long: str = "truncate",
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Embed texts; returns the records (``id``, ``truncated``, passthrough) and an ``(n, dim)`` array.
 
-    See `Embedder` for the options; ``precision`` is ``float32``, ``int8`` or ``ubinary``.
+    ``precision`` is ``float32``, ``int8`` or ``ubinary``; ``normalize``, ``long`` and ``run`` (or
+    its fields as keywords) are `Embedder`'s.
     """
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown --precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
-    embedder = Embedder(model, **options)
+    run = RunOptions.merge(run, **options)
+    check_precision(precision)  # before the model loads
+    embedder = Embedder(model, normalize=normalize, long=long, run=run)
     records: list[dict[str, Any]] = []
     parts: list[np.ndarray] = []
     for window, vectors, truncated in embedder.embed(inputs):
@@ -240,15 +253,25 @@ def embed(
 
 
 def similarity(
-    a: str | Sequence[str], b: str | Sequence[str], model: str | None = None, **options: Any
+    a: str | Sequence[str],
+    b: str | Sequence[str],
+    model: str | None = None,
+    *,
+    long: str = "truncate",
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> list[dict[str, Any]]:
-    """Cosine similarity of aligned pairs: ``[{"a", "b", "score"}]`` for ``a[i]`` and ``b[i]``."""
+    """Cosine similarity of aligned pairs: ``[{"a", "b", "score"}]`` for ``a[i]`` and ``b[i]``.
+
+    ``long`` and ``run`` (or its fields as keywords) are `Embedder`'s.
+    """
+    run = RunOptions.merge(run, **options)
     left = [a] if isinstance(a, str) else list(a)
     right = [b] if isinstance(b, str) else list(b)
     if len(left) != len(right) or not left:
         raise UsageError("similarity needs as many texts in A as in B, at least one", "give aligned pairs")
     check_pairs(left, right)  # before the model loads
-    return pair_scores(Embedder(model, normalize=True, **options), left, right)
+    return pair_scores(Embedder(model, normalize=True, long=long, run=run), left, right)
 
 
 def check_pairs(left: Sequence[str], right: Sequence[str], max_chars: int | None = DEFAULT_MAX_CHARS) -> None:

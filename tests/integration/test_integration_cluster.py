@@ -159,8 +159,9 @@ def test_embeddings_and_texts_must_align(rows, vectors):
 
 
 def test_nothing_to_cluster():
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="nothing to cluster") as info:
         cluster(None, method="kmeans", k=3)
+    assert info.value.params == ["inputs", "embeddings"]
 
 
 @pytest.mark.parametrize(
@@ -244,7 +245,21 @@ def test_dedupe_finds_an_inserted_duplicate(rows, st_model):
 
 
 def test_dedupe_threshold_must_be_in_range(rows, st_model):
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"^threshold must be in \(0, 1\], got 0.0"):
         dedupe(rows, st_model, threshold=0.0)
     with pytest.raises(UsageError):
         dedupe(rows, st_model, threshold=1.5)
+
+
+def test_cluster_and_dedupe_take_run_options(rows, st_model):
+    from nlu_toolkit import RunOptions
+
+    run = RunOptions(device="cpu", batch_size=2)
+    by_run = cluster(rows, st_model, method="kmeans", k=3, run=run)
+    by_keywords = cluster(rows, st_model, method="kmeans", k=3, device="cpu", batch_size=2)
+    np.testing.assert_array_equal(by_run.labels, by_keywords.labels)
+    assert dedupe(rows, st_model, threshold=0.95, run=run) == dedupe(rows, st_model, threshold=0.95, batch_size=2)
+    with pytest.raises(UsageError, match="batch_size"):
+        cluster(rows, st_model, batch_size=0)
+    with pytest.raises(UsageError, match="unknown keyword 'batchsize'"):
+        dedupe(rows, st_model, batchsize=2)

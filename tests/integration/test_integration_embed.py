@@ -157,3 +157,16 @@ def test_similarity_needs_aligned_pairs(st_model):
 def test_int8_of_a_single_text_is_a_usage_error(st_model):
     with pytest.raises(UsageError, match="int8"):
         embed(["good film"], st_model, precision="int8")
+
+
+def test_embed_and_similarity_take_run_options(st_model):
+    from nlu_toolkit import RunOptions
+
+    run = RunOptions(device="cpu", batch_size=1)
+    _, by_run = embed(["good film", "bad film"], st_model, run=run)
+    _, by_keywords = embed(["good film", "bad film"], st_model, device="cpu", batch_size=1)
+    np.testing.assert_array_equal(by_run, by_keywords)
+    pair = ("good film", "bad film")
+    assert similarity(*pair, st_model, run=run) == similarity(*pair, st_model, batch_size=1)
+    with pytest.raises(UsageError, match=r"^unknown precision 'float16'"):  # the parameter, not --precision
+        quantize(np.zeros((2, 4), np.float32), "float16")

@@ -111,8 +111,42 @@ def test_index_needs_normalised_vectors_and_known_options(st_model):
         SemanticIndex(Embedder(st_model, normalize=False))
     with pytest.raises(UsageError):
         SemanticIndex(Embedder(st_model, normalize=True), precision="int4")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="unknown kind 'faiss'"):
+        SemanticIndex(Embedder(st_model, normalize=True), kind="faiss")
+    with pytest.raises(UsageError, match="unknown precision 'int4'"):
+        SemanticIndex(Embedder(st_model, normalize=True), precision="int4")
+
+
+def test_backend_naming_the_index_kind_is_deprecated_for_kind(st_model):
+    """``backend=`` was the index kind; it is now ``kind=`` and ``backend`` is the inference backend."""
+    with pytest.warns(DeprecationWarning, match="kind="):
+        index = SemanticIndex(Embedder(st_model, normalize=True), backend="exact")
+    assert index.kind == "exact"
+    with pytest.warns(DeprecationWarning, match="kind="), pytest.raises(UsageError, match="unknown kind"):
         SemanticIndex(Embedder(st_model, normalize=True), backend="faiss")
+    with pytest.warns(DeprecationWarning, match="kind="):
+        built = SemanticIndex.build(["good film", "bad film"], st_model, backend="exact", device="cpu")
+    assert built.kind == "exact" and len(built) == 2
+    with pytest.warns(DeprecationWarning, match=r"\.kind"):
+        assert built.backend == "exact"
+    with pytest.raises(UsageError, match="disagree"), pytest.warns(DeprecationWarning):
+        SemanticIndex.build(["good film"], st_model, backend="exact", kind="usearch")
+
+
+def test_build_takes_run_options_and_the_inference_backend(st_model):
+    import warnings
+
+    from nlu_toolkit import RunOptions
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # an inference backend is no deprecated index kind
+        built = SemanticIndex.build(["good film", "bad film"], st_model, backend="torch", device="cpu")
+        by_run = SemanticIndex.build(["good film", "bad film"], st_model, run=RunOptions(device="cpu", batch_size=1))
+    assert built.kind == by_run.kind == "exact"
+    assert built.embedder.run.backend == "torch" and by_run.embedder.batch_size == 1
+    np.testing.assert_allclose(built.embeddings, by_run.embeddings, atol=1e-6)
+    with pytest.raises(UsageError, match="unknown backend 'faiss'"):
+        SemanticIndex.build(["good film"], st_model, backend="faiss")
 
 
 def test_saved_folder_layout_and_no_pickle(saved, index):
@@ -243,7 +277,7 @@ def test_int8_ranges_are_kept_when_documents_are_added(st_model, data_dir):
 def test_usearch_backend(index, st_model, data_dir, tmp_path):
     pytest.importorskip("usearch")
     rows = corpus(data_dir)
-    ann = SemanticIndex.build(rows, st_model, backend="usearch")
+    ann = SemanticIndex.build(rows, st_model, kind="usearch")
     results = ann.search([r["text"] for r in rows], top_k=1)
     assert [r.hits[0].doc["id"] for r in results] == [r["id"] for r in rows]
     ann.save(tmp_path / "ann.idx")
@@ -259,7 +293,7 @@ def test_usearch_backend_without_usearch_is_a_missing_extra(st_model, monkeypatc
     monkeypatch.setitem(sys.modules, "usearch", None)  # import usearch now raises ImportError
     monkeypatch.setitem(sys.modules, "usearch.index", None)
     with pytest.raises(MissingExtra) as info:
-        SemanticIndex.build(["good film", "bad film"], st_model, backend="usearch")
+        SemanticIndex.build(["good film", "bad film"], st_model, kind="usearch")
     assert "pip install" in info.value.hint and "ann" in info.value.hint
 
 

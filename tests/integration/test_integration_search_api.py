@@ -54,3 +54,18 @@ def test_search_refuses_bad_calls_before_loading_a_model(kwargs, error, match):
     queries = kwargs.pop("queries", "refund")
     with pytest.raises(error, match=match):
         search(queries, model="no/such-model-is-loaded", **kwargs)
+
+
+def test_kind_names_the_index_kind_and_index_backend_is_deprecated(st_model, tmp_path):
+    from nlu_toolkit import RunOptions
+
+    with open_index(corpus=CORPUS, model=st_model, kind="exact", run=RunOptions(device="cpu")) as index:
+        assert index.kind == "exact"
+        index.save(tmp_path / "idx")
+    with pytest.warns(DeprecationWarning, match="kind="):
+        old = search("refund", corpus=CORPUS, model=st_model, index_backend="exact", top_k=1)
+    assert old[0].hits[0].doc["id"] == search("refund", corpus=CORPUS, model=st_model, top_k=1)[0].hits[0].doc["id"]
+    with pytest.raises(UsageError, match=r"^kind applies when building an index"):
+        search("refund", index=tmp_path / "idx", kind="usearch")
+    # A loaded index keeps its own token limit: max_length does not apply to it (and is no error).
+    assert search("refund", index=tmp_path / "idx", max_length=8, top_k=1)[0].hits

@@ -8,7 +8,10 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, read_inputs, short, stderr_console, warn_runtime
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
+from nlu_toolkit.cli.render import configure_runtime, emit, note_model, short, stderr_console, warn_runtime
+from nlu_toolkit.engine.options import RunOptions
+from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
 
 TASK = "Clustering"
@@ -21,6 +24,8 @@ class Method(str, Enum):
     hdbscan = "hdbscan"
 
 
+@input_options()
+@run_options("device", "batch_size", "backend", "quantize", "threads")
 def cluster_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -84,19 +89,12 @@ def cluster_cli(
             show_default=False,
         ),
     ] = None,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
-    backend: o.BackendOpt = "torch",
-    quantize: o.QuantizeOpt = None,
-    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Cluster texts by meaning: k-means, agglomerative, community detection or HDBSCAN.
 
@@ -116,16 +114,9 @@ def cluster_cli(
     k_value: int | str | None = None if k is None else (k if k == "auto" else _int_k(k))
     records = None
     if texts or input_file:
-        records = read_inputs(
-            texts,
-            input_file,
-            fields={"text": text_column},
-            id_column=id_column,
-            input_format=input_format and input_format.value,
-            encoding=encoding,
-            max_chars=max_chars,
-            progress=None,
-        )
+        records = source.read(texts, input_file)
+    elif not embeddings:  # the library would name its own parameters (inputs, embeddings)
+        raise UsageError("nothing to cluster", "pass texts, --input FILE or --embeddings FILE")
     vectors = load_embeddings(embeddings) if embeddings else None
     result = cluster(
         records,
@@ -136,11 +127,7 @@ def cluster_cli(
         threshold=threshold,
         min_size=min_size,
         seed=seed,
-        batch_size=batch_size,
-        device=device.value,
-        runtime=o.inference_backend(backend),
-        quantize=quantize,
-        threads=threads,
+        run=run,
     )
     if result.model_info is not None:
         note_model(result.model_info, verbose)
@@ -174,8 +161,6 @@ def cluster_cli(
 
 
 def _int_k(k: str) -> int:
-    from nlu_toolkit.errors import UsageError
-
     try:
         value = int(k)
     except ValueError:

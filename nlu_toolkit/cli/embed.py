@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
@@ -9,16 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
 from nlu_toolkit.cli.render import (
     configure_runtime,
     emit,
     note_model,
     num,
     progress_bar,
-    read_inputs,
     short,
     warn_runtime,
 )
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.guard import check_outputs
 
@@ -63,6 +65,31 @@ LongOpt = Annotated[
 ]
 
 
+#: The run options every command with an index takes from the bundle. ``--backend`` and ``--quantize``
+#: stay the command's own: ``--backend exact|usearch`` is the old spelling of ``--index-backend``
+#: (`options.split_backend`), which the bundle's backend refuses, and a RunOptions with ``--quantize``
+#: but no backend yet would be refused as quantizing torch.
+INDEX_RUN_FIELDS = ("device", "batch_size", "max_length", "trust_remote_code", "threads")
+
+
+def with_backend(run: RunOptions, backend: str, quantize: str | None) -> RunOptions:
+    """``run`` with the command's own ``--backend`` (already split from the index kind) and ``--quantize``."""
+    return dataclasses.replace(run, backend=backend, quantize=quantize)
+
+
+def reading_of(source: InputOptions) -> dict[str, Any]:
+    """The `iter_records` keywords that read a corpus file as ``source`` says."""
+    return {
+        "fields": {"text": source.text_column},
+        "id_column": source.id_column,
+        "fmt": source.input_format,
+        "encoding": source.encoding,
+        "max_chars": source.max_chars,
+    }
+
+
+@input_options()
+@run_options(*INDEX_RUN_FIELDS)
 def embed_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -117,7 +144,7 @@ def embed_cli(
             show_default=False,
         ),
     ] = None,
-    index_backend: Annotated[
+    kind: Annotated[
         Backend,
         typer.Option(
             "--index-backend",
@@ -125,11 +152,6 @@ def embed_cli(
             rich_help_panel=SEARCH,
         ),
     ] = Backend.exact,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -142,15 +164,13 @@ def embed_cli(
         ),
     ] = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
-    max_length: o.MaxLengthOpt = None,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
-    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Embed texts to vectors (.npy, .parquet or .jsonl), or search a corpus with --search.
 
@@ -161,23 +181,8 @@ def embed_cli(
     """
     configure_runtime(verbose)
     check_outputs({"--output": output}, [input_file, queries, corpus, index])
-    runtime, index_kind = o.split_backend(backend, index_backend.value)
-    reading = dict(
-        text_column=text_column,
-        id_column=id_column,
-        input_format=input_format and input_format.value,
-        encoding=encoding,
-        max_chars=max_chars,
-    )
-    options = dict(
-        batch_size=batch_size,
-        device=device.value,
-        max_length=max_length,
-        trust_remote_code=trust_remote_code,
-        runtime=runtime,
-        quantize=quantize,
-        threads=threads,
-    )
+    runtime, index_kind = o.split_backend(backend, kind.value)
+    run = with_backend(run, runtime, quantize)
     if search or queries:
         request = _SearchRequest(
             search=list(search or []),
@@ -187,12 +192,12 @@ def embed_cli(
             model=model,
             top_k=top_k,
             rerank=rerank,
-            backend=index_kind,
+            kind=index_kind,
             long=long.value,
             fmt=fmt,
             output=output,
-            reading=reading,
-            options=options,
+            source=source,
+            run=run,
             verbose=verbose,
             quiet=quiet,
         )
@@ -206,17 +211,8 @@ def embed_cli(
 
     chosen = embedding_format(output, fmt)
     with progress_bar(input_file is not None and not quiet, "embedding") as progress:
-        records = read_inputs(
-            texts,
-            input_file,
-            fields={"text": text_column},
-            id_column=id_column,
-            input_format=reading["input_format"],
-            encoding=encoding,
-            max_chars=max_chars,
-            progress=progress,
-        )
-        embedder = Embedder(model, normalize=normalize, long=long.value, **options)
+        records = source.read(texts, input_file, progress=progress)
+        embedder = Embedder(model, normalize=normalize, long=long.value, run=run)
         note_model(embedder.model_info, verbose)
         warn_runtime(embedder)
         kept: list[dict[str, Any]] = []
@@ -258,12 +254,12 @@ class _SearchRequest:
     model: str | None
     top_k: int
     rerank: str | None
-    backend: str
+    kind: str
     long: str
     fmt: str | None
     output: str | None
-    reading: dict[str, Any]
-    options: dict[str, Any]
+    source: InputOptions
+    run: RunOptions
     verbose: bool
     quiet: bool
 
@@ -287,35 +283,28 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
             r["text"]
             for r in iter_records(
                 req.queries_file,
-                fields={"text": req.reading["text_column"]},
-                encoding=req.reading["encoding"],
-                max_chars=req.reading["max_chars"],
+                fields={"text": req.source.text_column},
+                encoding=req.source.encoding,
+                max_chars=req.source.max_chars,
             )
         ]
     if any(not text.strip() for text in query_texts):
         raise UsageError("the query is empty", "give a query with some words, e.g. --search 'refund policy'")
     for text in query_texts:  # before any model loads
-        check_text(text, req.reading["max_chars"], what="--search query")
-    if req.index is not None and req.backend != "exact":
+        check_text(text, req.source.max_chars, what="--search query")
+    if req.index is not None and req.kind != "exact":
         raise UsageError("--index-backend applies when building an index", "pass it to nlu index build")
-    reading = {
-        "fields": {"text": req.reading["text_column"]},
-        "id_column": req.reading["id_column"],
-        "fmt": req.reading["input_format"],
-        "encoding": req.reading["encoding"],
-        "max_chars": req.reading["max_chars"],
-    }
-    options = req.options if req.index is not None else {**req.options, "long": req.long}
     with (
         progress_bar(req.corpus is not None and not req.quiet, "indexing") as progress,
         open_index(
             corpus=req.corpus,
             index=req.index,
             model=req.model,
-            index_backend=req.backend,
+            kind=req.kind,
+            long=req.long,
             progress=progress,
-            reading=reading,
-            **options,
+            reading=reading_of(req.source),
+            run=req.run,
         ) as idx,
     ):
         note_model(idx.model_info, req.verbose)

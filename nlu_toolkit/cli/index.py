@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.embed import Backend, Long, LongOpt, Precision, PrecisionOpt
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
+from nlu_toolkit.cli.embed import Backend, Long, LongOpt, Precision, PrecisionOpt, reading_of, with_backend
 from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, warn_runtime
+from nlu_toolkit.engine.options import RunOptions
 
 app = typer.Typer(help="Build, grow and inspect semantic indexes.", no_args_is_help=True)
 
@@ -50,6 +52,8 @@ def _summary(index, output: str | None = None) -> None:
 
 
 @app.command("build")
+@input_options()
+@run_options("device", "batch_size", "max_length", "threads")
 def build_cli(
     file: FileArg,
     out: Annotated[str, typer.Option("--out", help="Folder to write the index to (a new or empty folder).")],
@@ -57,59 +61,35 @@ def build_cli(
     lock_timeout: LockTimeoutOpt = 60.0,
     model: o.ModelOpt = None,
     precision: PrecisionOpt = Precision.float32,
-    index_backend: Annotated[
+    kind: Annotated[
         Backend, typer.Option("--index-backend", help="exact, or usearch (approximate, the ann extra).")
     ] = Backend.exact,
     long: LongOpt = Long.truncate,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
-    max_length: o.MaxLengthOpt = None,
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
-    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Encode a corpus once and save vectors, documents and a manifest to a folder.
 
     Example: nlu index build data/corpus.jsonl --out corpus.idx
     """
     configure_runtime(verbose)
-    runtime, index_kind = o.split_backend(backend, index_backend.value)
+    runtime, index_kind = o.split_backend(backend, kind.value)
+    run = with_backend(run, runtime, quantize)
     from nlu_toolkit.io.guard import check_output_folder
-    from nlu_toolkit.io.readers import iter_records
     from nlu_toolkit.search.index import SemanticIndex, is_index_folder
 
     # Before any model loads: never replace the input, a file, or a folder that is not an index.
     check_output_folder(out, kind="index", is_kind=is_index_folder, inputs=[file], overwrite=overwrite)
 
     with progress_bar(not quiet, "indexing") as progress:
-        records = iter_records(
-            file,
-            fields={"text": text_column},
-            id_column=id_column,
-            fmt=input_format and input_format.value,
-            encoding=encoding,
-            max_chars=max_chars,
-            progress=progress,
-        )
+        records = _read(file, source, progress)
         index = SemanticIndex.build(
-            records,
-            model,
-            precision=precision.value,
-            backend=index_kind,
-            long=long.value,
-            batch_size=batch_size,
-            device=device.value,
-            max_length=max_length,
-            runtime=runtime,
-            quantize=quantize,
-            threads=threads,
+            records, model, precision=precision.value, kind=index_kind, long=long.value, run=run
         )
         with index:
             note_model(index.model_info, verbose)
@@ -119,33 +99,26 @@ def build_cli(
 
 
 @app.command("add")
+@input_options()
+@run_options("device", "batch_size", "backend", "quantize", "threads")
 def add_cli(
     index_dir: DirArg,
     file: FileArg,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
     lock_timeout: LockTimeoutOpt = 60.0,
-    backend: o.BackendOpt = "torch",
-    quantize: o.QuantizeOpt = None,
-    threads: o.ThreadsOpt = None,
     verbose: o.VerboseOpt = False,
     quiet: o.QuietOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Append documents to an index, encoding only the new ones, with the index's own model.
 
     The index is locked from load to save, so concurrent `nlu index add` runs wait for each other.
     """
     configure_runtime(verbose)
-    runtime = o.inference_backend(backend)
     from pathlib import Path
 
     from nlu_toolkit.io.lock import artefact_lock
-    from nlu_toolkit.io.readers import iter_records
     from nlu_toolkit.search.index import SemanticIndex, read_manifest
     from nlu_toolkit.search.store import refuse_foreign_entries
 
@@ -154,30 +127,21 @@ def add_cli(
     with (
         artefact_lock(index_dir, timeout=lock_timeout),
         progress_bar(not quiet, "adding") as progress,
-        SemanticIndex.load(
-            index_dir,
-            batch_size=batch_size,
-            device=device.value,
-            runtime=runtime,
-            quantize=quantize,
-            threads=threads,
-        ) as index,
+        SemanticIndex.load(index_dir, run=run) as index,
     ):
         warn_runtime(index.embedder)
-        records = iter_records(
-            file,
-            fields={"text": text_column},
-            id_column=id_column,
-            fmt=input_format and input_format.value,
-            encoding=encoding,
-            max_chars=max_chars,
-            progress=progress,
-            id_start=len(index),
-        )
+        records = _read(file, source, progress, id_start=len(index))
         note_model(index.model_info, verbose)
         index.add(records)
         index.save(index_dir, overwrite=True, lock_timeout=lock_timeout)
     _summary(index, index_dir)
+
+
+def _read(file: str, source: InputOptions, progress: Any, id_start: int = 0) -> Any:
+    """The corpus records of ``file`` ('-': stdin), read as ``source`` says."""
+    from nlu_toolkit.io.readers import iter_records
+
+    return iter_records(file, progress=progress, id_start=id_start, **reading_of(source))
 
 
 @app.command("info")

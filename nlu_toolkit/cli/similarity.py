@@ -7,11 +7,14 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
 from nlu_toolkit.cli.render import configure_runtime, emit, num, short
+from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.guard import check_outputs
 
 
+@run_options("device", "batch_size")
 def similarity_cli(
     a: Annotated[str | None, typer.Argument(help="First text.", show_default=False)] = None,
     b: Annotated[str | None, typer.Argument(help="Second text.", show_default=False)] = None,
@@ -30,9 +33,9 @@ def similarity_cli(
     model: o.ModelOpt = None,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
     verbose: o.VerboseOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Cosine similarity of two texts, or of every pair in a file.
 
@@ -54,7 +57,7 @@ def similarity_cli(
         raise UsageError("similarity needs two texts", 'e.g. nlu similarity "text one" "text two", or --pairs FILE')
     else:
         left, right = [a], [b]
-    scored = similarity(left, right, model, batch_size=batch_size, device=device.value)
+    scored = similarity(left, right, model, run=run)
     emit(
         scored,
         fmt=fmt and fmt.value,
@@ -67,6 +70,8 @@ def similarity_cli(
     )
 
 
+@input_options()
+@run_options("device", "batch_size")
 def dedupe_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -77,17 +82,13 @@ def dedupe_cli(
         ),
     ] = 0.9,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates kept per text while mining.")] = 100,
-    text_column: o.TextColumnOpt = "text",
-    id_column: o.IdColumnOpt = None,
-    input_format: o.InputFormatOpt = None,
-    encoding: o.EncodingOpt = "utf-8",
-    max_chars: o.MaxCharsOpt = 100_000,
     model: o.ModelOpt = None,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    batch_size: o.BatchSizeOpt = 32,
     verbose: o.VerboseOpt = False,
+    *,
+    source: InputOptions,
+    run: RunOptions,
 ) -> None:
     """Find near-duplicate pairs (paraphrase mining): {"score", "a_id", "b_id", "a", "b"}, best first.
 
@@ -95,20 +96,10 @@ def dedupe_cli(
     """
     configure_runtime(verbose)
     check_outputs({"--output": output}, [input_file])
-    from nlu_toolkit.cli.render import read_inputs
     from nlu_toolkit.tasks.cluster import dedupe
 
-    records = read_inputs(
-        texts,
-        input_file,
-        fields={"text": text_column},
-        id_column=id_column,
-        input_format=input_format and input_format.value,
-        encoding=encoding,
-        max_chars=max_chars,
-        progress=None,
-    )
-    found = dedupe(records, model, threshold=threshold, top_k=top_k, batch_size=batch_size, device=device.value)
+    records = source.read(texts, input_file)
+    found = dedupe(records, model, threshold=threshold, top_k=top_k, run=run)
     emit(
         found,
         fmt=fmt and fmt.value,

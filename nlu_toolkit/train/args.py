@@ -6,14 +6,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: The metric early stopping and "best model" use, per task (``--metric`` overrides).
+#: The metric early stopping and "best model" use, per task (``metric`` overrides).
 DEFAULT_METRIC = {
     "classification": "accuracy",
     "multilabel": "micro_f1",
     "ner": "f1",
     "qa": "f1",
     "embedding": "spearman",
-    # ROUGE-L suits summaries; for translation pass --metric bleu (or chrf).
+    # ROUGE-L suits summaries; for translation pass metric="bleu" (or chrf).
     "seq2seq": "rougeL",
 }
 #: Default learning rates and batch sizes, measured (benchmarks/RESULTS.md): one epoch on CoNLL-2003 at
@@ -24,7 +24,7 @@ DEFAULT_BATCH_SIZE = {"classification": 16, "multilabel": 16, "ner": 16, "qa": 1
 #: Default token limits: sentence tasks rarely need more than 256 tokens; SQuAD-style QA uses 384-token windows;
 #: seq2seq sources (documents to summarize) get 512 (targets: ``max_target_length``, 128 by default).
 DEFAULT_MAX_LENGTH = {"classification": 256, "multilabel": 256, "ner": 256, "qa": 384, "embedding": 256, "seq2seq": 512}
-#: What each task reports per epoch, so --metric can be checked before training rather than after the first epoch.
+#: What each task reports per epoch, so ``metric`` can be checked before training rather than after the first epoch.
 METRICS = {
     "classification": ("accuracy", "macro_f1", "mcc"),
     "multilabel": ("accuracy", "micro_f1", "macro_f1"),

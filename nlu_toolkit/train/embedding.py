@@ -36,7 +36,7 @@ def train_embedding(run: _Run) -> FinetuneResult:
     name = run.loss or ("cosine" if kind == "scored" else "mnrl")
     if (name in SCORED_LOSSES) != (kind == "scored"):
         fits = ", ".join(SCORED_LOSSES if kind == "scored" else PAIR_LOSSES)
-        raise UsageError(f"--loss {name} does not fit {kind} pairs", f"use one of: {fits}")
+        raise UsageError(f"{{=loss}} {name} does not fit {kind} pairs", f"use one of: {fits}")
     loss = {
         "cosent": losses.CoSENTLoss,
         "cosine": losses.CosineSimilarityLoss,

@@ -86,4 +86,4 @@ def _with_lora(model: Any, task: str, rank: int) -> Any:
     try:
         return peft.get_peft_model(model, config)
     except ValueError as e:  # peft knows no default target modules for this architecture
-        raise UsageError(f"--lora cannot adapt this model: {e}", "drop --lora") from e
+        raise UsageError(f"{{=lora}} cannot adapt this model: {e}", "drop {=lora}") from e

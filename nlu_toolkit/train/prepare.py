@@ -98,7 +98,7 @@ class _NerPrep(_Prep):
             predicted = []
             for row_ids, row_labels in zip(ids, pred.label_ids, strict=True):
                 predicted.append([self.labels[p] for p, g in zip(row_ids, row_labels, strict=False) if g != -100])
-            # Words cut off by --max-length have no prediction: count them as "O" against the full gold sequence.
+            # Words cut off by max_length have no prediction: count them as "O" against the full gold sequence.
             truth = gold if len(gold) == len(predicted) else gold[: len(predicted)]
             padded = [p + ["O"] * (len(t) - len(p)) for p, t in zip(predicted, truth, strict=True)]
             found = ner_metrics(truth, padded)
@@ -124,8 +124,8 @@ class _QaPrep(_Prep):
             if self.max_length - specials - len(ids) <= self.stride:
                 raise TrainingDataError(
                     f"question {qid!r} is too long: {len(ids)} tokens leave no room for the context "
-                    f"under --max-length {self.max_length}",
-                    "raise --max-length or shorten the question",
+                    f"under {{=max_length}} {self.max_length}",
+                    "raise {=max_length} or shorten the question",
                 )
         try:
             return self.tokenizer(
@@ -139,7 +139,7 @@ class _QaPrep(_Prep):
             )
         except Exception as e:  # the Rust tokenizer refuses questions that leave no room for the context
             raise TrainingDataError(
-                f"a question is too long for --max-length {self.max_length}: {e}", "raise --max-length"
+                f"a question is too long for {{=max_length}} {self.max_length}: {e}", "raise {=max_length}"
             ) from e
 
     def encode(self, batch: dict[str, list]) -> dict[str, list]:

@@ -172,17 +172,17 @@ def test_missing_text_column_lists_columns(tmp_path):
     path = write(tmp_path, "t.csv", "body,label\nx,1\ny,0\n")
     with raises("'text'", "'body', 'label'") as info:
         load_task_data("classification", path)
-    assert "--text-column" in info.value.hint
+    assert "text_column" in info.value.hint
 
 
 def test_missing_label_and_pair_columns(tmp_path):
     path = write(tmp_path, "t.csv", "text,target\nx,1\ny,0\n")
     with raises("'label'", "'text', 'target'") as info:
         load_task_data("classification", path)
-    assert "--label-column" in info.value.hint
+    assert "label_column" in info.value.hint
     with raises("'second'") as info:
         load_task_data("classification", path, text_pair_column="second", label_column="target")
-    assert "--text-pair-column" in info.value.hint
+    assert "text_pair_column" in info.value.hint
 
 
 @pytest.mark.parametrize("cell", ["", '""', "   "])
@@ -286,7 +286,7 @@ def test_eval_split_too_small(tmp_path):
 @pytest.mark.parametrize("value", [0, 1, 1.5, -0.1, True])
 def test_eval_split_out_of_range(tmp_path, value):
     path = write(tmp_path, "t.csv", CLS_CSV)
-    with raises("--eval-split", error=UsageError):
+    with raises("eval_split", error=UsageError):
         load_task_data("classification", path, eval_split=value)
 
 
@@ -624,7 +624,7 @@ def test_qa_ignores_labels_with_a_warning(tmp_path):
     row = {"id": "a", "question": "q", "context": CONTEXT, "answers": []}
     data = load_task_data("qa", write_jsonl(tmp_path, "qa.jsonl", [row]), labels=["x"])
     assert data.labels == []
-    assert data.info["warnings"] == ["--labels is ignored for task qa"]
+    assert data.info["warnings"] == ["labels is ignored for task qa"]
 
 
 # --------------------------------------------------------------------------- embedding
@@ -849,7 +849,7 @@ def test_seq2seq_two_language_columns_are_not_guessed(tmp_path):
     path = write(tmp_path, "en-de.csv", "en,de\nGood morning,Guten Morgen\nThank you,Danke\n")
     with raises("no source/target columns", "'en', 'de'") as info:
         load_task_data("seq2seq", path)
-    assert "--text-column" in info.value.hint and "--label-column" in info.value.hint
+    assert "text_column" in info.value.hint and "label_column" in info.value.hint
     data = load_task_data("seq2seq", path, text_column="en", label_column="de")
     assert data.train.to_list() == [
         {"source": "Good morning", "target": "Guten Morgen"},
@@ -875,10 +875,10 @@ def test_seq2seq_wrong_column_lists_the_file_columns(tmp_path):
     path = write_jsonl(tmp_path, "train.jsonl", PAIRS)
     with raises("'src'", "'source', 'target'") as info:
         load_task_data("seq2seq", path, text_column="src")
-    assert "--text-column" in info.value.hint
+    assert "text_column" in info.value.hint
     with raises("'tgt'", "'source', 'target'") as info:
         load_task_data("seq2seq", path, label_column="tgt")
-    assert "--label-column" in info.value.hint
+    assert "label_column" in info.value.hint
 
 
 @pytest.mark.parametrize("empty", ["source", "target"])
@@ -916,8 +916,8 @@ def test_seq2seq_labels_and_pair_column_are_ignored_with_a_warning(tmp_path):
     path = write_jsonl(tmp_path, "train.jsonl", PAIRS)
     data = load_task_data("seq2seq", path, labels=["a", "b"], text_pair_column="other")
     assert data.labels == []
-    assert any("--labels is ignored" in w for w in data.info["warnings"])
-    assert any("--text-pair-column is ignored" in w for w in data.info["warnings"])
+    assert any("labels is ignored" in w for w in data.info["warnings"])
+    assert any("text_pair_column is ignored" in w for w in data.info["warnings"])
 
 
 def test_seq2seq_numbers_are_read_as_text(tmp_path):

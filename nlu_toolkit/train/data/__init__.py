@@ -80,18 +80,18 @@ def load_task_data(
     if eval_split is not None:
         if isinstance(eval_split, bool) or not isinstance(eval_split, (int, float)) or not 0 < eval_split < 1:
             raise UsageError(
-                f"--eval-split must be a fraction between 0 and 1, got {eval_split!r}",
-                "e.g. --eval-split 0.1 holds out 10% of the training rows",
+                f"{{=eval_split}} must be a fraction between 0 and 1, got {eval_split!r}",
+                "e.g. {=eval_split} 0.1 holds out 10% of the training rows",
             )
         if eval is not None:
             raise UsageError(
-                "both an eval file and --eval-split were given",
-                "pass either --eval FILE or --eval-split FRACTION, not both",
+                "both an eval file and {=eval_split} were given",
+                "pass either {=eval} (a file) or {=eval_split} (a fraction), not both",
             )
     columns = _check_columns(text_column, text_pair_column, label_column)
     warnings_: list[str] = []
     if labels is not None and task in ("qa", "embedding", "seq2seq"):
-        warnings_.append(f"--labels is ignored for task {task}")
+        warnings_.append(f"labels is ignored for task {task}")  # a note, not an error: plain name
         labels = None
     labels = _check_labels(labels)
 
@@ -134,7 +134,7 @@ def load_task_data(
             except ValueError as e:
                 raise TrainingDataError(
                     f"{train_path} has {train_ds.num_rows} rows, too few to hold out {_percent(eval_split)} for evaluation",
-                    "add training rows, change --eval-split, or pass an eval file with --eval",
+                    "add training rows, change {=eval_split}, or pass an eval file as {=eval}",
                 ) from e
         train_ds, eval_ds = split["train"], split["test"]
         info["eval"] = f"{_percent(eval_split)} split of train (seed {seed})"
@@ -219,7 +219,7 @@ def _check_task(task: str) -> None:
 def _check_columns(text: str, text_pair: str | None, label: str) -> _Columns:
     if text_pair is not None and text_pair == text:
         raise UsageError(
-            f"--text-pair-column is the same column as --text-column ({text!r})",
+            f"{{=text_pair_column}} is the same column as {{=text_column}} ({text!r})",
             "name the column holding the second text of each pair",
         )
     return _Columns(text=text, text_pair=text_pair, label=label)
@@ -230,7 +230,9 @@ def _check_labels(labels: Sequence[str] | None) -> list[str] | None:
         return None
     names = [str(name) for name in labels]
     if not names:
-        raise UsageError("the list of labels is empty", "name at least one label, e.g. --labels negative,positive")
+        raise UsageError(
+            "the list of labels is empty", "name at least one label in {=labels}, e.g. negative and positive"
+        )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UsageError(f"labels repeated: {_listing(repeated)}", "name each label once")

@@ -31,11 +31,11 @@ def _load_classification(
     names = ds.column_names
     used = {"text": _text_column(path, names, columns.text)}
     if columns.text_pair is not None:
-        used["text_pair"] = _need_column(path, names, columns.text_pair, "--text-pair-column")
+        used["text_pair"] = _need_column(path, names, columns.text_pair, "{=text_pair_column}")
     label = columns.label
     if label == "label" and "label" not in names and "labels" in names:
         label = "labels"  # the usual name of a multi-label column (and HF's)
-    used["label"] = _need_column(path, names, label, "--label-column")
+    used["label"] = _need_column(path, names, label, "{=label_column}")
     data: dict[str, list[Any]] = {key: _texts(ds, used[key], path) for key in ("text", "text_pair") if key in used}
     class_names = _classlabel_names(ds.features[used["label"]])
     raw = _column(ds, used["label"])

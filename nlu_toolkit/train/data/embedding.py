@@ -112,11 +112,11 @@ def _load_embedding(path: Path, fmt: str, columns: _Columns) -> _Part:
     score: str | None = None
     if columns.text_pair is not None:
         first = _text_column(path, names, columns.text)
-        second = _need_column(path, names, columns.text_pair, "--text-pair-column")
+        second = _need_column(path, names, columns.text_pair, "{=text_pair_column}")
         if columns.label in names:
             score = columns.label
         elif columns.label != "label":  # named on purpose, so its absence is an error
-            raise _missing_column(path, columns.label, names, "--label-column")
+            raise _missing_column(path, columns.label, names, "{=label_column}")
     elif "sentence1" in names and "sentence2" in names:
         first, second = "sentence1", "sentence2"
         score = next((name for name in ("score", columns.label) if name in names), None)
@@ -126,7 +126,7 @@ def _load_embedding(path: Path, fmt: str, columns: _Columns) -> _Part:
         raise TrainingDataError(
             f"{path}: no sentence-pair columns; the file has columns: {_listing(names)}",
             "give columns sentence1, sentence2, score, or anchor, positive (negative); "
-            "or name the two text columns with --text-column and --text-pair-column",
+            "or name the two text columns with {=text_column} and {=text_pair_column}",
         )
 
     if score is not None:

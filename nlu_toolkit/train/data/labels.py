@@ -81,7 +81,7 @@ def _label_name(value: Any, names: list[str] | None, path: Path, row: int) -> st
         return str(value).strip() or None
     raise TrainingDataError(
         f"{path}: row {row}: label {value!r} is not a class name",
-        "labels are class names or integer ids; for similarity scores use --task embedding",
+        "labels are class names or integer ids; for similarity scores use {=task} embedding",
     )
 
 

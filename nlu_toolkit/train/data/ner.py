@@ -133,14 +133,14 @@ def _ner_table(
     """Token and tag lists from a table with a tokens column and a tags column."""
     ds = _read_table(path, fmt)
     names = ds.column_names
-    # The generic --text-column/--label-column defaults ("text", "label") mean "the usual NER names".
+    # The generic text_column/label_column defaults ("text", "label") mean "the usual NER names".
     tokens_name = columns.text if columns.text != "text" else "tokens"
     if columns.label != "label":
         tags_name = columns.label
     else:
         tags_name = "ner_tags" if "tags" not in names and "ner_tags" in names else "tags"
-    _need_column(path, names, tokens_name, "--text-column")
-    _need_column(path, names, tags_name, "--label-column")
+    _need_column(path, names, tokens_name, "{=text_column}")
+    _need_column(path, names, tags_name, "{=label_column}")
     tag_names = _classlabel_names(ds.features[tags_name]) or labels
     tokens_col = _column(ds, tokens_name)
     tags_col = _column(ds, tags_name)
@@ -167,7 +167,7 @@ def _ner_table(
                 if tag_names is None:
                     raise TrainingDataError(
                         f"{path}: row {row}: tags are integer ids but no tag names are known",
-                        "write the tags as names (B-PER, I-PER, O) or pass the names with --labels",
+                        "write the tags as names (B-PER, I-PER, O) or pass the names with {=labels}",
                     )
                 if not 0 <= tag < len(tag_names):
                     raise TrainingDataError(

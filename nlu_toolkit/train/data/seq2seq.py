@@ -18,23 +18,23 @@ from nlu_toolkit.train.data.tables import (
     _texts,
 )
 
-#: (source, target) column pairs tried, in order, when --text-column/--label-column are left at their defaults.
+#: (source, target) column pairs tried, in order, when text_column/label_column are left at their defaults.
 SEQ2SEQ_PAIRS = (("source", "target"), ("text", "summary"), ("document", "summary"), ("article", "highlights"))
 _SEQ2SEQ_HINT = (
     "give columns source and target (or text/summary, document/summary, article/highlights), "
-    "or name them with --text-column SOURCE --label-column TARGET"
+    "or name them with {=text_column} (the source) and {=label_column} (the target)"
 )
 
 
 def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tuple[str, str]:
-    """The source and target columns: named with --text-column/--label-column, else a known pair."""
+    """The source and target columns: named with text_column/label_column, else a known pair."""
     # The generic defaults ("text", "label") mean "find the usual names"; anything else was named on purpose.
     source = columns.text if columns.text != "text" else None
     target = columns.label if columns.label != "label" else None
     if source is not None:
-        _need_column(path, names, source, "--text-column")
+        _need_column(path, names, source, "{=text_column}")
     if target is not None:
-        _need_column(path, names, target, "--label-column")
+        _need_column(path, names, target, "{=label_column}")
     if source is None and target is None:
         for first, second in SEQ2SEQ_PAIRS:
             if first in names and second in names:
@@ -47,7 +47,7 @@ def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tup
         if found is None:
             raise TrainingDataError(
                 f"{path}: no source column; the file has columns: {_listing(list(names))}",
-                "use --text-column NAME to pick the column holding the input texts",
+                "name the column holding the input texts with {=text_column}",
             )
         return found, target  # type: ignore[return-value]
     if target is None:
@@ -55,13 +55,13 @@ def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tup
         if found is None:
             raise TrainingDataError(
                 f"{path}: no target column; the file has columns: {_listing(list(names))}",
-                "use --label-column NAME to pick the column holding the target texts",
+                "name the column holding the target texts with {=label_column}",
             )
         return source, found
     if source == target:
         raise UsageError(
-            f"--text-column and --label-column name the same column ({source!r})",
-            "name the source column with --text-column and the target column with --label-column",
+            f"{{=text_column}} and {{=label_column}} name the same column ({source!r})",
+            "name the source column with {=text_column} and the target column with {=label_column}",
         )
     return source, target
 
@@ -73,6 +73,6 @@ def _load_seq2seq(path: Path, fmt: str, columns: _Columns) -> _Part:
     del ds
     warnings_ = []
     if columns.text_pair is not None:
-        warnings_.append("--text-pair-column is ignored for seq2seq")
+        warnings_.append("text_pair_column is ignored for seq2seq")  # a note, not an error: plain name
     info = {"format": fmt, "columns": {"source": source, "target": target}, "warnings": warnings_}
     return _Part(_from_dict(data, _features(source=_string(), target=_string())), [], info)

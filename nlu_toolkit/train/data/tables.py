@@ -138,7 +138,7 @@ def _missing_column(
 ) -> TrainingDataError:
     return TrainingDataError(
         f"{path}: no {what} {name!r}; the file has columns: {_listing(list(columns))}",
-        f"use {option} NAME to pick the column",
+        f"name the column with {option}",
     )
 
 
@@ -149,7 +149,7 @@ def _text_column(path: Path, columns: Sequence[str], name: str) -> str:
         for alternative in TEXT_FALLBACKS:
             if alternative in columns:
                 return alternative
-    raise _missing_column(path, name, columns, "--text-column", "text column")
+    raise _missing_column(path, name, columns, "{=text_column}", "text column")
 
 
 def _need_column(path: Path, columns: Sequence[str], name: str, option: str) -> str:

@@ -7,9 +7,12 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import run_options
 from nlu_toolkit.cli.finetune import DATA, LabelColumn, PairColumn, TaskOpt, TextColumn
+from nlu_toolkit.engine.options import RunOptions
 
 
+@run_options("batch_size", "max_length", "device", "trust_remote_code")
 def evaluate_cli(
     task: TaskOpt,
     model: Annotated[
@@ -48,11 +51,9 @@ def evaluate_cli(
     ] = None,
     fmt: o.FormatOpt = None,
     output: o.OutputOpt = None,
-    batch_size: o.BatchSizeOpt = 32,
-    max_length: o.MaxLengthOpt = None,
-    device: o.DeviceOpt = o.Device.auto,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
     verbose: o.VerboseOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Score a model on labelled data; overall figures first, then per class/type.
 
@@ -78,15 +79,12 @@ def evaluate_cli(
         task.value,
         model,
         data,
-        batch_size=batch_size,
-        max_length=max_length,
         threshold=threshold,
-        device=device.value,
         text_column=text_column,
         text_pair_column=text_pair_column,
         label_column=label_column,
         confusion_png=confusion_png,
-        trust_remote_code=trust_remote_code,
+        run=run,
     )
     if errors is not None:
         write_records(result.errors, "jsonl", errors)

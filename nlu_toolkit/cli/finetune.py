@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import run_options
+from nlu_toolkit.engine.options import RunOptions
+
+if TYPE_CHECKING:
+    from nlu_toolkit.train.progress import TrainProgress
 
 DATA = "Data"
 TRAINING = "Training"
@@ -55,6 +62,7 @@ LabelColumn = Annotated[
 ]
 
 
+@run_options("device", "trust_remote_code")
 def finetune_cli(
     task: TaskOpt,
     train: Annotated[
@@ -66,7 +74,7 @@ def finetune_cli(
             rich_help_panel=DATA,
         ),
     ],
-    output: Annotated[
+    output_dir: Annotated[
         str, typer.Option("--output", "-o", help="Folder for the model, metrics.json, curve and model card.")
     ],
     eval_file: Annotated[
@@ -224,7 +232,6 @@ def finetune_cli(
             show_default=False,
         ),
     ] = None,
-    device: o.DeviceOpt = o.Device.auto,
     precision: Annotated[
         Precision,
         typer.Option(
@@ -233,10 +240,11 @@ def finetune_cli(
             rich_help_panel=o.MODEL,
         ),
     ] = Precision.auto,
-    trust_remote_code: o.TrustRemoteCodeOpt = False,
     fmt: o.FormatOpt = None,
     quiet: o.QuietOpt = False,
     verbose: o.VerboseOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Fine-tune a model; the saved folder loads straight into classify/ner/qa/embed/summarize/translate --model DIR.
 
@@ -256,39 +264,40 @@ def finetune_cli(
     from nlu_toolkit.train.finetune import finetune
 
     configure_runtime(verbose)
-    result = finetune(
-        task.value,
-        train,
-        output,
-        eval=eval_file,
-        eval_split=eval_split,
-        model=model,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        max_length=max_length,
-        seed=seed,
-        patience=patience,
-        metric=metric,
-        max_steps=max_steps,
-        warmup=warmup,
-        gradient_accumulation=gradient_accumulation,
-        resume=resume,
-        overwrite=overwrite,
-        keep_checkpoints=keep_checkpoints,
-        lora=lora,
-        lora_rank=lora_rank,
-        loss=loss,
-        device=device.value,
-        precision=precision.value,
-        text_column=text_column,
-        text_pair_column=text_pair_column,
-        label_column=label_column,
-        max_target_length=max_target_length,
-        source_prefix=source_prefix,
-        trust_remote_code=trust_remote_code,
-        progress=not quiet and sys.stderr.isatty(),
-    )
+    with training_bar(not quiet and sys.stderr.isatty()) as progress:
+        result = finetune(
+            task.value,
+            train,
+            output_dir,
+            eval=eval_file,
+            eval_split=eval_split,
+            model=model,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            max_length=max_length,
+            seed=seed,
+            patience=patience,
+            metric=metric,
+            max_steps=max_steps,
+            warmup=warmup,
+            gradient_accumulation=gradient_accumulation,
+            resume=resume,
+            overwrite=overwrite,
+            keep_checkpoints=keep_checkpoints,
+            lora=lora,
+            lora_rank=lora_rank,
+            loss=loss,
+            device=run.device,
+            precision=precision.value,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            max_target_length=max_target_length,
+            source_prefix=source_prefix,
+            trust_remote_code=run.trust_remote_code,
+            progress=progress,
+        )
     if not result.files:  # a non-main process under `accelerate launch`: the main one reports
         return
     summary = {
@@ -306,3 +315,54 @@ def finetune_cli(
     print_summary(
         summary, fmt=fmt.value if fmt else None, title="fine-tuned: " + str(result.output_dir), rows=result.history
     )
+
+
+@contextlib.contextmanager
+def training_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
+    """The training bar on stderr, drawn from the library's `TrainProgress` reports (None when not ``enabled``).
+
+    A rich bar with the steps done, the latest epoch and loss and the time left; a line per evaluation
+    above it. It disappears when the run ends, or fails.
+    """
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from nlu_toolkit.cli.render import stderr_console
+
+    bar = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=stderr_console(),
+        transient=True,
+    )
+    task: Any = None
+
+    def draw(p: TrainProgress) -> None:
+        nonlocal task
+        epoch = p.epoch or 0
+        if p.phase == "start":
+            bar.start()
+            task = bar.add_task("train", total=p.total_steps, completed=p.step, info="")
+        elif task is None:
+            return
+        elif p.phase == "step":
+            bar.update(task, completed=p.step)
+        elif p.phase == "log" and p.loss is not None:
+            bar.update(task, info=f"epoch {epoch:.2f} loss {p.loss:.4f}")
+        elif p.phase == "evaluate":
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in p.metrics.items() if not k.endswith(("runtime", "per_second")))
+            bar.console.print(f"epoch {epoch:.2f}: {shown}")
+        elif p.phase == "end":
+            bar.stop()
+            task = None
+
+    try:
+        yield draw
+    finally:
+        if task is not None:  # the run failed before its end: take the bar down
+            bar.stop()

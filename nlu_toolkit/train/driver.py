@@ -32,7 +32,7 @@ from nlu_toolkit.train.parts import (
     _with_lora,
 )
 from nlu_toolkit.train.prepare import _TASK_PREP, _generation_limit, _Seq2SeqPrep
-from nlu_toolkit.train.progress import _progress_callback
+from nlu_toolkit.train.progress import TrainProgress, progress_callback
 from nlu_toolkit.train.report import epoch_history, model_card, plot_training_curve, step_losses, write_json
 
 
@@ -47,7 +47,7 @@ class _Run:
     lora: bool
     lora_rank: int
     trust_remote_code: bool
-    progress: bool
+    progress: Callable[[TrainProgress], None] | None
     mixed: str | None
     device: str
     max_length: int | None
@@ -101,7 +101,7 @@ class _Run:
     def callbacks(self) -> list[Any]:
         from transformers import EarlyStoppingCallback
 
-        callbacks: list[Any] = [_progress_callback(self.progress)]
+        callbacks: list[Any] = [] if self.progress is None else [progress_callback(self.progress)]
         if self.settings["patience"]:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.settings["patience"]))
         return callbacks
@@ -109,7 +109,7 @@ class _Run:
     def fit(self, trainer: Any) -> tuple[float, float | None]:
         from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-        # The stock callbacks print log dicts to stdout; ours draws on stderr.
+        # The stock callbacks print log dicts to stdout and draw tqdm bars; the library reports through `progress`.
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
         start = time.perf_counter()
@@ -274,7 +274,7 @@ class _Run:
             from nlu_toolkit.errors import ModelNotAvailable
 
             raise ModelNotAvailable(
-                f"cannot load base model {self.base['name']!r}: {e}", "pass --model with a transformers model folder"
+                f"cannot load base model {self.base['name']!r}: {e}", "set {=model} to a transformers model folder"
             ) from e
         if self.lora:
             model = _with_lora(model, self.task, self.lora_rank)
@@ -346,7 +346,7 @@ class _Run:
 
             raise ModelNotAvailable(
                 f"cannot load base model {self.base['name']!r}: {e}",
-                "pass --model with a transformers seq2seq model folder (safetensors weights)",
+                "set {=model} to a transformers seq2seq model folder (safetensors weights)",
             ) from e
 
     # ---- sentence embeddings -----------------------------------------------------------------------------------

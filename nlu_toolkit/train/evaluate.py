@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
+from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.train.data import TASKS, load_eval_data
 
@@ -62,16 +63,14 @@ def evaluate(
     model: str,
     data: str | os.PathLike[str],
     *,
-    batch_size: int = 32,
-    max_length: int | None = None,
     threshold: float = 0.5,
-    device: str | None = "auto",
     text_column: str = "text",
     text_pair_column: str | None = None,
     label_column: str = "label",
     confusion_png: str | os.PathLike[str] | None = None,
-    trust_remote_code: bool = False,
     max_target_length: int | None = None,
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
 ) -> EvaluationResult:
     """Score ``model`` on the labelled file ``data`` for ``task``.
 
@@ -86,6 +85,10 @@ def evaluate(
       generates for each source (``max_length`` lowers the input limit, ``max_target_length``
       caps the output; default: the model's generation config), against the target.
 
+    ``run`` says how the model runs (`RunOptions`: device, batch size, token limit,
+    trust_remote_code); its fields may also be given as keywords (``batch_size=64``). Scoring
+    runs on torch: another ``backend``, or ``threads``, is refused.
+
     Raises:
         TrainingDataError: the data is unusable, or has labels the model does not know.
         ModelNotAvailable, UsageError: as for the inference commands.
@@ -93,16 +96,21 @@ def evaluate(
     """
     from nlu_toolkit.tasks.common import check_positive
 
+    run = RunOptions.merge(run, **options)
     if task not in TASKS:
-        raise UsageError(f"unknown task {task!r}", f"use --task {'|'.join(TASKS)}")
-    check_positive("--batch-size", batch_size)
-    check_positive("--max-target-length", max_target_length)
+        raise UsageError(f"unknown task {task!r}", f"use {{=task}} {'|'.join(TASKS)}")
+    if run.backend != "torch" or run.threads is not None:
+        raise UsageError(
+            "evaluate scores with torch: it takes no {=backend} or {=threads}",
+            "leave {=backend} and {=threads} out",
+        )
+    check_positive("max_target_length", max_target_length)
     if confusion_png is not None:  # checked before any work: the plot is always a PNG
         if task != "classification":
-            raise UsageError("--confusion-png is for --task classification", "drop it")
+            raise UsageError("{=confusion_png} is for {=task} classification", "drop it")
         from nlu_toolkit.io.guard import check_output_file
 
-        check_output_file(confusion_png, [data], what="--confusion-png", suffixes=(".png",))
+        check_output_file(confusion_png, [data], what="{=confusion_png}", suffixes=(".png",))
     columns = {"text_column": text_column, "text_pair_column": text_pair_column, "label_column": label_column}
     scorer = {
         "classification": _classification,
@@ -117,11 +125,8 @@ def evaluate(
         model,
         Path(data),
         columns,
-        batch_size=batch_size,
-        max_length=max_length,
-        device=device,
+        run=run,
         threshold=threshold,
-        trust_remote_code=trust_remote_code,
         max_target_length=max_target_length,
     )
     if confusion_png is not None:
@@ -151,18 +156,17 @@ def _classification(task: str, model: str, path: Path, columns: dict, **opts: An
     from nlu_toolkit.models.resolver import load_model
     from nlu_toolkit.tasks.common import token_limit, torch_forward
 
-    loaded = load_model(
-        model, "text-classification", device=opts["device"], trust_remote_code=opts["trust_remote_code"]
-    )
+    run: RunOptions = opts["run"]
+    loaded = load_model(model, "text-classification", device=run.device, trust_remote_code=run.trust_remote_code)
     labels = _model_labels(loaded)
     ds, info = load_eval_data(task, path, labels=labels, **columns)
     texts = list(ds["text"])
     pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
     tok = loaded.tokenizer
-    limit = token_limit(tok, loaded.model, opts["max_length"])
+    limit = token_limit(tok, loaded.model, run.max_length)
     features, _, truncated = tokenize_windows(tok, texts, pairs, limit=limit, all_windows=False)
     forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
-    logits = np.stack(run_sorted(features, forward, batch_size=opts["batch_size"], pad_id=tok.pad_token_id or 0))
+    logits = np.stack(run_sorted(features, forward, batch_size=run.batch_size, pad_id=tok.pad_token_id or 0))
     gold = ds["label"]
     errors: list[dict[str, Any]] = []
     if task == "multilabel":
@@ -197,20 +201,19 @@ def _ner(task: str, model: str, path: Path, columns: dict, **opts: Any) -> Evalu
     from nlu_toolkit.models.resolver import load_model
     from nlu_toolkit.tasks.common import token_limit, torch_forward
 
-    loaded = load_model(
-        model, "token-classification", device=opts["device"], trust_remote_code=opts["trust_remote_code"]
-    )
+    run: RunOptions = opts["run"]
+    loaded = load_model(model, "token-classification", device=run.device, trust_remote_code=run.trust_remote_code)
     labels = _model_labels(loaded)
     ds, info = load_eval_data(task, path, labels=labels, **columns)
     sentences = list(ds["tokens"])
     gold = [[labels[t] for t in tags] for tags in ds["tags"]]
     tok = loaded.tokenizer
-    limit = token_limit(tok, loaded.model, opts["max_length"])
+    limit = token_limit(tok, loaded.model, run.max_length)
     enc = tok(sentences, is_split_into_words=True, truncation=True, max_length=limit)
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
     features = [{k: enc[k][i] for k in keys} for i in range(len(sentences))]
     forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
-    logits = run_sorted(features, forward, batch_size=opts["batch_size"], pad_id=tok.pad_token_id or 0)
+    logits = run_sorted(features, forward, batch_size=run.batch_size, pad_id=tok.pad_token_id or 0)
     predicted: list[list[str]] = []
     truncated = 0
     for i, words in enumerate(sentences):
@@ -243,13 +246,14 @@ def _qa(task: str, model: str, path: Path, columns: dict, **opts: Any) -> Evalua
     ds, info = load_eval_data(task, path)
     rows = ds.to_list()
     allow_impossible = any(not r["answers"]["text"] for r in rows)
+    run: RunOptions = opts["run"]
     answerer = QuestionAnswerer(
         model,
-        max_length=opts["max_length"] or 384,
+        max_length=run.max_length or 384,
         allow_impossible=allow_impossible,
-        batch_size=opts["batch_size"],
-        device=opts["device"],
-        trust_remote_code=opts["trust_remote_code"],
+        batch_size=run.batch_size,
+        device=run.device,
+        trust_remote_code=run.trust_remote_code,
     )
     predictions: dict[str, str] = {}
     for row, answer in zip(rows, answerer.predict(rows), strict=True):
@@ -272,14 +276,7 @@ def _embedding(task: str, model: str, path: Path, columns: dict, **opts: Any) ->
     from nlu_toolkit.tasks.embed import Embedder
 
     ds, info = load_eval_data(task, path, **columns)
-    embedder = Embedder(
-        model,
-        normalize=True,
-        max_length=opts["max_length"],
-        batch_size=opts["batch_size"],
-        device=opts["device"],
-        trust_remote_code=opts["trust_remote_code"],
-    )
+    embedder = Embedder(model, normalize=True, run=opts["run"])
     errors: list[dict[str, Any]] = []
     if "score" in ds.column_names:
         a, _ = embedder.encode(ds["sentence1"])
@@ -324,15 +321,16 @@ def _seq2seq(task: str, model: str, path: Path, columns: dict, **opts: Any) -> E
 
     ds, info = load_eval_data(task, path, **columns)
     # The inference path of `nlu summarize` / `nlu translate`: long sources are chunked at sentences, not cut.
+    run: RunOptions = opts["run"]
     summarizer = Summarizer(
         model,
         max_length=opts["max_target_length"],
-        max_input_length=opts["max_length"],
-        batch_size=opts["batch_size"],
-        device=opts["device"],
-        trust_remote_code=opts["trust_remote_code"],
+        max_input_length=run.max_length,
+        batch_size=run.batch_size,
+        device=run.device,
+        trust_remote_code=run.trust_remote_code,
     )
-    # A model fine-tuned with --source-prefix ("summarize: ") records it in its config; Summarizer applies it.
+    # A model fine-tuned with source_prefix ("summarize: ") records it in its config; Summarizer applies it.
     prefix = summarizer.prefix
     sources, references = list(ds["source"]), list(ds["target"])
     records = [{"id": i, "text": text} for i, text in enumerate(sources)]

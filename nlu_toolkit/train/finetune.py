@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from nlu_toolkit.errors import UsageError
@@ -41,8 +42,9 @@ from nlu_toolkit.train.args import (
 from nlu_toolkit.train.data import TASKS, load_task_data
 from nlu_toolkit.train.driver import _Run
 from nlu_toolkit.train.guard import CHECKPOINTS, check_base, check_output, output_run
+from nlu_toolkit.train.progress import TrainProgress
 
-__all__ = ["FinetuneResult", "finetune"]
+__all__ = ["FinetuneResult", "TrainProgress", "finetune"]
 
 
 def finetune(
@@ -78,7 +80,7 @@ def finetune(
     max_target_length: int = 128,
     source_prefix: str | None = None,
     trust_remote_code: bool = False,
-    progress: bool = False,
+    progress: Callable[[TrainProgress], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``model`` (default: the embedded all-MiniLM-L6-v2) for ``task`` and save it to ``output_dir``.
 
@@ -109,7 +111,8 @@ def finetune(
             evaluation and in the saved generation config (``max_length`` is the source limit).
         source_prefix: seq2seq: text put before every source, e.g. ``"summarize: "`` for T5; saved
             as ``prefix`` in the model's config and recorded in metrics.json.
-        progress: draw a progress bar on stderr.
+        progress: called with a `TrainProgress` as the run starts, after each optimiser step, at each
+            loss log and evaluation, and as it ends (by the main process only); nothing is drawn here.
 
     Raises:
         TrainingDataError: unusable data (empty, wrong column, bad labels, spans, tags).
@@ -122,29 +125,37 @@ def finetune(
     from nlu_toolkit.core.device import resolve_device
 
     if task not in TASKS:
-        raise UsageError(f"unknown task {task!r}", f"use --task {'|'.join(TASKS)}")
+        raise UsageError(f"unknown task {task!r}", f"use {{=task}} {'|'.join(TASKS)}")
+    if progress is False:  # the old "no bar" value
+        progress = None
+    if progress is not None and not callable(progress):
+        raise UsageError(
+            f"{{=progress}} must be a function taking a TrainProgress, got {type(progress).__name__}",
+            "pass a callback, or leave {=progress} out",
+        )
     if loss is not None and (task != "embedding" or loss not in (*SCORED_LOSSES, *PAIR_LOSSES)):
         raise UsageError(
-            f"--loss {loss} is not an embedding loss", "use --loss with --task embedding: cosent, cosine, angle, mnrl"
+            f"{{=loss}} {loss} is not an embedding loss",
+            "use {=loss} with {=task} embedding: cosent, cosine, angle, mnrl",
         )
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
     if task == "seq2seq" and model is None:
         raise UsageError(
-            "--task seq2seq needs a sequence-to-sequence base model; the default (all-MiniLM-L6-v2) "
+            "{=task} seq2seq needs a sequence-to-sequence base model; the default (all-MiniLM-L6-v2) "
             "is an encoder and cannot generate text",
-            "pass --model t5-small, --model facebook/bart-base or a local seq2seq folder (T5, BART, Marian); "
+            "set {=model} to t5-small, facebook/bart-base or a local seq2seq folder (T5, BART, Marian); "
             "offline, fetch one first with `nlu models pull ID` on a connected machine and copy its HF cache here",
         )
     if source_prefix is not None and task != "seq2seq":
-        raise UsageError("--source-prefix is for --task seq2seq", "drop --source-prefix")
+        raise UsageError("{=source_prefix} is for {=task} seq2seq", "drop {=source_prefix}")
     _check_numbers(epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, patience=patience)
     _check_numbers(max_target_length=max_target_length)
     batch_size = batch_size or DEFAULT_BATCH_SIZE.get(task, 32)
     if lr is not None and not lr > 0:
-        raise UsageError(f"--lr must be positive, got {lr}", "use e.g. --lr 5e-5")
+        raise UsageError(f"{{=lr}} must be positive, got {lr}", "use e.g. {=lr} 5e-5")
     if not 0 <= warmup < 1:
-        raise UsageError(f"--warmup must be a fraction in [0, 1), got {warmup}", "use e.g. --warmup 0.1")
+        raise UsageError(f"{{=warmup}} must be a fraction in [0, 1), got {warmup}", "use e.g. {=warmup} 0.1")
     out = Path(output_dir)
     inputs = [p for p in (train, eval) if isinstance(p, str | os.PathLike)]
     check_output(out, inputs=inputs, resume=resume, overwrite=overwrite)
@@ -166,10 +177,10 @@ def finetune(
     metric = "eval_loss" if metric in ("loss", "eval_loss") else metric
     if metric not in (*METRICS[task], "eval_loss"):
         raise UsageError(
-            f"--metric {metric} is not reported for {task}", f"use one of: {', '.join(METRICS[task])}, loss"
+            f"{{=metric}} {metric} is not reported for {task}", f"use one of: {', '.join(METRICS[task])}, loss"
         )
     if patience is not None and data.eval is None:
-        raise UsageError("--patience needs evaluation data", "pass --eval FILE or --eval-split 0.1")
+        raise UsageError("{=patience} needs evaluation data", "pass an {=eval} file or {=eval_split} 0.1")
     base = _base_model(model, task)
     if task == "seq2seq":
         _check_seq2seq_base(base, trust_remote_code)
@@ -218,7 +229,7 @@ def finetune(
     with output_run(out, resume=resume, overwrite=overwrite), quiet_libraries():
         if task == "embedding":
             if lora:
-                raise UsageError("--lora is not supported for --task embedding", "drop --lora")
+                raise UsageError("{=lora} is not supported for {=task} embedding", "drop {=lora}")
             result = run.train_embedding()
         elif task == "seq2seq":
             result = run.train_seq2seq()
@@ -232,7 +243,7 @@ def finetune(
 def _check_numbers(**values: float | None) -> None:
     for name, value in values.items():
         if value is not None and (isinstance(value, bool) or not value > 0):
-            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}", "pass a value above 0")
+            raise UsageError(f"{{={name}}} must be positive, got {value}", "pass a value above 0")
 
 
 def _mixed_precision(precision: str, device: str) -> str | None:
@@ -246,7 +257,9 @@ def _mixed_precision(precision: str, device: str) -> str | None:
 
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if not device.startswith("cuda"):
-        raise UsageError(f"--precision {precision} needs a CUDA GPU (device is {device})", "use --precision auto")
+        raise UsageError(
+            f"{{=precision}} {precision} needs a CUDA GPU ({{=device}} is {device})", "use {=precision} auto"
+        )
     return precision
 
 
@@ -271,14 +284,14 @@ def _check_seq2seq_base(base: dict[str, str], trust_remote_code: bool) -> None:
         config = AutoConfig.from_pretrained(base["path"], trust_remote_code=trust_remote_code)
     except Exception as e:  # no config.json, unknown model type, bad JSON
         raise ModelNotAvailable(
-            f"cannot load base model {base['name']!r}: {e}", "pass --model with a transformers seq2seq model folder"
+            f"cannot load base model {base['name']!r}: {e}", "set {=model} to a transformers seq2seq model folder"
         ) from e
     remote = "AutoModelForSeq2SeqLM" in (getattr(config, "auto_map", None) or {})
     if config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES or remote:
         return
     archs = ", ".join(getattr(config, "architectures", None) or []) or config.model_type
     raise UsageError(
-        f"model {base['name']!r} has no sequence-to-sequence head ({archs}); --task seq2seq trains an "
+        f"model {base['name']!r} has no sequence-to-sequence head ({archs}); {{=task}} seq2seq trains an "
         "encoder-decoder that generates text",
-        "pass --model t5-small, --model facebook/bart-base or a local seq2seq folder (T5, BART, Marian, Pegasus)",
+        "set {=model} to t5-small, facebook/bart-base or a local seq2seq folder (T5, BART, Marian, Pegasus)",
     )

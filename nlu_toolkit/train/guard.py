@@ -5,10 +5,10 @@ by every finished run, with the model card ``README.md``), or a ``checkpoints/``
 in progress or stopped). `check_output` refuses, before any work:
 
 - an output that is one of the inputs, an existing file, the current folder, an existing
-  non-empty folder that is not a fine-tune output (never replaced, even with ``--overwrite``),
+  non-empty folder that is not a fine-tune output (never replaced, even with ``overwrite``),
   an unwritable place (`OutputError`, exit 2, via `io.guard.check_output_folder`);
-- a fine-tune output without ``--overwrite`` or ``--resume`` (`UsageError`);
-- under ``--resume``, a last checkpoint that is incomplete or unreadable (`CheckpointCorrupted`).
+- a fine-tune output without ``overwrite`` or ``resume`` (`UsageError`);
+- under ``resume``, a last checkpoint that is incomplete or unreadable (`CheckpointCorrupted`).
 
 `check_base` refuses a base model with pickle weights (`UnsafeModel`) or the output folder itself.
 
@@ -41,7 +41,7 @@ from nlu_toolkit.errors import (
 
 CHECKPOINTS = "checkpoints"
 KIND = "fine-tune output"
-WHAT = "--output"
+WHAT = "{=output_dir}"  # the parameter named in messages about the output folder
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -57,7 +57,7 @@ def is_finetune_output(folder: Path) -> bool:
 
 
 def last_checkpoint(out: Path) -> Path | None:
-    """The checkpoint ``--resume`` continues from: the highest-numbered ``checkpoints/checkpoint-N`` (as the Trainer)."""
+    """The checkpoint ``resume`` continues from: the highest-numbered ``checkpoints/checkpoint-N`` (as the Trainer)."""
     folder = out / CHECKPOINTS
     if not folder.is_dir():
         return None
@@ -71,14 +71,14 @@ def check_output(out: Path, *, inputs: Iterable[str | Path | None], resume: bool
 
     if resume:
         if overwrite:
-            raise UsageError("--resume continues the run in --output; --overwrite would discard it", "pick one")
+            raise UsageError("{=resume} continues the run in {=output_dir}; {=overwrite} would discard it", "pick one")
         if not out.is_dir() or last_checkpoint(out) is None:
             _refuse_if_busy(out)  # a first run still before its first checkpoint is busy, not absent
-            raise UsageError(f"no checkpoint to resume from in {out / CHECKPOINTS}", "drop --resume to start afresh")
+            raise UsageError(f"no checkpoint to resume from in {out / CHECKPOINTS}", "drop {=resume} to start afresh")
     elif out.is_dir() and is_finetune_output(out) and not overwrite:
         raise UsageError(
             f"{out} already holds a model or checkpoints",
-            "pass --overwrite to replace it, --resume to continue, or another --output",
+            "pass {=overwrite} to replace it, {=resume} to continue, or another {=output_dir}",
         )
     check_output_folder(out, kind=KIND, is_kind=is_finetune_output, inputs=list(inputs), overwrite=True, what=WHAT)
     if resume:
@@ -96,7 +96,7 @@ def _refuse_if_busy(out: Path) -> None:
             pass
     except ArtefactBusy as e:
         raise ArtefactBusy(
-            f"{out}: another fine-tune run is writing this folder", "wait for it to finish, then --resume"
+            f"{out}: another fine-tune run is writing this folder", "wait for it to finish, then {=resume}"
         ) from e
 
 
@@ -105,7 +105,7 @@ def _damaged(checkpoint: Path, what: str) -> CheckpointCorrupted:
         (p for p in checkpoint.parent.iterdir() if _CHECKPOINT.match(p.name) and p != checkpoint),
         key=lambda p: int(p.name.split("-")[1]),
     )
-    hint = "start afresh: drop --resume and pass --overwrite"
+    hint = "start afresh: drop {=resume} and pass {=overwrite}"
     if earlier:
         hint += f"; or move {checkpoint.name} out of {checkpoint.parent} to resume from {earlier[-1].name}"
     return CheckpointCorrupted(f"checkpoint {checkpoint} is damaged: {what}", hint)
@@ -192,7 +192,8 @@ def output_run(out: Path, *, resume: bool, overwrite: bool) -> Iterator[None]:
     except ArtefactBusy as e:
         _remove_created(created, out)
         raise ArtefactBusy(
-            f"{out}: another fine-tune run is writing this folder", "wait for it to finish, or give another --output"
+            f"{out}: another fine-tune run is writing this folder",
+            "wait for it to finish, or give another {=output_dir}",
         ) from e
     except BaseException as e:
         if main:
@@ -205,7 +206,7 @@ def output_run(out: Path, *, resume: bool, overwrite: bool) -> Iterator[None]:
 
 
 def _drop_damaged_checkpoint(out: Path) -> None:
-    """Delete the last checkpoint if this failed run left it half-written: ``--resume`` then takes the one before."""
+    """Delete the last checkpoint if this failed run left it half-written: ``resume`` then takes the one before."""
     last = last_checkpoint(out)
     if last is None:
         return
@@ -225,6 +226,6 @@ def _disk_full_error(e: BaseException, out: Path) -> NluError | None:
 
 
 def _remove_created(created: Path | None, out: Path) -> None:
-    """Remove what a failed run created, unless it saved a checkpoint (``--resume`` continues it)."""
+    """Remove what a failed run created, unless it saved a checkpoint (``resume`` continues it)."""
     if created is not None and created.exists() and last_checkpoint(out) is None:
         shutil.rmtree(created, ignore_errors=True)

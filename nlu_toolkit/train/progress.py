@@ -1,57 +1,70 @@
-"""The fine-tuning progress bar: a Trainer callback drawing a rich bar on stderr."""
+"""Training progress as values: `TrainProgress`, reported to a callback by a Trainer callback.
+
+The library draws nothing: `finetune(progress=...)` calls the given function with a `TrainProgress`
+at the start, after every optimiser step, at each loss log and evaluation, and at the end. The CLI
+turns these into its bar (`nlu_toolkit.cli.finetune`); a notebook or a server can do what it likes.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: What happened: the run started, a step ended, the loss was logged, an evaluation finished, the run ended.
+Phase = Literal["start", "step", "log", "evaluate", "end"]
 
 
-def _progress_callback(enabled: bool) -> Any:
+@dataclass(frozen=True)
+class TrainProgress:
+    """Where a training run stands.
+
+    Attributes:
+        phase: ``start``, ``step`` (an optimiser step ended), ``log`` (``loss`` is the latest training
+            loss), ``evaluate`` (``metrics`` are the evaluation's figures, without the ``eval_``
+            prefix) or ``end``.
+        step: optimiser steps done (a resumed run starts at its checkpoint's step).
+        total_steps: the steps the run will take.
+        epoch: epochs done, fractional (e.g. 1.5); None before the first step.
+        loss: the training loss (``log``), else None.
+        metrics: the evaluation figures (``evaluate``), else empty.
+    """
+
+    phase: Phase
+    step: int
+    total_steps: int
+    epoch: float | None = None
+    loss: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def progress_callback(report: Callable[[TrainProgress], None]) -> Any:
+    """A transformers ``TrainerCallback`` passing the run's progress to ``report`` (main process only)."""
     from transformers import TrainerCallback
 
-    class StderrProgress(TrainerCallback):
-        """A rich progress bar on stderr with the latest loss, and a line per evaluation."""
-
-        def __init__(self) -> None:
-            self.progress: Any = None
-            self.task: Any = None
+    class Reporter(TrainerCallback):
+        def _send(self, state: Any, phase: Phase, **values: Any) -> None:
+            # Under `accelerate launch`, every process trains; one reports.
+            if state.is_world_process_zero:
+                report(TrainProgress(phase, int(state.global_step), int(state.max_steps), **values))
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if not enabled or not state.is_world_process_zero:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(
-                TextColumn("training"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, info="")
+            self._send(state, "start", epoch=state.epoch)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if self.progress is not None:
-                self.progress.update(self.task, completed=state.global_step)
+            self._send(state, "step", epoch=state.epoch)
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
-            if self.progress is None or not logs:
+            if not logs:
                 return
+            epoch = logs.get("epoch", state.epoch)
             if "loss" in logs:
-                self.progress.update(self.task, info=f"epoch {logs.get('epoch', 0):.2f} loss {logs['loss']:.4f}")
+                self._send(state, "log", epoch=epoch, loss=float(logs["loss"]))
             scores = {k[5:]: v for k, v in logs.items() if k.startswith("eval_") and isinstance(v, float)}
             if scores:
-                shown = ", ".join(
-                    f"{k} {v:.4f}" for k, v in scores.items() if not k.endswith(("runtime", "per_second"))
-                )
-                self.progress.console.print(f"epoch {logs.get('epoch', 0):.2f}: {shown}")
+                self._send(state, "evaluate", epoch=epoch, metrics=scores)
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if self.progress is not None:
-                self.progress.stop()
-                self.progress = None
+            self._send(state, "end", epoch=state.epoch)
 
-    return StderrProgress()
+    return Reporter()

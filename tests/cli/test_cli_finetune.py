@@ -149,3 +149,69 @@ def test_seq2seq_without_a_model_is_one_line_exit_2(nlu, tmp_path):
     result = nlu("finetune", "-t", "seq2seq", "--train", SAMPLES / "seq2seq_train.jsonl", "-o", tmp_path / "m")
     check_error(result, 2, contains="seq2seq")
     assert not (tmp_path / "m").exists()
+
+
+def test_the_training_bar_draws_the_library_reports(monkeypatch):
+    import io
+    import re
+
+    from rich.console import Console
+
+    from nlu_toolkit.cli import render
+    from nlu_toolkit.cli.finetune import training_bar
+    from nlu_toolkit.train.progress import TrainProgress
+
+    with training_bar(False) as progress:  # not a terminal, or --quiet: no bar, no callback
+        assert progress is None
+    screen = io.StringIO()
+    monkeypatch.setattr(render, "stderr_console", lambda: Console(file=screen, force_terminal=True, width=100))
+    with training_bar(True) as progress:
+        assert progress is not None
+        progress(TrainProgress("start", 0, 2))
+        progress(TrainProgress("step", 1, 2, epoch=0.5))
+        progress(TrainProgress("log", 1, 2, epoch=0.5, loss=0.6931))
+        progress(TrainProgress("step", 2, 2, epoch=1.0))
+        progress(TrainProgress("evaluate", 2, 2, epoch=1.0, metrics={"accuracy": 0.75, "runtime": 0.1}))
+        progress(TrainProgress("end", 2, 2, epoch=1.0))
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # without the terminal's colours
+    assert "training" in shown and "2/2" in shown and "epoch 0.50 loss 0.6931" in shown
+    assert "epoch 1.00: accuracy 0.7500" in shown and "runtime" not in shown
+
+
+def test_the_training_bar_comes_down_when_the_run_fails(monkeypatch):
+    import io
+
+    import pytest
+    from rich.console import Console
+
+    from nlu_toolkit.cli import render
+    from nlu_toolkit.cli.finetune import training_bar
+    from nlu_toolkit.train.progress import TrainProgress
+
+    console = Console(file=io.StringIO(), force_terminal=True)
+    monkeypatch.setattr(render, "stderr_console", lambda: console)
+    with pytest.raises(RuntimeError), training_bar(True) as progress:
+        progress(TrainProgress("start", 0, 4))
+        raise RuntimeError("the run failed")
+    # A bar left live would make rich refuse the next one ("only one live display may be active").
+    with training_bar(True) as progress:
+        progress(TrainProgress("start", 0, 4))
+        progress(TrainProgress("end", 4, 4))
+
+
+def test_library_errors_name_the_finetune_flags(nlu, st_model, tmp_path):
+    # The library writes {=patience} and {=eval}; the CLI shows its flags.
+    args = ["finetune", "-t", "classification", "--train", SAMPLES / "sentiment_train.csv", "-m", st_model]
+    line = check_error(nlu(*args, "-o", tmp_path / "m", "--patience", "2"), 2, contains="--patience needs")
+    assert "--eval" in line and "--eval-split" in line
+    out = tmp_path / "done"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"task": "classification", "settings": {}}')
+    line = check_error(nlu(*args, "-o", out), 2, contains="--overwrite")
+    assert "--resume" in line and "--output" in line and "output_dir" not in line
+
+
+def test_library_errors_name_the_evaluate_flags(nlu, tmp_path):
+    data = SAMPLES / "sentiment_dev.csv"
+    result = nlu("evaluate", "-t", "ner", "-m", "no-such-model", "-d", data, "--confusion-png", tmp_path / "c.png")
+    check_error(result, 2, contains="--confusion-png is for --task classification")

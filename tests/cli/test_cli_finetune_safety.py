@@ -101,6 +101,6 @@ def test_evaluate_confusion_plot_checked_by_the_library(tmp_path):
     data = SAMPLES / "sentiment_dev.csv"
     with pytest.raises(OutputError, match="unknown file type"):
         evaluate("classification", "no-such-model", data, confusion_png=tmp_path / "cm.xyz")
-    with pytest.raises(UsageError, match="--task classification"):
+    with pytest.raises(UsageError, match="confusion_png is for task classification"):
         evaluate("ner", "no-such-model", data, confusion_png=tmp_path / "cm.png")
     assert list(tmp_path.iterdir()) == []

@@ -166,7 +166,7 @@ def test_refuses_to_overwrite_then_resumes(st_model, samples, tmp_path):
     first = finetune("classification", train, out, model=st_model, keep_checkpoints=True, **quick())
     assert first.metric is None and first.metrics == {}  # no eval data: nothing to score
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-2"]
-    with pytest.raises(UsageError, match="--overwrite"):
+    with pytest.raises(UsageError, match="pass overwrite"):
         finetune("classification", train, out, model=st_model, **quick())
     resumed = finetune("classification", train, out, model=st_model, resume=True, **quick(max_steps=4))
     state = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -182,7 +182,7 @@ def test_resume_without_checkpoint_is_a_usage_error(st_model, samples, tmp_path)
 
 
 def test_patience_needs_eval_data(st_model, samples, tmp_path):
-    with pytest.raises(UsageError, match="--patience"):
+    with pytest.raises(UsageError, match="patience needs evaluation data"):
         finetune("classification", samples / "sentiment_train.csv", tmp_path / "x", model=st_model, patience=2)
 
 
@@ -390,5 +390,5 @@ def test_seq2seq_refuses_a_classifier_as_base(cls_model, st_model, samples, tmp_
 
 
 def test_source_prefix_is_for_seq2seq_only(st_model, samples, tmp_path):
-    with pytest.raises(UsageError, match="--source-prefix"):
+    with pytest.raises(UsageError, match="source_prefix is for task seq2seq"):
         finetune("classification", samples / "sentiment_train.csv", tmp_path / "c", model=st_model, source_prefix="x: ")

@@ -45,7 +45,7 @@ def test_resume_from_a_checkpoint_without_trainer_state_is_refused_before_traini
     before = (out / "model.safetensors").read_bytes()
     with pytest.raises(CheckpointCorrupted, match=r"trainer_state\.json is missing") as err:
         finetune("classification", samples / "sentiment_train.csv", out, resume=True, max_steps=2, batch_size=4)
-    assert "--overwrite" in err.value.hint
+    assert "pass overwrite" in err.value.hint
     assert (out / "model.safetensors").read_bytes() == before
 
 

@@ -59,7 +59,7 @@ def test_a_damaged_checkpoint_is_refused_with_a_hint(tmp_path, damage, reason):
     with pytest.raises(CheckpointCorrupted, match=reason) as err:
         check_output(tmp_path, inputs=(), resume=True, overwrite=False)
     assert err.value.exit_code == 2
-    assert "--overwrite" in err.value.hint and "checkpoint-1" in err.value.hint
+    assert "overwrite" in err.value.hint and "checkpoint-1" in err.value.hint
 
 
 def test_a_pickle_only_checkpoint_is_unsafe(tmp_path):
@@ -104,7 +104,7 @@ def test_an_output_that_is_a_file_or_an_input_is_refused(tmp_path):
 def test_a_finished_output_needs_overwrite_or_resume(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "metrics.json").write_text('{"task": "classification", "settings": {}}')
-    with pytest.raises(UsageError, match="--overwrite"):
+    with pytest.raises(UsageError, match="pass overwrite"):
         check_output(tmp_path / "m", inputs=(), resume=False, overwrite=False)
     check_output(tmp_path / "m", inputs=(), resume=False, overwrite=True)
 

@@ -27,11 +27,11 @@ def resolve_device(device: str | None = "auto") -> str:
         return "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UsageError("--device cuda was asked for, but no CUDA GPU is visible", "use --device auto or cpu")
+            raise UsageError("{=device} cuda was asked for, but no CUDA GPU is visible", "use {=device} auto or cpu")
         return device
     if device == "mps":
         if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-            raise UsageError("--device mps was asked for, but Apple MPS is not available", "use --device auto or cpu")
+            raise UsageError("{=device} mps was asked for, but Apple MPS is not available", "use {=device} auto or cpu")
         return "mps"
     raise UsageError(f"unknown device {device!r}", f"use one of: {', '.join(DEVICES)}, or cuda:N")
 

@@ -104,7 +104,7 @@ def export(
     """
     require("onnx", extra="onnx")
     if quantize not in QUANTIZE:
-        raise UsageError(f"unknown --quantize {quantize!r}", "use --quantize int8, or leave it out for fp32")
+        raise UsageError(f"unknown {{=quantize}} {quantize!r}", "use {=quantize} int8, or leave it out for fp32")
     if head not in HEADS:
         raise UsageError(f"no ONNX export for a {head!r} head", f"use one of: {', '.join(HEADS)}")
     from nlu_toolkit.io.writers import staged_folder

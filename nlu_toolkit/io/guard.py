@@ -3,7 +3,7 @@
 Two pure functions, cheap to import (no numpy, no models), used by every command
 and library writer that takes an output path:
 
-``check_output_file(output, inputs=(), *, what="--output", suffixes=None)``
+``check_output_file(output, inputs=(), *, what="{=output}", suffixes=None)``
     ``None`` or ``"-"`` (stdout) passes. Otherwise refused with `OutputError`
     (exit 2, nothing touched) when the path, after resolving links and ``./``,
     is one of ``inputs`` or lies inside an input folder; is an existing folder;
@@ -13,19 +13,20 @@ and library writer that takes an output path:
     An existing *file* that is not an input may be replaced (files are written
     atomically: a temp file beside the target, renamed on success).
 
-``check_output_folder(path, *, kind, is_kind, inputs=(), overwrite=False, what="--out")``
+``check_output_folder(path, *, kind, is_kind, inputs=(), overwrite=False, what="{=out}")``
     For artefacts written as a whole folder (an index, a fine-tuned model).
     Refused when the path is an existing file; is the current folder or one
     of its parents; is, contains or lies inside one of ``inputs``; lies inside a
     model or index folder; is an existing
     non-empty folder for which ``is_kind(path)`` is false (never replaced, even
     with ``overwrite``); is an existing artefact of the same kind and ``overwrite``
-    is false (the hint says to pass ``--overwrite``). An empty existing folder
+    is false (the hint names ``{=overwrite}``). An empty existing folder
     passes. Missing parent folders pass (the writer creates them) when the
     nearest existing ancestor is a writable folder.
 
 Both return the output as a `Path` (``None`` for stdout). ``inputs`` may hold
-``None``, ``"-"`` or paths that do not exist; those are skipped.
+``None``, ``"-"`` or paths that do not exist; those are skipped. ``what`` names the path in
+messages: a parameter (``{=output}``, shown by the CLI as its flag) or plain words.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def check_output_file(
     output: PathLike | None,
     inputs: Iterable[PathLike | None] = (),
     *,
-    what: str = "--output",
+    what: str = "{=output}",
     suffixes: Iterable[str] | None = None,
     in_artefact: bool = False,
 ) -> Path | None:
@@ -174,7 +175,7 @@ def check_output_folder(
     is_kind: Callable[[Path], bool],
     inputs: Iterable[PathLike | None] = (),
     overwrite: bool = False,
-    what: str = "--out",
+    what: str = "{=out}",
 ) -> Path:
     """Refuse (`OutputError`) an output folder that must not or cannot be written; see the module docs."""
     given = Path(path)
@@ -185,7 +186,7 @@ def check_output_folder(
     if real == cwd or _inside(cwd, real):
         raise OutputError(
             f"{what} is the current folder or one of its parents; it cannot be replaced by {_a(kind)}",
-            "give a new folder, e.g. --out my.idx",
+            f"give a new folder for the {kind}",
             path=str(path),
         )
     for source in _real_inputs(inputs):
@@ -210,14 +211,14 @@ def check_output_folder(
         if not empty:
             if not is_kind(real):
                 raise OutputError(
-                    f"{what} is a folder that is not {_a(kind)}; refusing to replace it (even with --overwrite)",
+                    f"{what} is a folder that is not {_a(kind)}; refusing to replace it (even with {{=overwrite}})",
                     "give a new or empty folder",
                     path=str(path),
                 )
             if not overwrite:
                 raise OutputError(
                     f"{what} already holds {_a(kind)}",
-                    "pass --overwrite (overwrite=True) to replace it, or give a new folder",
+                    "pass {=overwrite} to replace it, or give a new folder",
                     path=str(path),
                 )
         # Replacing moves the folder itself, which needs write access to it too.
@@ -244,7 +245,8 @@ def check_outputs(
 ) -> None:
     """Check every output file of one command: each against the inputs, and no two the same file.
 
-    ``files`` maps the option name (``"--output"``, ``"--summary"``) to its path or ``None``.
+    ``files`` maps the name of each output (its ``what``: ``"{=output}"``, ``"--summary"``) to its path
+    or ``None``.
     """
     sources = list(inputs)
     taken: list[tuple[str, Path]] = []

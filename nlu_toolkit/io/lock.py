@@ -60,7 +60,7 @@ def artefact_lock(
     except TimeoutError:
         raise ArtefactBusy(
             f"{path}: another process is writing this {what} (its lock {where} was held for {timeout:g} s)",
-            "wait for the other run to finish and try again, or pass a longer --lock-timeout",
+            "wait for the other run to finish and try again, or pass a longer {=lock_timeout}",
         ) from None
     except OSError as e:
         raise output_error(e, where, doing=f"lock the {what}") from e

@@ -74,7 +74,7 @@ def check_text(
     if max_chars is not None and len(text) > max_chars:
         raise InputError(
             f"{what} is {len(text):,} characters, over the limit of {max_chars:,}",
-            "split the document into smaller texts, or raise the limit with --max-chars",
+            "split the document into smaller texts, or raise the limit with {=max_chars}",
             path=path,
             line=line,
         )
@@ -145,7 +145,7 @@ def records_from_texts(
         n += 1
         yield CheckedRecord.of(record, [field])
     if n == 0:
-        raise InputError("no texts given", "pass at least one text, '-' for stdin, or --input FILE")
+        raise InputError("no texts given", "pass at least one text")
 
 
 def iter_records(
@@ -184,7 +184,9 @@ def iter_records(
     try:
         codecs.lookup(encoding)
     except LookupError as e:
-        raise UsageError(f"unknown encoding {encoding!r}", "use e.g. --encoding utf-8 or latin-1") from e
+        raise UsageError(
+            f"unknown encoding {encoding!r}", "set {=encoding} to a known codec, e.g. utf-8 or latin-1"
+        ) from e
     if path != "-":
         p = Path(path)
         if not p.exists():
@@ -240,14 +242,14 @@ def _select(
     """Map a raw row to a record: rename the used columns, pass the others through."""
     record: dict[str, Any] = {}
     if id_column is not None and id_column not in row:
-        raise _missing_column(id_column, row, path, line, "--id-column")
-    # Without --id-column, a column literally named "id" is the id; else the row number.
+        raise _missing_column(id_column, row, path, line, "{=id_column}")
+    # Without id_column, a column literally named "id" is the id; else the row number.
     id_key = id_column if id_column is not None else ("id" if "id" in row else None)
     record["id"] = row[id_key] if id_key is not None else index
     used = {id_key} if id_key else set()
     for key, column in fields.items():
         if column not in row:
-            raise _missing_column(column, row, path, line, f"--{key}-column")
+            raise _missing_column(column, row, path, line, _column_param(key))
         value = row[column]
         if value is None:
             raise InputError(
@@ -262,6 +264,12 @@ def _select(
         if column not in used and column not in record:
             record[column] = value
     return record
+
+
+def _column_param(key: str) -> str:
+    """How a hint names the column of record key ``key`` (``fields[key]``): ``{=text_column}``, as the
+    CLI's options and the train/search keywords name it; a key that is no identifier is quoted instead."""
+    return f"{{={key}_column}}" if key.isidentifier() else f"fields[{key!r}]"
 
 
 def _missing_column(column: str, row: Mapping[str, Any], path: str, line: int | None, option: str) -> InputError:
@@ -299,7 +307,7 @@ def _decoded_lines(
         except UnicodeDecodeError as e:
             raise InputError(
                 f"byte 0x{raw[e.start]:02x} at column {e.start + 1} is not valid {encoding}",
-                "re-save the file as UTF-8, or name its encoding with --encoding (e.g. latin-1)",
+                "re-save the file as UTF-8, or name its encoding with {=encoding} (e.g. latin-1)",
                 path=label,
                 line=lineno,
             ) from e
@@ -383,7 +391,7 @@ def _csv_rows(lines: Iterator[tuple[int, str]], label: str, delimiter: str) -> I
     except csv.Error as e:
         raise InputError(
             f"ill-formed {kind}: {e}",
-            "fix the quoting on that line, or pass --input-format if it is not " + kind,
+            "fix the quoting on that line, or pass {=input_format} if it is not " + kind,
             path=label,
             line=current[0],
         ) from e
@@ -402,7 +410,9 @@ def _json_rows(
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         data = json.loads(raw.decode(encoding).lstrip("\ufeff"))
     except UnicodeDecodeError as e:
-        raise InputError(f"not valid {encoding}", "re-save the file as UTF-8, or pass --encoding", path=label) from e
+        raise InputError(
+            f"not valid {encoding}", "re-save the file as UTF-8, or name its encoding with {=encoding}", path=label
+        ) from e
     except json.JSONDecodeError as e:
         raise InputError(f"ill-formed JSON: {e.msg}", "fix the file, or use JSONL", path=label, line=e.lineno) from e
     except RecursionError:
@@ -421,7 +431,7 @@ def _json_rows(
 
 def _parquet_rows(path: str, progress: Progress | None) -> Iterator[tuple[int, dict[str, Any]]]:
     if path == "-":
-        raise UsageError("Parquet cannot be read from stdin", "pass the file with --input")
+        raise UsageError("Parquet cannot be read from stdin", "give the path of the Parquet file instead of '-'")
     import pyarrow.parquet as pq
 
     try:
@@ -450,7 +460,7 @@ def read_text_file(path: str, *, encoding: str = "utf-8", max_chars: int | None 
         line = raw[: e.start].count(b"\n") + 1
         raise InputError(
             f"byte 0x{raw[e.start]:02x} is not valid {encoding}",
-            "re-save the file as UTF-8, or pass --encoding",
+            "re-save the file as UTF-8, or name its encoding with {=encoding}",
             path=label,
             line=line,
         ) from e

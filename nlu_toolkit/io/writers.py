@@ -34,7 +34,7 @@ def format_for_output(output: str | None, fmt: str | None, *, isatty: bool) -> s
         if fmt not in OUTPUT_FORMATS:
             raise UsageError(f"unknown output format {fmt!r}", f"use one of: {', '.join(OUTPUT_FORMATS)}")
         if fmt == "table" and output not in (None, "-"):
-            raise UsageError("--format table writes to the terminal only", "use json, jsonl or csv with --output")
+            raise UsageError("{=fmt} table writes to the terminal only", "use json, jsonl or csv with {=output}")
         return fmt
     if output not in (None, "-"):
         return _BY_SUFFIX.get(Path(output).suffix.lower(), "jsonl")
@@ -240,7 +240,7 @@ def embedding_format(output: str | None, fmt: str | None) -> str:
         if chosen is None:  # e.g. .npz or .pt: writing JSONL under that name would mislead every reader
             raise UsageError(
                 f"cannot tell the embedding format from the suffix {suffix!r} of output",
-                "name the file .npy, .parquet, .jsonl, .json or .csv, or give the format (--format)",
+                "name the file .npy, .parquet, .jsonl, .json or .csv, or give the format ({=fmt})",
             )
         return chosen
     return "jsonl"
@@ -253,7 +253,7 @@ def write_embeddings(records: list[dict[str, Any]], vectors: Any, fmt: str, outp
     import numpy as np
 
     if fmt in ("npy", "parquet") and output in (None, "-"):
-        raise UsageError(f"{fmt} output needs a file", f"pass --output FILE.{fmt}")
+        raise UsageError(f"{fmt} output needs a file", f"pass {{=output}} FILE.{fmt}")
     if fmt == "npy":
         with atomic_output(output, "wb") as f:  # type: ignore[arg-type]
             np.save(f, np.asarray(vectors))

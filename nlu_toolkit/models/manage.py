@@ -104,7 +104,7 @@ def _check_pulled(repo: str, path: Path) -> None:
         raise ModelNotAvailable(
             f"model {repo!r} has no safetensors weights on the hub (pickle weights are never downloaded or loaded)",
             "use a model (or a revision of it) that ships model.safetensors, or convert one on a trusted machine "
-            "and pass --model FOLDER",
+            "and pass that folder as {=model}",
         ) from e
 
 

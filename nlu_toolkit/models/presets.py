@@ -56,5 +56,5 @@ TASK_DEFAULTS = {
 #: What to suggest when a task's default cannot be loaded offline.
 OFFLINE_ALTERNATIVES = {
     "text-classification": "or classify offline with the embedded model: nlu classify --labels a,b,c",
-    "zero-shot": "or drop --model to use the embedded model",
+    "zero-shot": "or leave {=model} out to use the embedded model",
 }

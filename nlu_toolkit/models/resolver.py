@@ -132,7 +132,7 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
 
 def _not_available(repo_id: str, task: str, reason: str) -> ModelNotAvailable:
     preset = next((p.name for p in PRESETS.values() if p.model == repo_id), repo_id)
-    hint = f"pass --model PATH to a local model folder, or run `nlu models pull {preset}` on a connected machine and copy its HF cache here"
+    hint = f"pass {{=model}} PATH to a local model folder, or run `nlu models pull {preset}` on a connected machine and copy its HF cache here"
     if task in OFFLINE_ALTERNATIVES:
         hint += f"; {OFFLINE_ALTERNATIVES[task]}"
     return ModelNotAvailable(f"model {repo_id!r} {reason}", hint)
@@ -175,7 +175,7 @@ def locate(model_spec: str | None, task: str, *, revision: str | None = None) ->
             return ModelInfo(spec, EMBEDDED_NAME, "embedded", str(embedded_path()), task, sha256=EMBEDDED_SHA256)
     # Something path-like that is not a folder is a typo, not a hub id: say so instead of asking the hub.
     if name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name):
-        raise ModelNotAvailable(f"no model folder {name!r}", "check the path given to --model")
+        raise ModelNotAvailable(f"no model folder {name!r}", "check the path given as {=model}")
     snapshot = cached_snapshot(name, revision)
     if snapshot is None:
         if is_offline():
@@ -365,12 +365,12 @@ def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_cod
         }[task]
         hint = "use a model fine-tuned for it"
         if task == "text-classification":
-            hint = "use --labels a,b,c for zero-shot, " + hint
+            hint = "give {=labels} (e.g. a,b,c) for zero-shot, " + hint
         raise UsageError(f"model {info.name!r} has no {what} head (architectures: {', '.join(archs)})", hint)
     if task == "zero-shot" and not is_nli(config):
         raise UsageError(
             f"model {info.name!r} is not an NLI model (its labels have no 'entailment')",
-            "give an NLI model such as facebook/bart-large-mnli, or drop --model to use the embedded model",
+            "give an NLI model such as facebook/bart-large-mnli, or leave {=model} out to use the embedded model",
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(info.path, trust_remote_code=trust_remote_code)

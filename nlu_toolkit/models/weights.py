@@ -101,7 +101,7 @@ def weights_files(folder: str | Path) -> list[Path]:
     """
     root = Path(folder).expanduser().resolve()
     if not root.is_dir():
-        raise ModelNotAvailable(f"no model folder {str(folder)!r}", "check the path given to --model")
+        raise ModelNotAvailable(f"no model folder {str(folder)!r}", "check the path given as {=model}")
     found: list[Path] = []
     for sub in _module_folders(root):
         safe = _safetensors_in(sub)

@@ -185,7 +185,7 @@ def test_embedding_zero_shot_encodes_labels_once(st_model, monkeypatch):
 def test_non_nli_model_with_labels_is_a_usage_error(cls_model):
     with pytest.raises(UsageError, match="not an NLI model") as err:
         Classifier(cls_model, labels="a,b")
-    assert err.value.hint and "--model" in err.value.hint
+    assert err.value.hint and "leave model out" in err.value.hint and err.value.params == ["model"]
 
 
 def test_model_without_a_classification_head_is_a_usage_error(st_model):

@@ -240,7 +240,7 @@ def test_library_save_refuses_foreign_folders_files_and_existing_indexes(st_mode
             index.save(tmp_path / "mine", overwrite=True)
         with pytest.raises(OutputError, match="existing file"):
             index.save(tmp_path / "notes.txt", overwrite=True)
-        with pytest.raises(OutputError, match="--overwrite"):
+        with pytest.raises(OutputError, match="pass overwrite to replace it"):
             index.save(saved)
     assert (tmp_path / "mine" / "precious.txt").read_text() == "keep"
     assert (tmp_path / "notes.txt").read_text() == "keep"

@@ -136,7 +136,8 @@ def test_uncached_hub_id_offline_fails_at_once(empty_hf_cache, no_network):
         load_model("org/not-cached", "token-classification")
     message = str(err.value)
     assert "org/not-cached" in message and "HF_HUB_OFFLINE" in message
-    assert "--model PATH" in message and "nlu models pull org/not-cached" in message
+    assert "pass model PATH" in message and "nlu models pull org/not-cached" in message
+    assert err.value.params == ["model"]  # the CLI shows it as --model
 
 
 def test_default_model_offline_names_its_preset(empty_hf_cache, no_network):

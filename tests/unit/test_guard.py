@@ -93,7 +93,7 @@ def test_existing_artefact_needs_overwrite(here):
     (here / "idx" / "manifest.json").write_text("{}")
     with pytest.raises(OutputError) as e:
         _folder("idx")
-    assert "--overwrite" in (e.value.hint or "")
+    assert "pass overwrite" in (e.value.hint or "") and "overwrite" in e.value.params
     assert _folder("idx", overwrite=True) == Path("idx")
 
 

@@ -38,7 +38,8 @@ def test_another_thread_waits_then_gives_up_with_a_hint(tmp_path):
         thread.start()
         thread.join()
     assert len(errors) == 1 and errors[0].exit_code == 1
-    assert "another process" in str(errors[0]) and "--lock-timeout" in errors[0].hint
+    assert "another process" in str(errors[0]) and "longer lock_timeout" in errors[0].hint
+    assert errors[0].params == ["lock_timeout"]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="flock")

@@ -241,14 +241,16 @@ def test_csv_missing_id_column(tmp_path):
     path = write(tmp_path, "a.csv", "text\nhello\n")
     with pytest.raises(InputError) as excinfo:
         read(path, id_column="doc")
-    assert_input_error(excinfo, str(path), "'doc'", "'text'", "--id-column")
+    err = assert_input_error(excinfo, str(path), "'doc'", "'text'", "with id_column")
+    assert err.params == ["id_column"]  # the CLI shows it as --id-column
 
 
 def test_csv_missing_column_lists_available_columns(tmp_path):
     path = write(tmp_path, "a.csv", "review,label\ngood,pos\n")
     with pytest.raises(InputError) as excinfo:
         read(path)
-    err = assert_input_error(excinfo, f"{path}:2:", "no column 'text'", "'review'", "'label'", "--text-column")
+    err = assert_input_error(excinfo, f"{path}:2:", "no column 'text'", "'review'", "'label'", "with text_column")
+    assert err.params == ["text_column"]  # the CLI shows it as --text-column
     assert err.path == str(path)
     assert err.line == 2
 
@@ -257,7 +259,8 @@ def test_csv_missing_mapped_column_names_option(tmp_path):
     path = write(tmp_path, "a.csv", "q,ctx\nWho?,Ann.\n")
     with pytest.raises(InputError) as excinfo:
         read(path, fields={"question": "q", "context": "c"})
-    assert_input_error(excinfo, "no column 'c'", "'q'", "'ctx'", "--context-column")
+    err = assert_input_error(excinfo, "no column 'c'", "'q'", "'ctx'", "with context_column")
+    assert err.params == ["context_column"]  # the CLI shows it as --context-column
 
 
 def test_csv_row_with_too_many_fields(tmp_path):
@@ -684,7 +687,8 @@ def test_non_utf8_names_line_and_byte_then_latin1_works(tmp_path):
     path = write(tmp_path, "a.txt", b"fine\nalso fine\ncaf\xe9 au lait\n")
     with pytest.raises(InputError) as excinfo:
         read(path)
-    err = assert_input_error(excinfo, f"{path}:3:", "0xe9", "utf-8", "--encoding")
+    err = assert_input_error(excinfo, f"{path}:3:", "0xe9", "utf-8", "with encoding")
+    assert err.params == ["encoding"]  # the CLI shows it as --encoding
     assert err.line == 3
     assert [r["text"] for r in read(path, encoding="latin-1")] == ["fine", "also fine", "café au lait"]
 
@@ -721,7 +725,8 @@ def test_over_long_text_default_limit(tmp_path):
     assert next(it)["text"] == "short"
     with pytest.raises(InputError) as excinfo:
         next(it)
-    err = assert_input_error(excinfo, f"{path}:2:", "1,000,000", "100,000", "--max-chars")
+    err = assert_input_error(excinfo, f"{path}:2:", "1,000,000", "100,000", "with max_chars")
+    assert err.params == ["max_chars"]  # the CLI shows it as --max-chars
     assert err.line == 2
 
 

@@ -3,12 +3,12 @@
 Layout of an index folder::
 
     manifest.json          model name and weights checksum, dimension, normalisation,
-                           precision, backend, count, corpus fingerprint, file checksums,
-                           and its own checksum (see `nlu_toolkit.search.manifest`)
+                           precision, kind (under its old key "backend"), count, corpus
+                           fingerprint, file checksums, and its own checksum (see `nlu_toolkit.search.manifest`)
     vectors.safetensors    "embeddings" float32 (n, dim), "offsets" int64 (n + 1,) into
                            docs.jsonl, and "codes"/"ranges" for int8 or ubinary precision
     docs.jsonl             one document per line: {"id", "text", ...passthrough}
-    ann.usearch            the approximate index, with backend "usearch"
+    ann.usearch            the approximate index, with kind "usearch"
 
 Vectors are safetensors, never pickle. Documents are read back by byte offset, so a
 search touches only the lines of its hits and loading an index never parses every

@@ -196,7 +196,9 @@ def test_a_changed_model_without_model_given_does_not_hint_at_a_flag_never_passe
     shutil.rmtree(model)
     with pytest.raises(Exception, match="which is gone") as err:
         SemanticIndex.load(folder)
-    assert "model=" in err.value.hint
+    # The hint names the parameter: model for the library (model=), --model on the command line.
+    assert err.value.params == ["model"] and "the same model again" in err.value.hint
+    assert "the same --model again" in err.value.render(lambda name: "--" + name)
     shutil.copytree(st_model_other, model)  # same path, other weights
     line = check_error(nlu("embed", "--search", "bank", "--index", folder), 2)
     assert "drop --model" not in line and "rebuild the index" in line

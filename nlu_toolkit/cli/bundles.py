@@ -90,8 +90,9 @@ def run_options(*names: str, **defaults: Any) -> Callable[[F], F]:
     """Add the run options ``names`` (default: all) and pass them as ``run: RunOptions``.
 
     ``defaults`` overrides a field's default for this command (``batch_size=8``). The backend goes
-    through `options.inference_backend` (``--backend exact`` is an index kind, refused here) unless
-    the command takes ``index_backend`` itself.
+    through `options.inference_backend`: ``--backend exact`` is an index kind, refused here (the
+    commands that still take that old spelling, embed and index build, keep ``--backend`` as their own
+    option and leave it out of the bundle).
     """
     chosen = list(names or RUN_FIELDS)
 

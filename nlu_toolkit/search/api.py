@@ -13,12 +13,15 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text, iter_records
 from nlu_toolkit.search.index import SearchResult, SemanticIndex
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 #: Run options that do not apply to a loaded index: its model and token limit are the index's own.
 NOT_FOR_LOADED = {"max_length": None, "trust_remote_code": False}

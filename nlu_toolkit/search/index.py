@@ -28,7 +28,7 @@ import shutil
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,6 +54,9 @@ from nlu_toolkit.search.manifest import (
 from nlu_toolkit.search.store import IndexStore
 from nlu_toolkit.tasks.common import Inputs, check_positive
 from nlu_toolkit.tasks.embed import Embedder, check_precision
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 __all__ = [
     "ANN",

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +52,8 @@ from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import Embedder
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
+
     from nlu_toolkit.search.index import SemanticIndex
 
 #: The entries of an index folder; anything else in it belongs to the user.

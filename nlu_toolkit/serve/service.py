@@ -208,8 +208,10 @@ class ClassifyTask:
                 except NluError as e:
                     if must and spec is None and isinstance(e, ModelNotAvailable):
                         # The resolver's hint speaks of `nlu classify`; say how the server classifies offline.
-                        hint = f"{e.hint}; or serve zero-shot classification offline: --model classify=embedded"
-                        raise ModelNotAvailable(e.message, hint) from e
+                        hint = (
+                            f"{e.hint_template}; or serve zero-shot classification offline: --model classify=embedded"
+                        )
+                        raise ModelNotAvailable(e.template, hint) from e
                     if must:
                         raise
                     self.reason = f"its default model failed to load ({e.message})"
@@ -317,7 +319,9 @@ class Service:
             except NluError as e:
                 if must:
                     raise
-                self.skipped[task] = ModelNotAvailable(f"the {task} endpoint is not served: {e.message}", e.hint)
+                self.skipped[task] = ModelNotAvailable(
+                    f"the {task} endpoint is not served: {e.template}", e.hint_template
+                )
             if task in self.tasks:
                 log.info("loaded %s", task)
 

@@ -8,7 +8,7 @@ turn the rows into `Classification` records.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, is_sentence_tran
 from nlu_toolkit.records import Classification, LabelScore
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
 from nlu_toolkit.tasks.embed import Embedder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 LONG_MODES = ("truncate", "window")
 DEFAULT_TEMPLATE = "This example is {}."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.records import with_fields
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import Embedder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 
 @dataclass

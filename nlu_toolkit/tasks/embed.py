@@ -9,7 +9,7 @@ up to float noise; the benchmark checks it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import with_fields
 from nlu_toolkit.tasks.common import Inputs, as_records
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 PRECISIONS = ("float32", "int8", "ubinary")
 LONG_MODES = ("truncate", "chunk")

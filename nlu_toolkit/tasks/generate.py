@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.engine.runtime import set_torch_threads
@@ -22,6 +22,9 @@ from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import merge_passthrough
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit
 from nlu_toolkit.tasks.generation_settings import generation_run, resolve_lengths
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 # Sentence ends: whitespace after ., ! or ?, or after one of them plus a closing quote or bracket.
 _SENTENCE_END = re.compile(r"(?<=[.!?][\"')\]])\s+|(?<=[.!?])\s+")

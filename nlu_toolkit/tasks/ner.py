@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from nlu_toolkit.errors import UsageError
 from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Entity, NerResult
 from nlu_toolkit.tasks.common import Inputs, as_records, passthrough, token_limit, torch_forward
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 
 class EntityRecognizer:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Answer, QAResult
 from nlu_toolkit.tasks.common import check_positive, passthrough, token_limit, torch_forward
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 #: QA windows are large (question + context); fewer records per window keeps memory flat.
 QA_WINDOW = 256

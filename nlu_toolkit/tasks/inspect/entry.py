@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from nlu_toolkit.tasks.common import Inputs, as_records
 from nlu_toolkit.tasks.inspect.attention import check_index, plot_format
 from nlu_toolkit.tasks.inspect.inspector import Inspector
 from nlu_toolkit.tasks.inspect.vectors import save_vectors
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 
 def _texts(inputs: Inputs) -> list[dict[str, Any]]:

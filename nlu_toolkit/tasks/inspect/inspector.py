@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from nlu_toolkit.tasks.inspect.attention import check_index, draw_heatmap, head_
 from nlu_toolkit.tasks.inspect.loading import _load
 from nlu_toolkit.tasks.inspect.tokens import find_word, group_words, token_spans, token_words, tokens_in_span
 from nlu_toolkit.tasks.inspect.vectors import cosine, mean_pool
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 #: Texts whose tokens and forward outputs an `Inspector` keeps.
 _KEEP = 4

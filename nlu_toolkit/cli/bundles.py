@@ -4,11 +4,13 @@ Every command that runs a model takes the same run options, and every command th
 records the same input options. Instead of listing them in each command and passing them on
 one by one, a command declares the bundle and receives one value:
 
-    @run_options()                       # --device --batch-size --max-length --backend ... -> run
+    @output_options()                    # --format --output --verbose --quiet -> out
     @input_options()                     # --text-column --id-column --input-format ... -> source
-    def classify_cli(texts, ..., run: RunOptions, source: InputOptions) -> None:
+    @run_options()                       # --device --batch-size --max-length --backend ... -> run
+    def classify_cli(texts, ..., *, out: OutputOptions, source: InputOptions, run: RunOptions) -> None:
+        out.start(input_file)            # library chatter off unless -v; --output checked against inputs
         records = source.read(texts, input_file)
-        Classifier(model, labels=labels, run=run)
+        out.emit(Classifier(model, labels=labels, run=run).predict(records), columns)
 
 The options keep their flags, help and panels (`nlu_toolkit.cli.options`); a command picks the
 fields it takes and its own defaults. Nothing heavy is imported: ``nlu --help`` stays fast.
@@ -44,6 +46,15 @@ INPUT_FIELDS: dict[str, tuple[Any, Any]] = {
     "input_format": (o.InputFormatOpt, None),
     "encoding": (o.EncodingOpt, "utf-8"),
     "max_chars": (o.MaxCharsOpt, 100_000),
+}
+
+
+#: The output options (where results go and how much is said on stderr).
+OUTPUT_FIELDS: dict[str, tuple[Any, Any]] = {
+    "fmt": (o.FormatOpt, None),
+    "output": (o.OutputOpt, None),
+    "verbose": (o.VerboseOpt, False),
+    "quiet": (o.QuietOpt, False),
 }
 
 
@@ -149,3 +160,57 @@ def input_options(*names: str, **defaults: Any) -> Callable[[F], F]:
         return InputOptions(**values)
 
     return _bundle(INPUT_FIELDS, chosen, defaults, "source", make)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Where results go and what stderr shows: ``--format``, ``--output``, ``--verbose``, ``--quiet``."""
+
+    fmt: str | None = None
+    output: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+
+    def start(self, *inputs: str | None, outputs: dict[str, str | None] | None = None) -> None:
+        """Before any work: library chatter off unless verbose; every output checked against the inputs.
+
+        ``outputs`` maps further output flags to their paths (``{"--plot": plot}``), beside ``--output``.
+        """
+        from nlu_toolkit.cli.render import configure_runtime
+        from nlu_toolkit.io.guard import check_outputs
+
+        configure_runtime(self.verbose)
+        check_outputs({"--output": self.output, **(outputs or {})}, list(inputs))
+
+    def progress(self, enabled: bool, label: str) -> Any:
+        """A progress bar on stderr (a context manager yielding the callback), unless ``--quiet``."""
+        from nlu_toolkit.cli.render import progress_bar
+
+        return progress_bar(enabled and not self.quiet, label)
+
+    def emit(self, records: Any, columns: Sequence[Any], title: str | None = None) -> int:
+        """Write the records in the chosen format to stdout or ``--output``; return how many."""
+        from nlu_toolkit.cli.render import emit
+
+        return emit(records, fmt=self.fmt, output=self.output, columns=columns, title=title)
+
+    def note_model(self, task: Any) -> None:
+        """The model line (with ``-v``) and the backend fallback warning (always) on stderr."""
+        from nlu_toolkit.cli.render import note_model, warn_runtime
+
+        info = getattr(task, "model_info", None)
+        if info is not None:
+            note_model(info, self.verbose)
+        warn_runtime(task)
+
+
+def output_options(*names: str, **defaults: Any) -> Callable[[F], F]:
+    """Add the output options ``names`` (default: all) and pass them as ``out: OutputOptions``."""
+    chosen = list(names or OUTPUT_FIELDS)
+
+    def make(**values: Any) -> OutputOptions:
+        if values.get("fmt") is not None:
+            values["fmt"] = getattr(values["fmt"], "value", values["fmt"])
+        return OutputOptions(**values)
+
+    return _bundle(OUTPUT_FIELDS, chosen, defaults, "out", make)

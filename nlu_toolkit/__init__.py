@@ -44,6 +44,7 @@ _EXPORTS = {
     "embedded_path": "nlu_toolkit.models.embedded",
     "finetune": "nlu_toolkit.train.finetune",
     "FinetuneResult": "nlu_toolkit.train.finetune",
+    "TrainProgress": "nlu_toolkit.train.finetune",
     "evaluate": "nlu_toolkit.train.evaluate",
     "EvaluationResult": "nlu_toolkit.train.evaluate",
     "load_metric": "nlu_toolkit.core.metrics",
@@ -100,7 +101,7 @@ if TYPE_CHECKING:
     from nlu_toolkit.tasks.ner import EntityRecognizer, ner
     from nlu_toolkit.tasks.qa import QuestionAnswerer, qa
     from nlu_toolkit.train.evaluate import EvaluationResult, evaluate
-    from nlu_toolkit.train.finetune import FinetuneResult, finetune
+    from nlu_toolkit.train.finetune import FinetuneResult, TrainProgress, finetune
 
 
 def __getattr__(name: str) -> Any:
@@ -137,6 +138,7 @@ __all__ = [
     "RunOptions",
     "SemanticIndex",
     "Summarizer",
+    "TrainProgress",
     "TrainingDataError",
     "Translator",
     "UsageError",

@@ -211,4 +211,4 @@ def _valid_text(value: str, path: Path, where: str, what: str) -> None:
     try:
         check_text(value, None, what=what)
     except InputError as e:
-        raise TrainingDataError(f"{path}: {where}: {e.message}", e.hint) from e
+        raise TrainingDataError(f"{path}: {where}: {e.template}", e.hint_template) from e

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from urllib.parse import urlparse
 
 from nlu_toolkit.core.device import cast_for_inference, resolve_device
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
+from nlu_toolkit.models.cache import ModelCache
 from nlu_toolkit.models.embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, EMBEDDED_SHA256, embedded_path
 from nlu_toolkit.models.presets import OFFLINE_ALTERNATIVES, PRESETS, TASK_DEFAULTS
 from nlu_toolkit.models.weights import require_safetensors, weights_files
@@ -196,8 +196,7 @@ def is_nli(config: Any) -> bool:
     return any(label.startswith("entail") for label in labels)
 
 
-_CACHE: dict[tuple[Any, ...], LoadedModel] = {}
-_LOCK = threading.Lock()
+_CACHE: ModelCache[LoadedModel] = ModelCache()
 
 
 def load_model(
@@ -215,26 +214,21 @@ def load_model(
         UsageError: the model lacks the head ``task`` needs, or the device is unavailable.
     """
     resolved_device = resolve_device(device)
-    key = (model_spec, task, resolved_device, trust_remote_code, revision)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-    info = locate(model_spec, task, revision=revision)
-    if task == "sentence-embedding" or (task == "zero-shot" and is_sentence_transformer(info.path)):
-        loaded = _load_sentence_transformer(info, resolved_device, trust_remote_code)
-    elif task == "cross-encoder":
-        loaded = _load_cross_encoder(info, resolved_device, trust_remote_code)
-    else:
-        loaded = _load_transformers(info, task, resolved_device, trust_remote_code)
-    with _LOCK:
-        _CACHE[key] = loaded
-    return loaded
+
+    def load() -> LoadedModel:
+        info = locate(model_spec, task, revision=revision)
+        if task == "sentence-embedding" or (task == "zero-shot" and is_sentence_transformer(info.path)):
+            return _load_sentence_transformer(info, resolved_device, trust_remote_code)
+        if task == "cross-encoder":
+            return _load_cross_encoder(info, resolved_device, trust_remote_code)
+        return _load_transformers(info, task, resolved_device, trust_remote_code)
+
+    return _CACHE.get_or_load((model_spec, task, resolved_device, trust_remote_code, revision), load)
 
 
 def clear_cache() -> None:
     """Forget every loaded model (tests use this to free memory)."""
-    with _LOCK:
-        _CACHE.clear()
+    _CACHE.clear()
 
 
 def load_error(info: ModelInfo, e: Exception) -> ModelNotAvailable:
@@ -246,24 +240,28 @@ def load_error(info: ModelInfo, e: Exception) -> ModelNotAvailable:
     )
 
 
-def _load_cross_encoder(info: ModelInfo, device: str, trust_remote_code: bool) -> LoadedModel:
-    from sentence_transformers import CrossEncoder
-
+def _load_st_class(cls: Any, info: ModelInfo, device: str, trust_remote_code: bool, kind: str) -> LoadedModel:
+    """A sentence-transformers class (``SentenceTransformer``, ``CrossEncoder``) loaded offline, safetensors only."""
     require_safetensors(info.path)
     try:
-        model = CrossEncoder(
+        model = cls(
             info.path,
             device=device,
             trust_remote_code=trust_remote_code,
             local_files_only=True,
             model_kwargs={"use_safetensors": True},
         )
-    except Exception as e:  # CrossEncoder wraps many loader errors; all mean "this folder will not load"
+    except Exception as e:  # ST wraps many loader errors; all mean "this folder will not load"
         raise load_error(info, e) from e
     model.eval()
     cast_for_inference(model, device)
-    info = with_device(info, device, "cross-encoder", model)
-    return LoadedModel(model, model.tokenizer, info)
+    return LoadedModel(model, model.tokenizer, with_device(info, device, kind, model))
+
+
+def _load_cross_encoder(info: ModelInfo, device: str, trust_remote_code: bool) -> LoadedModel:
+    from sentence_transformers import CrossEncoder
+
+    return _load_st_class(CrossEncoder, info, device, trust_remote_code, "cross-encoder")
 
 
 _WEIGHTS_SHA: dict[tuple[Any, ...], str] = {}
@@ -308,21 +306,7 @@ def _load_sentence_transformer(info: ModelInfo, device: str, trust_remote_code: 
         raise ModelNotAvailable(
             f"{info.path} is not a model folder", "give a sentence-transformers or transformers model folder"
         )
-    require_safetensors(info.path)
-    try:
-        model = SentenceTransformer(
-            info.path,
-            device=device,
-            trust_remote_code=trust_remote_code,
-            local_files_only=True,
-            model_kwargs={"use_safetensors": True},
-        )
-    except Exception as e:  # ST wraps many loader errors; all mean "this folder will not load"
-        raise load_error(info, e) from e
-    model.eval()
-    cast_for_inference(model, device)
-    info = with_device(info, device, "sentence-transformers", model)
-    return LoadedModel(model, model.tokenizer, info)
+    return _load_st_class(SentenceTransformer, info, device, trust_remote_code, "sentence-transformers")
 
 
 def _load_transformers(info: ModelInfo, task: str, device: str, trust_remote_code: bool) -> LoadedModel:

@@ -13,6 +13,7 @@ import pytest
 import nlu_toolkit.models.manage as models_mod
 import nlu_toolkit.models.resolver as resolver
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
+from nlu_toolkit.models.cache import ModelCache
 from nlu_toolkit.models.resolver import load_model, locate
 
 HASH = "0123456789abcdef0123456789abcdef01234567"
@@ -21,7 +22,7 @@ HASH = "0123456789abcdef0123456789abcdef01234567"
 @pytest.fixture
 def fresh_model_cache(monkeypatch):
     """A private model cache, so models loaded from fake hub caches do not leak into other tests."""
-    monkeypatch.setattr(resolver, "_CACHE", {})
+    monkeypatch.setattr(resolver, "_CACHE", ModelCache())
 
 
 @pytest.fixture

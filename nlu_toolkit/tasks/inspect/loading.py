@@ -7,12 +7,12 @@ with ``attn_implementation="eager"`` so attention weights come back, which `load
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
+from nlu_toolkit.models.cache import ModelCache
 from nlu_toolkit.models.resolver import ModelInfo, locate
 
 
@@ -24,8 +24,7 @@ class _Loaded:
     max_seq_length: int | None
 
 
-_CACHE: dict[tuple[Any, ...], _Loaded] = {}
-_LOCK = threading.Lock()
+_CACHE: ModelCache[_Loaded] = ModelCache()
 
 
 def _transformer_folder(path: Path) -> tuple[Path, int | None]:
@@ -52,13 +51,16 @@ def _transformer_folder(path: Path) -> tuple[Path, int | None]:
 
 def _load(model_spec: str | None, device: str, trust_remote_code: bool) -> _Loaded:
     from nlu_toolkit.core.device import resolve_device
-    from nlu_toolkit.models.resolver import load_error, with_device
 
     resolved = resolve_device(device)
-    key = (model_spec, resolved, trust_remote_code)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
+    return _CACHE.get_or_load(
+        (model_spec, resolved, trust_remote_code), lambda: _load_uncached(model_spec, resolved, trust_remote_code)
+    )
+
+
+def _load_uncached(model_spec: str | None, resolved: str, trust_remote_code: bool) -> _Loaded:
+    from nlu_toolkit.models.resolver import load_error, with_device
+
     info = locate(model_spec, "sentence-embedding")
     folder, max_seq_length = _transformer_folder(Path(info.path))
     if not (folder / "config.json").is_file():
@@ -82,13 +84,9 @@ def _load(model_spec: str | None, device: str, trust_remote_code: bool) -> _Load
         raise UsageError(f"model {info.name!r} has no fast tokenizer", "character offsets need a tokenizer.json")
     model.to(resolved)
     model.eval()
-    loaded = _Loaded(model, tokenizer, with_device(info, resolved, "transformers", model), max_seq_length)
-    with _LOCK:
-        _CACHE[key] = loaded
-    return loaded
+    return _Loaded(model, tokenizer, with_device(info, resolved, "transformers", model), max_seq_length)
 
 
 def clear_cache() -> None:
     """Forget the models loaded for inspection."""
-    with _LOCK:
-        _CACHE.clear()
+    _CACHE.clear()

@@ -23,7 +23,7 @@ from nlu_toolkit.engine import choice
 from nlu_toolkit.engine.choice import machine
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.engine.probe import MIN_AGREEMENT, default_texts
-from nlu_toolkit.errors import UsageError
+from nlu_toolkit.errors import UsageError, check_choice
 
 TASKS = ("embed", "classify", "ner")
 CANDIDATES = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
@@ -166,8 +166,7 @@ def bench(
 
     The whole run takes about ``repeats * len(backends) * len(batch_sizes)`` passes over the texts.
     """
-    if task not in TASKS:
-        raise UsageError(f"unknown {{=task}} {task!r}", f"use one of: {', '.join(TASKS)}")
+    check_choice("task", task, TASKS)
     backends = list(backends) if backends is not None else list(default_backends())
     unknown = [b for b in backends if b not in CANDIDATES]
     if unknown or not backends:

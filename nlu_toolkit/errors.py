@@ -152,3 +152,10 @@ class CheckpointCorrupted(NluError):
     """A training checkpoint folder is incomplete or unreadable (``--resume``)."""
 
     exit_code = 2
+
+
+def check_choice(param: str, value: object, choices: tuple[object, ...] | list[object]) -> None:
+    """Refuse ``value`` unless it is one of ``choices``: a `UsageError` naming ``param`` and the choices."""
+    if value not in choices:
+        shown = ", ".join(str(c) for c in choices if c is not None)
+        raise UsageError(f"unknown {{={param}}} {value!r}", f"use one of: {shown}")

@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from nlu_toolkit.errors import UsageError
+from nlu_toolkit.errors import UsageError, check_choice
 
 BACKENDS = ("torch", "onnx", "openvino", "auto")
 QUANTIZATIONS = (None, "int8")
@@ -70,8 +70,7 @@ class RunOptions:
             raise UsageError(f"{{=max_length}} {self.max_length!r} is too small", "use at least 8 tokens")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise UsageError(f"{{=threads}} must be a positive integer, got {self.threads!r}", "or leave it out")
-        if self.backend not in BACKENDS:
-            raise UsageError(f"unknown {{=backend}} {self.backend!r}", f"use one of: {', '.join(BACKENDS)}")
+        check_choice("backend", self.backend, BACKENDS)
         if self.quantize not in QUANTIZATIONS:
             raise UsageError(f"unknown {{=quantize}} {self.quantize!r}", "use int8, or leave it out")
         if self.quantize is not None and self.backend == "torch":

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.errors import InputError, UsageError, check_choice
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.io.staging import staging_folder
 from nlu_toolkit.io.writers import dumps
@@ -119,8 +119,7 @@ class SemanticIndex(IndexStore):
         if backend is not None:
             kind = _deprecated_kind(backend, kind)
         check_precision(precision)
-        if kind not in KINDS:
-            raise UsageError(f"unknown {{=kind}} {kind!r}", f"use one of: {', '.join(KINDS)}")
+        check_choice("kind", kind, KINDS)
         if not embedder.normalize:
             raise UsageError("an index needs normalised vectors", "create the Embedder with normalize=True")
         self.embedder = embedder

@@ -16,7 +16,7 @@ from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.engine.probe import PROBE_SENTENCES
-from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.errors import InputError, UsageError, check_choice
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
 from nlu_toolkit.records import Classification, LabelScore
@@ -241,8 +241,7 @@ class Classifier:
         **options: Unpack[RunFields],
     ) -> None:
         run = RunOptions.merge(run, **options)
-        if long not in LONG_MODES:
-            raise UsageError(f"unknown {{=long}} mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
+        check_choice("long", long, LONG_MODES)
         check_positive("top_k", top_k)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise UsageError(f"{{=threshold}} must be between 0 and 1, got {threshold}", "e.g. {=threshold}=0.5")

@@ -16,7 +16,7 @@ import numpy as np
 from nlu_toolkit.core.pooling import pool_windows
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.errors import InputError, UsageError, check_choice
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import with_fields
@@ -56,8 +56,7 @@ class Embedder:
         from nlu_toolkit.engine.runtime import resolve_auto, set_torch_threads
 
         run = RunOptions.merge(run, **options)
-        if long not in LONG_MODES:
-            raise UsageError(f"unknown {{=long}} mode {long!r}", f"use one of: {', '.join(LONG_MODES)}")
+        check_choice("long", long, LONG_MODES)
         max_length, batch_size, threads = run.max_length, run.batch_size, run.threads
         self.run = run
         self.loaded: LoadedModel = load_model(
@@ -209,8 +208,7 @@ class Embedder:
 
 def check_precision(precision: str) -> None:
     """Refuse a ``precision`` other than ``float32``, ``int8`` and ``ubinary``."""
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown {{=precision}} {precision!r}", f"use one of: {', '.join(PRECISIONS)}")
+    check_choice("precision", precision, PRECISIONS)
 
 
 def quantize(vectors: np.ndarray, precision: str, ranges: np.ndarray | None = None) -> np.ndarray:

@@ -11,7 +11,7 @@ from nlu_toolkit.core.pooling import softmax
 from nlu_toolkit.core.spans import STRATEGIES, Token, aggregate, merge_windows
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import UsageError
+from nlu_toolkit.errors import UsageError, check_choice
 from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Entity, NerResult
 from nlu_toolkit.tasks.common import Inputs, as_records, passthrough, token_limit, torch_forward
@@ -52,8 +52,7 @@ class EntityRecognizer:
         from nlu_toolkit.engine.runtime import select_forward
 
         run = RunOptions.merge(run, **options)
-        if aggregation not in STRATEGIES:
-            raise UsageError(f"unknown {{=aggregation}} {aggregation!r}", f"use one of: {', '.join(STRATEGIES)}")
+        check_choice("aggregation", aggregation, STRATEGIES)
         self.loaded = load_model(
             model, "token-classification", device=run.device, trust_remote_code=run.trust_remote_code
         )

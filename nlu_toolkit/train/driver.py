@@ -231,17 +231,23 @@ class _Run:
             compute_metrics = prep.metrics_for(self.data.eval, eval_ds)
             eval_ds = eval_ds.remove_columns([c for c in prep.eval_only_columns if c in eval_ds.column_names])
         args = self.training_arguments(TrainingArguments, train_sampling_strategy="group_by_length")
-        trainer = _SequentialEvalTrainer(
+        trainer = self.trainer(_SequentialEvalTrainer, model, args, train_ds, eval_ds, prep, compute_metrics)
+        return self.fit_and_save(trainer, tokenizer, labels)
+
+    def trainer(
+        self, cls: Any, model: Any, args: Any, train_ds: Any, eval_ds: Any, prep: Any, compute_metrics: Any
+    ) -> Any:
+        """A Trainer of class ``cls`` on the prepared data, with this run's callbacks (progress, stopping)."""
+        return cls(
             model=model,
             args=args,
             train_dataset=train_ds,
             eval_dataset=eval_ds,
             data_collator=prep.collator,
-            processing_class=tokenizer,
+            processing_class=prep.tokenizer,
             compute_metrics=compute_metrics,
             callbacks=self.callbacks(),
         )
-        return self.fit_and_save(trainer, tokenizer, labels)
 
     def load_model(self, labels: list[str]) -> Any:
         import torch
@@ -320,16 +326,7 @@ class _Run:
             generation_num_beams=None,  # the model's own (greedy unless its generation config says otherwise)
         )
         # Eval batches may be grouped by length too: predictions travel with their labels, so order does not matter.
-        trainer = Seq2SeqTrainer(
-            model=model,
-            args=args,
-            train_dataset=train_ds,
-            eval_dataset=eval_ds,
-            data_collator=prep.collator,
-            processing_class=tokenizer,
-            compute_metrics=compute_metrics,
-            callbacks=self.callbacks(),
-        )
+        trainer = self.trainer(Seq2SeqTrainer, model, args, train_ds, eval_ds, prep, compute_metrics)
         return self.fit_and_save(trainer, tokenizer, [])
 
     def load_seq2seq_model(self) -> Any:

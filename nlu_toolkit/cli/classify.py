@@ -8,18 +8,9 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import (
-    configure_runtime,
-    emit,
-    note_model,
-    num,
-    progress_bar,
-    short,
-    warn_runtime,
-)
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import num, short
 from nlu_toolkit.engine.options import RunOptions
-from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Classification"
 
@@ -29,6 +20,7 @@ class Long(str, Enum):
     window = "window"
 
 
+@output_options()
 @input_options()
 @run_options()
 def classify_cli(
@@ -91,11 +83,8 @@ def classify_cli(
             rich_help_panel=TASK,
         ),
     ] = Long.truncate,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -106,11 +95,10 @@ def classify_cli(
       nlu classify --input data/reviews.txt --labels positive,negative
       cat texts.txt | nlu classify - --model ./my-model --format json
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [input_file])
+    out.start(input_file)
     from nlu_toolkit.tasks.classify import Classifier
 
-    with progress_bar(input_file is not None and not quiet, "classifying") as progress:
+    with out.progress(input_file is not None, "classifying") as progress:
         records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
         classifier = Classifier(
@@ -123,13 +111,10 @@ def classify_cli(
             long=long.value,
             run=run,
         )
-        note_model(classifier.model_info, verbose)
-        warn_runtime(classifier)
-        emit(
+        out.note_model(classifier)
+        out.emit(
             (r.to_dict() for r in classifier.predict(records)),
-            fmt=fmt and fmt.value,
-            output=output,
-            columns=[
+            [
                 ("id", lambda r: str(r["id"])),
                 ("text", lambda r: short(r["text"])),
                 ("label", lambda r: str(r["label"] or "")),

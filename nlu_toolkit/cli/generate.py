@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, short
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import short
 from nlu_toolkit.engine.options import RunOptions
-from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Generation"
 
 
+@output_options("fmt", "output", "verbose")
 @input_options("text_column")
 @run_options("device", "trust_remote_code")
 def generate_cli(
@@ -44,10 +44,8 @@ def generate_cli(
         int | None,
         typer.Option("--seed", help="Seed the sampler: the same seed gives the same text.", rich_help_panel=TASK),
     ] = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -57,8 +55,7 @@ def generate_cli(
       nlu generate "Once upon a time" --max-new-tokens 40
       nlu generate "The river bank" --do-sample --top-p 0.9 --seed 7 --num-return-sequences 3 --format json
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [input_file])
+    out.start(input_file)
     from nlu_toolkit.io.writers import format_for_output
     from nlu_toolkit.tasks.generate import Generator
 
@@ -73,9 +70,9 @@ def generate_cli(
         seed=seed,
         run=run,
     )
-    note_model(generator.model_info, verbose)
-    chosen = format_for_output(output, fmt and fmt.value, isatty=sys.stdout.isatty())
-    if chosen == "table" and output is None and num_return_sequences == 1:
+    out.note_model(generator)
+    chosen = format_for_output(out.output, out.fmt, isatty=sys.stdout.isatty())
+    if chosen == "table" and out.output is None and num_return_sequences == 1:
         # On a terminal, print the prompt and then each piece as the model produces it.
         for index, record in enumerate(records):
             sys.stdout.write(record["text"])
@@ -85,11 +82,9 @@ def generate_cli(
                 sys.stdout.flush()
             sys.stdout.write("\n")
         return
-    emit(
+    out.emit(
         (r.to_dict("generated") for r in generator.predict(records)),
-        fmt=chosen,
-        output=output,
-        columns=[
+        [
             ("id", lambda r: str(r["id"])),
             ("prompt", lambda r: short(r["text"], 30)),
             ("generated", lambda r: "\n---\n".join(r.get("generateds") or [r["generated"]])),

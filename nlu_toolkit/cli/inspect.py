@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, run_options
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, output_options, run_options
 from nlu_toolkit.cli.render import configure_runtime, print_summary, short
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
@@ -18,6 +18,7 @@ TASK = "Inspect"
 SHOWN_DIMS = 4
 
 
+@output_options("fmt", "output", "verbose")
 @run_options("device", "max_length", "trust_remote_code")
 def inspect_cli(
     texts: o.TextsArg = None,
@@ -89,10 +90,8 @@ def inspect_cli(
             show_default=False,
         ),
     ] = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
     *,
+    out: OutputOptions,
     run: RunOptions,
 ) -> None:
     """Show how a transformer sees a text: its tokens and words, attention maps, contextual vectors.
@@ -103,9 +102,10 @@ def inspect_cli(
       nlu inspect "The bank of the river" --vectors --vectors-out bank.npy
       nlu inspect "I sat on the bank of the river" "I put money in the bank" --similarity bank
     """
-    configure_runtime(verbose)
+    # Not out.start(): the --attention plot has its own suffix check.
+    configure_runtime(out.verbose)
     check_outputs(
-        {"--output": output, "--attention": attention, "--vectors-out": vectors_out},
+        {"--output": out.output, "--attention": attention, "--vectors-out": vectors_out},
         (),
         suffixes={"--attention": PLOT_SUFFIXES},
     )
@@ -113,7 +113,7 @@ def inspect_cli(
     from nlu_toolkit.tasks.inspect import inspect_text
 
     records = InputOptions().read(texts, None)  # arguments or stdin only, with the default checks
-    chosen = format_for_output(output, fmt and fmt.value, isatty=sys.stdout.isatty())
+    chosen = format_for_output(out.output, out.fmt, isatty=sys.stdout.isatty())
     results = inspect_text(
         records,
         model,
@@ -135,11 +135,11 @@ def inspect_cli(
             }
             for key in ("a", "b")
         ]
-        print_summary(result, fmt=chosen, title=f"{result['word']!r} in two contexts", rows=rows, output=output)
+        print_summary(result, fmt=chosen, title=f"{result['word']!r} in two contexts", rows=rows, output=out.output)
     elif chosen == "table":
         _print_tables(results, vectors=vectors)
     else:
-        write_records(results, chosen, output)
+        write_records(results, chosen, out.output)
 
 
 def _print_tables(records: list[dict[str, Any]], *, vectors: bool) -> None:

@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, short, warn_runtime
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import short
 from nlu_toolkit.engine.options import RunOptions
-from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Entities"
 
@@ -24,6 +23,7 @@ class Aggregation(str, Enum):
     max = "max"
 
 
+@output_options()
 @input_options()
 @run_options()
 def ner_cli(
@@ -50,11 +50,8 @@ def ner_cli(
             show_default=False,
         ),
     ] = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -64,21 +61,17 @@ def ner_cli(
       nlu ner "Ada Lovelace was born in London."
       nlu ner --input news.jsonl --model ./my-ner --format jsonl -o entities.jsonl
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [input_file])
+    out.start(input_file)
     from nlu_toolkit.tasks.ner import EntityRecognizer
 
-    with progress_bar(input_file is not None and not quiet, "tagging") as progress:
+    with out.progress(input_file is not None, "tagging") as progress:
         records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
         recognizer = EntityRecognizer(model, aggregation=aggregation.value, stride=stride, run=run)
-        note_model(recognizer.model_info, verbose)
-        warn_runtime(recognizer)
-        emit(
+        out.note_model(recognizer)
+        out.emit(
             (r.to_dict() for r in recognizer.predict(records)),
-            fmt=fmt and fmt.value,
-            output=output,
-            columns=[
+            [
                 ("id", lambda r: str(r["id"])),
                 ("text", lambda r: short(r["text"], 40)),
                 (

@@ -8,17 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, num, progress_bar, short, warn_runtime
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import num, short
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
-from nlu_toolkit.io.guard import check_outputs
 
 TASK = "Question answering"
 
 
 # No --text-column (questions and contexts have their own columns); --max-length is QA's own
 # (a window of question + context, 384 by default), so the run bundle leaves it out.
+@output_options()
 @input_options("id_column", "input_format", "encoding", "max_chars")
 @run_options("device", "batch_size", "trust_remote_code", "backend", "quantize", "threads", batch_size=16)
 def qa_cli(
@@ -86,11 +86,8 @@ def qa_cli(
         int,
         typer.Option("--max-length", min=16, help="Tokens per window (question + context).", rich_help_panel=o.MODEL),
     ] = 384,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -101,11 +98,10 @@ def qa_cli(
       nlu qa --questions questions.txt --context-file report.txt --top-k 3
       nlu qa --input squad_rows.jsonl --allow-impossible --format json
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [questions_file, context_file, input_file])
+    out.start(questions_file, context_file, input_file)
     from nlu_toolkit.tasks.qa import QuestionAnswerer
 
-    with progress_bar(input_file is not None and not quiet, "answering") as progress:
+    with out.progress(input_file is not None, "answering") as progress:
         records = _records(
             question,
             questions_file,
@@ -127,13 +123,10 @@ def qa_cli(
             run=run,
             max_length=max_length,
         )
-        note_model(answerer.model_info, verbose)
-        warn_runtime(answerer)
-        emit(
+        out.note_model(answerer)
+        out.emit(
             (r.to_dict() for r in answerer.predict(records)),
-            fmt=fmt and fmt.value,
-            output=output,
-            columns=[
+            [
                 ("id", lambda r: str(r["id"])),
                 ("question", lambda r: short(r["question"], 40)),
                 ("answer", lambda r: "(no answer)" if r["impossible"] else short(r["answer"], 40)),
@@ -155,19 +148,13 @@ def _records(
     source: InputOptions,
     progress,
 ) -> Iterator[dict[str, Any]]:
-    from nlu_toolkit.io.readers import iter_records, read_text_file
+    from nlu_toolkit.io.readers import read_text_file
 
     if input_file is not None:
         if question or questions_file or context is not None or context_file:
             raise UsageError("--input takes questions and contexts from the file", "drop --question/--context options")
-        return iter_records(
-            input_file,
-            fields={"question": question_column, "context": context_column},
-            id_column=source.id_column,
-            fmt=source.input_format,
-            encoding=source.encoding,
-            max_chars=source.max_chars,
-            progress=progress,
+        return source.read(
+            None, input_file, fields={"question": question_column, "context": context_column}, progress=progress
         )
     if (context is None) == (context_file is None):
         raise UsageError("give exactly one of --context or --context-file", "or use --input FILE for batch mode")
@@ -180,13 +167,6 @@ def _records(
         text = read_text_file(context_file, encoding=source.encoding, max_chars=source.max_chars)
 
     if questions_file:
-        rows = iter_records(
-            questions_file,
-            fields={"question": question_column},
-            id_column=source.id_column,
-            fmt=source.input_format,
-            encoding=source.encoding,
-            max_chars=source.max_chars,
-        )
+        rows = source.read(None, questions_file, fields={"question": question_column})
         return ({**r, "context": text} for r in rows)
     return ({"id": i, "question": q, "context": text} for i, q in enumerate(question))

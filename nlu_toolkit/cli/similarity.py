@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, emit, num, short
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import num, short
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
-from nlu_toolkit.io.guard import check_outputs
 
 
+@output_options("fmt", "output", "verbose")
 @run_options("device", "batch_size")
 def similarity_cli(
     a: Annotated[str | None, typer.Argument(help="First text.", show_default=False)] = None,
@@ -31,10 +31,8 @@ def similarity_cli(
     b_column: Annotated[str, typer.Option("--b-column", rich_help_panel=o.INPUT)] = "b",
     encoding: o.EncodingOpt = "utf-8",
     model: o.ModelOpt = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
     *,
+    out: OutputOptions,
     run: RunOptions,
 ) -> None:
     """Cosine similarity of two texts, or of every pair in a file.
@@ -43,8 +41,7 @@ def similarity_cli(
       nlu similarity "A man is playing guitar." "Someone plays an instrument."
       nlu similarity --pairs pairs.csv --format csv -o scored.csv
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [pairs])
+    out.start(pairs)
     from nlu_toolkit.io.readers import iter_records
     from nlu_toolkit.tasks.embed import similarity
 
@@ -58,11 +55,9 @@ def similarity_cli(
     else:
         left, right = [a], [b]
     scored = similarity(left, right, model, run=run)
-    emit(
+    out.emit(
         scored,
-        fmt=fmt and fmt.value,
-        output=output,
-        columns=[
+        [
             ("a", lambda r: short(r["a"], 40)),
             ("b", lambda r: short(r["b"], 40)),
             ("score", lambda r: num(r["score"])),
@@ -70,6 +65,7 @@ def similarity_cli(
     )
 
 
+@output_options("fmt", "output", "verbose")
 @input_options()
 @run_options("device", "batch_size")
 def dedupe_cli(
@@ -83,10 +79,8 @@ def dedupe_cli(
     ] = 0.9,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates kept per text while mining.")] = 100,
     model: o.ModelOpt = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -94,17 +88,14 @@ def dedupe_cli(
 
     Example: nlu dedupe --input data/corpus.jsonl --threshold 0.85
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [input_file])
+    out.start(input_file)
     from nlu_toolkit.tasks.cluster import dedupe
 
     records = source.read(texts, input_file)
     found = dedupe(records, model, threshold=threshold, top_k=top_k, run=run)
-    emit(
+    out.emit(
         found,
-        fmt=fmt and fmt.value,
-        output=output,
-        columns=[
+        [
             ("score", lambda r: num(r["score"])),
             ("a_id", lambda r: str(r["a_id"])),
             ("b_id", lambda r: str(r["b_id"])),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, short
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import short
 from nlu_toolkit.engine.options import RunOptions
-from nlu_toolkit.io.guard import check_outputs
+
+if TYPE_CHECKING:
+    from nlu_toolkit.tasks.generate import Summarizer, Translator
 
 TASK = "Generation"
 
@@ -52,19 +54,17 @@ MaxInputOpt = Annotated[
 ]
 
 
-def _run(
-    make, key: str, texts, input_file, source: InputOptions, fmt, output, verbose: bool, quiet: bool, label: str
-) -> None:
-    with progress_bar(input_file is not None and not quiet, label) as progress:
+def _run(make, key: str, texts, input_file, source: InputOptions, out: OutputOptions, label: str) -> None:
+    """Check the outputs, read the records, then build the model with ``make()`` and write its results."""
+    out.start(input_file)
+    with out.progress(input_file is not None, label) as progress:
         records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
         runner = make()
-        note_model(runner.model_info, verbose)
-        emit(
+        out.note_model(runner)
+        out.emit(
             (r.to_dict(key) for r in runner.predict(records)),
-            fmt=fmt and fmt.value,
-            output=output,
-            columns=[
+            [
                 ("id", lambda r: str(r["id"])),
                 ("text", lambda r: short(r["text"], 40)),
                 (key, lambda r: r[key]),
@@ -76,6 +76,7 @@ def _run(
 
 # --max-length is the output's length here, so the run bundle's --max-length (input limit) is not
 # offered: the input limit is --max-input-length, the command's own option, passed as max_input_length.
+@output_options()
 @input_options(max_chars=1_000_000)
 @run_options("device", "batch_size", "trust_remote_code", batch_size=8)
 def summarize_cli(
@@ -85,12 +86,9 @@ def summarize_cli(
     min_length: MinLengthOpt = None,
     max_length: MaxLengthOutOpt = None,
     num_beams: NumBeamsOpt = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
     max_input_length: MaxInputOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -100,11 +98,10 @@ def summarize_cli(
       nlu summarize --input data/news.txt --max-length 60
       nlu summarize "Long article text ..." --model ./my-bart --format json
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [input_file])
-    from nlu_toolkit.tasks.generate import Summarizer
 
     def make() -> Summarizer:
+        from nlu_toolkit.tasks.generate import Summarizer
+
         return Summarizer(
             model,
             min_length=min_length,
@@ -114,9 +111,10 @@ def summarize_cli(
             run=run,
         )
 
-    _run(make, "summary", texts, input_file, source, fmt, output, verbose, quiet, "summarizing")
+    _run(make, "summary", texts, input_file, source, out, "summarizing")
 
 
+@output_options()
 @input_options(max_chars=1_000_000)
 @run_options("device", "batch_size", "trust_remote_code", batch_size=8)
 def translate_cli(
@@ -147,12 +145,9 @@ def translate_cli(
     ] = None,
     max_length: MaxLengthOutOpt = None,
     num_beams: NumBeamsOpt = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
     max_input_length: MaxInputOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -162,11 +157,10 @@ def translate_cli(
       nlu translate --source en --target de "The weather is nice today."
       nlu translate --input sentences.txt --model ./my-marian -o out.jsonl
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [input_file])
-    from nlu_toolkit.tasks.generate import Translator
 
     def make() -> Translator:
+        from nlu_toolkit.tasks.generate import Translator
+
         return Translator(
             model,
             source=source_lang,
@@ -177,4 +171,4 @@ def translate_cli(
             run=run,
         )
 
-    _run(make, "translation", texts, input_file, source, fmt, output, verbose, quiet, "translating")
+    _run(make, "translation", texts, input_file, source, out, "translating")

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import run_options
-from nlu_toolkit.cli.render import configure_runtime, emit, stderr_console
+from nlu_toolkit.cli.bundles import OutputOptions, output_options, run_options
+from nlu_toolkit.cli.render import stderr_console
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 
@@ -34,6 +34,7 @@ def _ints(value: str, name: str) -> list[int]:
 
 
 # Only --threads: bench runs on the CPU and times each backend and batch size itself.
+@output_options("fmt", "verbose", "quiet")
 @run_options("threads")
 def bench_cli(
     task: Annotated[Task, typer.Option("--task", "-t", help="What to time.", rich_help_panel=BENCH)] = Task.embed,
@@ -86,10 +87,8 @@ def bench_cli(
         str | None,
         typer.Option("--json", help="Also write every figure as JSON to this file.", rich_help_panel=o.OUTPUT),
     ] = None,
-    fmt: o.FormatOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     run: RunOptions,
 ) -> None:
     """Time torch, ONNX and ONNX int8 on this machine (texts/s, tokens/s, 95% bootstrap interval) and recommend one.
@@ -101,11 +100,8 @@ def bench_cli(
       nlu bench --task classify --model ./sst2-model --texts reviews.txt --json bench.json
       nlu bench --task ner --model ./my-ner --batch-sizes 8,32 --repeats 3
     """
-    configure_runtime(verbose)
+    out.start(texts, outputs={"--json": json_path})  # before the minutes of timing
     from nlu_toolkit import bench as bench_lib
-    from nlu_toolkit.io.guard import check_outputs
-
-    check_outputs({"--json": json_path}, [texts])  # before the minutes of timing
 
     sizes = _ints(batch_sizes, "--batch-sizes")
     chosen = [b.strip() for b in backends.split(",") if b.strip()] if backends else None
@@ -118,7 +114,7 @@ def bench_cli(
         records = iter_records(texts, fields={"text": text_column}, id_column=None, fmt=None, encoding="utf-8")
         items = [r["text"] for r in islice(records, limit)]
     console = stderr_console()
-    status = console.status("benchmarking") if not quiet and console.is_terminal else None
+    status = console.status("benchmarking") if not out.quiet and console.is_terminal else None
 
     def step(what: str) -> None:
         if status is not None:
@@ -142,7 +138,7 @@ def bench_cli(
     finally:
         if status is not None:
             status.stop()
-    if verbose:
+    if out.verbose:
         print(f"nlu: model {result.model} (sha256 {result.model_sha256[:12]})", file=sys.stderr)
     for m in result.measurements:
         if m.warning and m.batch_size == sizes[0]:
@@ -152,11 +148,9 @@ def bench_cli(
         {**m.__dict__, "vs_torch": m.texts_per_s / torch_rate[m.batch_size] if m.batch_size in torch_rate else None}
         for m in result.measurements
     ]
-    emit(
+    out.emit(
         rows,
-        fmt=fmt and fmt.value,
-        output=None,
-        columns=[
+        [
             ("backend", lambda r: r["backend"] + ("" if r["ran"] == r["backend"] else f" (ran {r['ran']})")),
             ("batch", lambda r: str(r["batch_size"])),
             ("texts/s", lambda r: f"{r['texts_per_s']:.1f}"),
@@ -168,7 +162,7 @@ def bench_cli(
         title=f"{result.task}: {result.texts} texts, {result.tokens} tokens, {result.repeats} passes each; "
         f"{result.machine['cpu']} ({result.machine['cores']} cores)",
     )
-    where = sys.stdout if sys.stdout.isatty() and (fmt is None or fmt.value == "table") else sys.stderr
+    where = sys.stdout if sys.stdout.isatty() and out.fmt in (None, "table") else sys.stderr
     print(f"recommended: --backend {_flag(result.recommended)} ({result.reason})", file=where)
     if json_path:
         import json
@@ -179,7 +173,7 @@ def bench_cli(
             json.dump(result.to_dict(), f, indent=2)
     if save:
         path = bench_lib.save(result)
-        if not quiet:
+        if not out.quiet:
             print(f"nlu: saved for --backend auto: {path}", file=sys.stderr)
 
 

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, short, stderr_console, warn_runtime
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import configure_runtime, short, stderr_console
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
@@ -24,6 +24,7 @@ class Method(str, Enum):
     hdbscan = "hdbscan"
 
 
+@output_options("fmt", "output", "verbose")
 @input_options()
 @run_options("device", "batch_size", "backend", "quantize", "threads")
 def cluster_cli(
@@ -89,10 +90,8 @@ def cluster_cli(
             show_default=False,
         ),
     ] = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -102,9 +101,10 @@ def cluster_cli(
       nlu cluster --input data/corpus.jsonl --method kmeans --k auto --plot clusters.png
       nlu cluster --embeddings vectors.npy --input data/corpus.jsonl --method community --threshold 0.6 --min-size 2
     """
-    configure_runtime(verbose)
+    # Not out.start(): the --plot image has its own suffix check.
+    configure_runtime(out.verbose)
     check_outputs(
-        {"--output": output, "--summary": summary, "--plot": plot},
+        {"--output": out.output, "--summary": summary, "--plot": plot},
         [input_file, embeddings],
         suffixes={"--plot": PLOT_SUFFIXES},
     )
@@ -129,16 +129,12 @@ def cluster_cli(
         seed=seed,
         run=run,
     )
-    if result.model_info is not None:
-        note_model(result.model_info, verbose)
-    warn_runtime(result)
+    out.note_model(result)
     if plot:
         result.plot(plot, seed=seed)
-    emit(
+    out.emit(
         result.records,
-        fmt=fmt and fmt.value,
-        output=output,
-        columns=[
+        [
             ("id", lambda r: str(r["id"])),
             ("cluster", lambda r: str(r["cluster"])),
             ("text", lambda r: short(r.get("text", ""), 70)),

@@ -10,19 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
-from nlu_toolkit.cli.render import (
-    configure_runtime,
-    emit,
-    note_model,
-    num,
-    progress_bar,
-    short,
-    warn_runtime,
-)
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.render import emit, num, short
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
-from nlu_toolkit.io.guard import check_outputs
 
 EMBED = "Embedding"
 SEARCH = "Search"
@@ -72,9 +63,13 @@ LongOpt = Annotated[
 INDEX_RUN_FIELDS = ("device", "batch_size", "max_length", "trust_remote_code", "threads")
 
 
-def with_backend(run: RunOptions, backend: str, quantize: str | None) -> RunOptions:
-    """``run`` with the command's own ``--backend`` (already split from the index kind) and ``--quantize``."""
-    return dataclasses.replace(run, backend=backend, quantize=quantize)
+def with_backend(run: RunOptions, backend: str, quantize: str | None, kind: str) -> tuple[RunOptions, str]:
+    """``run`` with the command's own ``--backend`` and ``--quantize``, and the index kind.
+
+    ``--backend exact|usearch`` is the old spelling of ``--index-backend`` (`options.split_backend`).
+    """
+    runtime, index_kind = o.split_backend(backend, kind)
+    return dataclasses.replace(run, backend=runtime, quantize=quantize), index_kind
 
 
 def reading_of(source: InputOptions) -> dict[str, Any]:
@@ -88,6 +83,8 @@ def reading_of(source: InputOptions) -> dict[str, Any]:
     }
 
 
+# --format is the command's own: it also names the embedding formats (npy, parquet).
+@output_options("output", "verbose", "quiet")
 @input_options()
 @run_options(*INDEX_RUN_FIELDS)
 def embed_cli(
@@ -163,12 +160,10 @@ def embed_cli(
             show_default=False,
         ),
     ] = None,
-    output: o.OutputOpt = None,
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -179,10 +174,9 @@ def embed_cli(
       nlu embed --search "how do I get a refund" --corpus data/corpus.jsonl
       nlu index build data/corpus.jsonl --out corpus.idx && nlu embed --search "refund" --index corpus.idx
     """
-    configure_runtime(verbose)
-    check_outputs({"--output": output}, [input_file, queries, corpus, index])
-    runtime, index_kind = o.split_backend(backend, kind.value)
-    run = with_backend(run, runtime, quantize)
+    out = dataclasses.replace(out, fmt=fmt)
+    out.start(input_file, queries, corpus, index)
+    run, index_kind = with_backend(run, backend, quantize, kind.value)
     if search or queries:
         request = _SearchRequest(
             search=list(search or []),
@@ -194,12 +188,9 @@ def embed_cli(
             rerank=rerank,
             kind=index_kind,
             long=long.value,
-            fmt=fmt,
-            output=output,
+            out=out,
             source=source,
             run=run,
-            verbose=verbose,
-            quiet=quiet,
         )
         _search(request, texts, input_file)
         return
@@ -209,12 +200,11 @@ def embed_cli(
     from nlu_toolkit.records import with_fields
     from nlu_toolkit.tasks.embed import Embedder, quantize
 
-    chosen = embedding_format(output, fmt)
-    with progress_bar(input_file is not None and not quiet, "embedding") as progress:
+    chosen = embedding_format(out.output, out.fmt)
+    with out.progress(input_file is not None, "embedding") as progress:
         records = source.read(texts, input_file, progress=progress)
         embedder = Embedder(model, normalize=normalize, long=long.value, run=run)
-        note_model(embedder.model_info, verbose)
-        warn_runtime(embedder)
+        out.note_model(embedder)
         kept: list[dict[str, Any]] = []
         parts = []
         for window, vectors, truncated in embedder.embed(records):
@@ -226,7 +216,7 @@ def embed_cli(
     import numpy as np
 
     matrix = quantize(np.concatenate(parts), precision.value)
-    if chosen == "table":
+    if chosen == "table":  # only when asked for (--format table): the terminal, whatever --output says
         emit(
             (with_fields(r, embedding=v) for r, v in zip(kept, matrix.tolist(), strict=True)),
             fmt="table",
@@ -240,7 +230,7 @@ def embed_cli(
             title=f"model: {embedder.model_info.describe()}",
         )
         return
-    write_embeddings(kept, matrix, chosen, output)
+    write_embeddings(kept, matrix, chosen, out.output)
 
 
 @dataclass
@@ -256,12 +246,9 @@ class _SearchRequest:
     rerank: str | None
     kind: str
     long: str
-    fmt: str | None
-    output: str | None
+    out: OutputOptions
     source: InputOptions
     run: RunOptions
-    verbose: bool
-    quiet: bool
 
 
 def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None) -> None:
@@ -275,8 +262,8 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
         )
     if (req.corpus is None) == (req.index is None):
         raise UsageError("search needs exactly one of --corpus FILE or --index DIR", "build an index: nlu index build")
-    if req.fmt not in (None, "table", "json", "jsonl", "csv"):
-        raise UsageError(f"--format {req.fmt} is not a search output format", "use table, json, jsonl or csv")
+    if req.out.fmt not in (None, "table", "json", "jsonl", "csv"):
+        raise UsageError(f"--format {req.out.fmt} is not a search output format", "use table, json, jsonl or csv")
     query_texts = list(req.search)
     if req.queries_file:
         query_texts += [
@@ -295,7 +282,7 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
     if req.index is not None and req.kind != "exact":
         raise UsageError("--index-backend applies when building an index", "pass it to nlu index build")
     with (
-        progress_bar(req.corpus is not None and not req.quiet, "indexing") as progress,
+        req.out.progress(req.corpus is not None, "indexing") as progress,
         open_index(
             corpus=req.corpus,
             index=req.index,
@@ -307,14 +294,11 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
             run=req.run,
         ) as idx,
     ):
-        note_model(idx.model_info, req.verbose)
-        warn_runtime(idx.embedder)
+        req.out.note_model(idx.embedder)
         results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank)
-        emit(
+        req.out.emit(
             (r.to_dict() for r in results),
-            fmt=req.fmt,
-            output=req.output,
-            columns=[
+            [
                 ("query", lambda r: short(r["query"], 30)),
                 ("rank", lambda r: "\n".join(str(h["rank"]) for h in r["hits"])),
                 ("score", lambda r: "\n".join(num(h["score"]) for h in r["hits"])),

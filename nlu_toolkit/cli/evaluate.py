@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import run_options
+from nlu_toolkit.cli.bundles import OutputOptions, output_options, run_options
 from nlu_toolkit.cli.finetune import DATA, LabelColumn, PairColumn, TaskOpt, TextColumn
 from nlu_toolkit.engine.options import RunOptions
 
 
+@output_options("fmt", "output", "verbose")
 @run_options("batch_size", "max_length", "device", "trust_remote_code")
 def evaluate_cli(
     task: TaskOpt,
@@ -49,10 +50,8 @@ def evaluate_cli(
             show_default=False,
         ),
     ] = None,
-    fmt: o.FormatOpt = None,
-    output: o.OutputOpt = None,
-    verbose: o.VerboseOpt = False,
     *,
+    out: OutputOptions,
     run: RunOptions,
 ) -> None:
     """Score a model on labelled data; overall figures first, then per class/type.
@@ -68,10 +67,11 @@ def evaluate_cli(
     from nlu_toolkit.io.writers import write_records
     from nlu_toolkit.train.evaluate import evaluate
 
-    configure_runtime(verbose)
-    # Every output is checked before the model loads: not an input, a writable place, a .png plot.
+    configure_runtime(out.verbose)
+    # Every output is checked before the model loads: not an input, a writable place, a .png plot
+    # (not out.start(): the plot has its own suffix check).
     check_outputs(
-        {"--output": output, "--errors": errors, "--confusion-png": confusion_png},
+        {"--output": out.output, "--errors": errors, "--confusion-png": confusion_png},
         [data],
         suffixes={"--confusion-png": (".png",)},
     )
@@ -91,10 +91,10 @@ def evaluate_cli(
     rows = _detail_rows(result.details)
     print_summary(
         result.to_dict(),
-        fmt=fmt.value if fmt else None,
+        fmt=out.fmt,
         title=f"{task.value}: {result.model}",
         rows=rows,
-        output=output,
+        output=out.output,
     )
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import run_options
+from nlu_toolkit.cli.bundles import OutputOptions, output_options, run_options
 from nlu_toolkit.engine.options import RunOptions
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ LabelColumn = Annotated[
 ]
 
 
+# --output is the command's own (the model folder), not the bundle's results file.
+@output_options("fmt", "quiet", "verbose")
 @run_options("device", "trust_remote_code")
 def finetune_cli(
     task: TaskOpt,
@@ -240,10 +242,8 @@ def finetune_cli(
             rich_help_panel=o.MODEL,
         ),
     ] = Precision.auto,
-    fmt: o.FormatOpt = None,
-    quiet: o.QuietOpt = False,
-    verbose: o.VerboseOpt = False,
     *,
+    out: OutputOptions,
     run: RunOptions,
 ) -> None:
     """Fine-tune a model; the saved folder loads straight into classify/ner/qa/embed/summarize/translate --model DIR.
@@ -260,11 +260,11 @@ def finetune_cli(
     """
     import sys
 
-    from nlu_toolkit.cli.render import configure_runtime, print_summary
+    from nlu_toolkit.cli.render import print_summary
     from nlu_toolkit.train.finetune import finetune
 
-    configure_runtime(verbose)
-    with training_bar(not quiet and sys.stderr.isatty()) as progress:
+    out.start()
+    with training_bar(not out.quiet and sys.stderr.isatty()) as progress:
         result = finetune(
             task.value,
             train,
@@ -312,9 +312,7 @@ def finetune_cli(
         "precision": result.precision,
         "epochs": result.history,
     }
-    print_summary(
-        summary, fmt=fmt.value if fmt else None, title="fine-tuned: " + str(result.output_dir), rows=result.history
-    )
+    print_summary(summary, fmt=out.fmt, title="fine-tuned: " + str(result.output_dir), rows=result.history)
 
 
 @contextlib.contextmanager

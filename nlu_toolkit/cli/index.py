@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.bundles import InputOptions, input_options, run_options
+from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
 from nlu_toolkit.cli.embed import Backend, Long, LongOpt, Precision, PrecisionOpt, reading_of, with_backend
-from nlu_toolkit.cli.render import configure_runtime, emit, note_model, progress_bar, warn_runtime
+from nlu_toolkit.cli.render import emit
 from nlu_toolkit.engine.options import RunOptions
 
 app = typer.Typer(help="Build, grow and inspect semantic indexes.", no_args_is_help=True)
@@ -52,11 +52,12 @@ def _summary(index, output: str | None = None) -> None:
 
 
 @app.command("build")
+@output_options("verbose", "quiet")
 @input_options()
 @run_options("device", "batch_size", "max_length", "threads")
 def build_cli(
     file: FileArg,
-    out: Annotated[str, typer.Option("--out", help="Folder to write the index to (a new or empty folder).")],
+    folder: Annotated[str, typer.Option("--out", help="Folder to write the index to (a new or empty folder).")],
     overwrite: OverwriteOpt = False,
     lock_timeout: LockTimeoutOpt = 60.0,
     model: o.ModelOpt = None,
@@ -67,9 +68,8 @@ def build_cli(
     long: LongOpt = Long.truncate,
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -77,37 +77,35 @@ def build_cli(
 
     Example: nlu index build data/corpus.jsonl --out corpus.idx
     """
-    configure_runtime(verbose)
-    runtime, index_kind = o.split_backend(backend, kind.value)
-    run = with_backend(run, runtime, quantize)
+    out.start()
+    run, index_kind = with_backend(run, backend, quantize, kind.value)
     from nlu_toolkit.io.guard import check_output_folder
     from nlu_toolkit.search.index import SemanticIndex, is_index_folder
 
     # Before any model loads: never replace the input, a file, or a folder that is not an index.
-    check_output_folder(out, kind="index", is_kind=is_index_folder, inputs=[file], overwrite=overwrite)
+    check_output_folder(folder, kind="index", is_kind=is_index_folder, inputs=[file], overwrite=overwrite)
 
-    with progress_bar(not quiet, "indexing") as progress:
+    with out.progress(True, "indexing") as progress:
         records = _read(file, source, progress)
         index = SemanticIndex.build(
             records, model, precision=precision.value, kind=index_kind, long=long.value, run=run
         )
         with index:
-            note_model(index.model_info, verbose)
-            warn_runtime(index.embedder)
-            index.save(out, overwrite=overwrite, lock_timeout=lock_timeout)
-    _summary(index, out)
+            out.note_model(index.embedder)
+            index.save(folder, overwrite=overwrite, lock_timeout=lock_timeout)
+    _summary(index, folder)
 
 
 @app.command("add")
+@output_options("verbose", "quiet")
 @input_options()
 @run_options("device", "batch_size", "backend", "quantize", "threads")
 def add_cli(
     index_dir: DirArg,
     file: FileArg,
     lock_timeout: LockTimeoutOpt = 60.0,
-    verbose: o.VerboseOpt = False,
-    quiet: o.QuietOpt = False,
     *,
+    out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
 ) -> None:
@@ -115,7 +113,7 @@ def add_cli(
 
     The index is locked from load to save, so concurrent `nlu index add` runs wait for each other.
     """
-    configure_runtime(verbose)
+    out.start()
     from pathlib import Path
 
     from nlu_toolkit.io.lock import artefact_lock
@@ -126,13 +124,11 @@ def add_cli(
     refuse_foreign_entries(Path(index_dir).resolve())  # the save swaps the whole folder
     with (
         artefact_lock(index_dir, timeout=lock_timeout),
-        progress_bar(not quiet, "adding") as progress,
+        out.progress(True, "adding") as progress,
         SemanticIndex.load(index_dir, run=run) as index,
     ):
-        warn_runtime(index.embedder)
-        records = _read(file, source, progress, id_start=len(index))
-        note_model(index.model_info, verbose)
-        index.add(records)
+        out.note_model(index.embedder)
+        index.add(_read(file, source, progress, id_start=len(index)))
         index.save(index_dir, overwrite=True, lock_timeout=lock_timeout)
     _summary(index, index_dir)
 
@@ -145,7 +141,8 @@ def _read(file: str, source: InputOptions, progress: Any, id_start: int = 0) -> 
 
 
 @app.command("info")
-def info_cli(index_dir: DirArg, fmt: o.FormatOpt = None) -> None:
+@output_options("fmt")
+def info_cli(index_dir: DirArg, *, out: OutputOptions) -> None:
     """Show an index's manifest (model, checksum, dimension, precision, count, fingerprint)."""
     from pathlib import Path
 
@@ -157,4 +154,4 @@ def info_cli(index_dir: DirArg, fmt: o.FormatOpt = None) -> None:
         "model": m["model"]["name"],
         "model_sha256": m["model"].get("sha256"),
     }
-    emit([flat], fmt=fmt and fmt.value, output=None, columns=[(k, lambda r, k=k: str(r[k])) for k in flat])
+    out.emit([flat], [(k, lambda r, k=k: str(r[k])) for k in flat])

@@ -6,23 +6,22 @@ from typing import Annotated
 
 import typer
 
-from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import emit, short
+from nlu_toolkit.cli.bundles import OutputOptions, output_options
+from nlu_toolkit.cli.render import short
 from nlu_toolkit.errors import ModelCorrupted
 
 app = typer.Typer(help="List, pull and verify models.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_cli(fmt: o.FormatOpt = None, output: o.OutputOpt = None) -> None:
+@output_options("fmt", "output")
+def list_cli(*, out: OutputOptions) -> None:
     """Show the preset models and whether each can load here without a network."""
     from nlu_toolkit.models.manage import list_models
 
-    emit(
+    out.emit(
         list_models(),
-        fmt=fmt and fmt.value,
-        output=output,
-        columns=[
+        [
             ("name", lambda r: r["name"]),
             ("model", lambda r: r["model"]),
             ("used by", lambda r: r["used_by"]),
@@ -33,6 +32,7 @@ def list_cli(fmt: o.FormatOpt = None, output: o.OutputOpt = None) -> None:
 
 
 @app.command("pull")
+@output_options("fmt")
 def pull_cli(
     names: Annotated[
         list[str] | None, typer.Argument(help="Presets or hub ids (default: every hub preset).", show_default=False)
@@ -45,7 +45,8 @@ def pull_cli(
             show_default=False,
         ),
     ] = None,
-    fmt: o.FormatOpt = None,
+    *,
+    out: OutputOptions,
 ) -> None:
     """Download models on a connected machine, to copy to an air-gapped one.
 
@@ -53,25 +54,22 @@ def pull_cli(
     """
     from nlu_toolkit.models.manage import pull
 
-    emit(
+    out.emit(
         pull(names or [], to=to),
-        fmt=fmt and fmt.value,
-        output=None,
-        columns=[("name", lambda r: r["name"]), ("model", lambda r: r["model"]), ("path", lambda r: r["path"])],
+        [("name", lambda r: r["name"]), ("model", lambda r: r["model"]), ("path", lambda r: r["path"])],
     )
 
 
 @app.command("verify")
-def verify_cli(fmt: o.FormatOpt = None) -> None:
+@output_options("fmt")
+def verify_cli(*, out: OutputOptions) -> None:
     """Check the embedded all-MiniLM-L6-v2 against its official sha256 (extracting it if needed)."""
     from nlu_toolkit.models.manage import verify
 
     result = verify()
-    emit(
+    out.emit(
         [result],
-        fmt=fmt and fmt.value,
-        output=None,
-        columns=[
+        [
             ("model", lambda r: r["name"]),
             ("sha256", lambda r: r["sha256"]),
             ("ok", lambda r: "[green]yes[/]" if r["ok"] else "[red]NO[/]"),

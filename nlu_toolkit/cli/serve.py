@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
-from nlu_toolkit.cli.render import configure_runtime
+from nlu_toolkit.cli.bundles import OutputOptions, output_options
 from nlu_toolkit.serve.config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_HOST,
@@ -37,6 +37,17 @@ SERVER = "Server"
 ServeTask = Enum("ServeTask", {task: task for task in SERVE_TASKS}, type=str)  # type: ignore[misc]
 
 
+def _wait_opt(flag: str, help: str) -> Any:
+    """A batching wait in milliseconds, 0 to 10 s."""
+    return typer.Option(flag, min=0.0, max=10_000.0, help=help, rich_help_panel=BATCHING)
+
+
+def _limit_opt(flag: str, help: str) -> Any:
+    """A request bound: a positive whole number."""
+    return typer.Option(flag, min=1, help=help, rich_help_panel=LIMITS)
+
+
+@output_options("verbose")
 def serve_cli(
     host: Annotated[
         str,
@@ -90,23 +101,11 @@ def serve_cli(
     ] = DEFAULT_MAX_BATCH_SIZE,
     max_wait_ms: Annotated[
         float,
-        typer.Option(
-            "--max-wait-ms",
-            min=0.0,
-            max=10_000.0,
-            help="How long a batch may wait for requests to share it, from when the model is free.",
-            rich_help_panel=BATCHING,
-        ),
+        _wait_opt("--max-wait-ms", "How long a batch may wait for requests to share it, from when the model is free."),
     ] = DEFAULT_MAX_WAIT_MS,
     idle_ms: Annotated[
         float,
-        typer.Option(
-            "--idle-ms",
-            min=0.0,
-            max=10_000.0,
-            help="Stop waiting once no request has come for this long (a lone request waits this).",
-            rich_help_panel=BATCHING,
-        ),
+        _wait_opt("--idle-ms", "Stop waiting once no request has come for this long (a lone request waits this)."),
     ] = DEFAULT_IDLE_MS,
     batch_size: Annotated[
         int,
@@ -127,36 +126,17 @@ def serve_cli(
         ),
     ] = True,
     max_body_bytes: Annotated[
-        int,
-        typer.Option("--max-body-bytes", min=1, help="Larger request bodies get 413.", rich_help_panel=LIMITS),
+        int, _limit_opt("--max-body-bytes", "Larger request bodies get 413.")
     ] = DEFAULT_MAX_BODY_BYTES,
-    max_items: Annotated[
-        int,
-        typer.Option("--max-items", min=1, help="Longer lists in one request get 413.", rich_help_panel=LIMITS),
-    ] = DEFAULT_MAX_ITEMS,
+    max_items: Annotated[int, _limit_opt("--max-items", "Longer lists in one request get 413.")] = DEFAULT_MAX_ITEMS,
     max_chars: Annotated[
-        int,
-        typer.Option(
-            "--max-chars",
-            min=1,
-            help="Longer texts, labels, questions, contexts or queries get 422.",
-            rich_help_panel=LIMITS,
-        ),
+        int, _limit_opt("--max-chars", "Longer texts, labels, questions, contexts or queries get 422.")
     ] = 100_000,
     max_labels: Annotated[
-        int,
-        typer.Option(
-            "--max-labels", min=1, help="More zero-shot labels in one request get 413.", rich_help_panel=LIMITS
-        ),
+        int, _limit_opt("--max-labels", "More zero-shot labels in one request get 413.")
     ] = DEFAULT_MAX_LABELS,
     max_work: Annotated[
-        int,
-        typer.Option(
-            "--max-work",
-            min=1,
-            help="A zero-shot request with more texts x labels than this gets 413.",
-            rich_help_panel=LIMITS,
-        ),
+        int, _limit_opt("--max-work", "A zero-shot request with more texts x labels than this gets 413.")
     ] = DEFAULT_MAX_WORK,
     api_key: Annotated[
         str | None,
@@ -172,7 +152,8 @@ def serve_cli(
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request to stderr.", rich_help_panel=SERVER)
     ] = False,
-    verbose: o.VerboseOpt = False,
+    *,
+    out: OutputOptions,
 ) -> None:
     """Serve classify, ner, qa, embed, similarity and search over HTTP, with dynamic batching.
 
@@ -184,7 +165,7 @@ def serve_cli(
       NLU_API_KEY=secret nlu serve --host 0.0.0.0 --port 8080
       curl localhost:8000/classify -d '{"text": "Great!", "labels": ["pos", "neg"]}'
     """
-    configure_runtime(verbose)
+    out.start()
     from nlu_toolkit.serve import require_serve_extra
     from nlu_toolkit.serve.config import ServeConfig, check_bind, parse_model_options
 

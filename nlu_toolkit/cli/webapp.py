@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from nlu_toolkit.cli import options as o
+from nlu_toolkit.cli.bundles import OutputOptions, output_options
 
 SERVER = "Server"
 
@@ -21,6 +22,7 @@ def _model_opt(flag: str, help: str) -> Any:
     return typer.Option(flag, help=help, rich_help_panel=o.MODEL, show_default=False)
 
 
+@output_options("verbose")
 def app_cli(
     index: Annotated[
         str | None,
@@ -66,7 +68,8 @@ def app_cli(
         ),
     ] = None,
     device: o.DeviceOpt = o.Device.auto,
-    verbose: o.VerboseOpt = False,
+    *,
+    out: OutputOptions,
 ) -> None:
     """Start a local web UI: classify (zero-shot too), NER, QA, semantic search and clustering.
 
@@ -82,9 +85,7 @@ def app_cli(
     # Before gradio or the hub client are imported (require imports gradio): analytics and telemetry off.
     offline_environment()
     require("gradio", extra="app")
-    from nlu_toolkit.cli.render import configure_runtime
-
-    configure_runtime(verbose)
+    out.start()
     config = AppConfig(
         index=index,
         classify_model=classify_model,

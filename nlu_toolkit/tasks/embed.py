@@ -20,7 +20,7 @@ from nlu_toolkit.errors import InputError, UsageError, check_choice
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import with_fields
-from nlu_toolkit.tasks.common import Inputs, as_records
+from nlu_toolkit.tasks.common import Inputs, as_records, model_positions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
@@ -65,10 +65,11 @@ class Embedder:
         self.model_info: ModelInfo = self.loaded.info
         st = self.loaded.model
         self.dimension = int(st.get_embedding_dimension())
+        # sentence-transformers' own max_seq_length (as SentenceTransformer.encode cuts), never more
+        # than the encoder's position embeddings hold (`model_positions`).
         limit = int(st.max_seq_length or 512)
-        if max_length is not None:
-            limit = min(limit, max_length)
-        self.limit = limit
+        positions = model_positions(getattr(st[0], "auto_model", None)) if len(st) else None
+        self.limit = min(limit, positions or limit, max_length or limit)
         self.normalize, self.long, self.batch_size = normalize, long, batch_size
         #: The backend that actually runs, and why it is not the one asked for (a failed probe check).
         self.runtime, self.runtime_warning = "torch", None

@@ -52,6 +52,22 @@ def test_ner_keeps_within_the_positions(ner_model, tmp_path):
     assert isinstance(record["entities"], list)
 
 
+def test_embed_keeps_within_the_positions(st_model, tmp_path):
+    """A sentence-transformers config whose max_seq_length is over the encoder's positions."""
+    from nlu_toolkit.tasks.embed import Embedder
+
+    model = shutil.copytree(st_model, tmp_path / "st")
+    config = model / "sentence_bert_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "max_seq_length": 512}), encoding="utf-8")
+    embedder = Embedder(str(model), device="cpu")
+    assert embedder.limit <= embedder.loaded.model[0].auto_model.config.max_position_embeddings
+    for long in ("truncate", "chunk"):
+        out = tmp_path / f"{long}.jsonl"
+        _run("embed", LONG, "-m", model, "--long", long, "-o", out)
+        (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+        assert record["truncated"] is (long == "truncate") and len(record["embedding"]) == embedder.dimension
+
+
 def test_the_limit_is_the_smaller_and_knows_offset_and_relative_positions():
     from types import SimpleNamespace as NS
 

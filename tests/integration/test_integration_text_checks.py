@@ -43,7 +43,7 @@ def test_embedding_zero_shot_label_with_a_lone_surrogate(st_model):
 
 
 def test_hypothesis_template_with_a_lone_surrogate_is_an_input_error(nli_model):
-    with pytest.raises(InputError, match="--hypothesis-template holds an invalid character"):
+    with pytest.raises(InputError, match="hypothesis_template holds an invalid character"):
         Classifier(nli_model, labels="a,b", hypothesis_template="It is {}" + LONE)
 
 

@@ -50,7 +50,7 @@ def test_hypothesis_template_with_a_lone_surrogate_is_an_input_error(nli_model):
 @pytest.mark.parametrize("template", ["{} or {}", "About {topic}.", "It is {0.real}", "It is {", "{{}} only"])
 def test_hypothesis_template_that_format_cannot_fill_once_is_a_usage_error(template):
     # "{} or {}" raised IndexError and "{topic}" KeyError from str.format: "unexpected" in the CLI.
-    with pytest.raises(UsageError, match="--hypothesis-template"):
+    with pytest.raises(UsageError, match="hypothesis_template"):
         check_template(template)
 
 

@@ -171,16 +171,22 @@ class OutputOptions:
     verbose: bool = False
     quiet: bool = False
 
-    def start(self, *inputs: str | None, outputs: dict[str, str | None] | None = None) -> None:
+    def start(
+        self,
+        *inputs: str | None,
+        outputs: dict[str, str | None] | None = None,
+        suffixes: dict[str, Any] | None = None,
+    ) -> None:
         """Before any work: library chatter off unless verbose; every output checked against the inputs.
 
-        ``outputs`` maps further output flags to their paths (``{"--plot": plot}``), beside ``--output``.
+        ``outputs`` maps further output flags to their paths (``{"--plot": plot}``), beside ``--output``;
+        ``suffixes`` the file types an output may have (``{"--plot": PLOT_SUFFIXES}``).
         """
         from nlu_toolkit.cli.render import configure_runtime
         from nlu_toolkit.io.guard import check_outputs
 
         configure_runtime(self.verbose)
-        check_outputs({"--output": self.output, **(outputs or {})}, list(inputs))
+        check_outputs({"--output": self.output, **(outputs or {})}, list(inputs), suffixes=suffixes)
 
     def progress(self, enabled: bool, label: str) -> Any:
         """A progress bar on stderr (a context manager yielding the callback), unless ``--quiet``."""

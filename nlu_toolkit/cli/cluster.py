@@ -9,10 +9,10 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, short, stderr_console
+from nlu_toolkit.cli.render import short, stderr_console
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
-from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
+from nlu_toolkit.io.guard import PLOT_SUFFIXES
 
 TASK = "Clustering"
 
@@ -101,12 +101,8 @@ def cluster_cli(
       nlu cluster --input data/corpus.jsonl --method kmeans --k auto --plot clusters.png
       nlu cluster --embeddings vectors.npy --input data/corpus.jsonl --method community --threshold 0.6 --min-size 2
     """
-    # Not out.start(): the --plot image has its own suffix check.
-    configure_runtime(out.verbose)
-    check_outputs(
-        {"--output": out.output, "--summary": summary, "--plot": plot},
-        [input_file, embeddings],
-        suffixes={"--plot": PLOT_SUFFIXES},
+    out.start(
+        input_file, embeddings, outputs={"--summary": summary, "--plot": plot}, suffixes={"--plot": PLOT_SUFFIXES}
     )
     from nlu_toolkit.io.writers import format_for_output, write_records
     from nlu_toolkit.tasks.cluster import cluster, load_embeddings

@@ -62,18 +62,13 @@ def evaluate_cli(
 
       nlu evaluate --task ner --model ner-model --data eng.testa --format json --errors wrong.jsonl
     """
-    from nlu_toolkit.cli.render import configure_runtime, print_summary
-    from nlu_toolkit.io.guard import check_outputs
+    from nlu_toolkit.cli.render import print_summary
     from nlu_toolkit.io.writers import write_records
     from nlu_toolkit.train.evaluate import evaluate
 
-    configure_runtime(out.verbose)
-    # Every output is checked before the model loads: not an input, a writable place, a .png plot
-    # (not out.start(): the plot has its own suffix check).
-    check_outputs(
-        {"--output": out.output, "--errors": errors, "--confusion-png": confusion_png},
-        [data],
-        suffixes={"--confusion-png": (".png",)},
+    # Every output is checked before the model loads: not an input, a writable place, a .png plot.
+    out.start(
+        data, outputs={"--errors": errors, "--confusion-png": confusion_png}, suffixes={"--confusion-png": (".png",)}
     )
     result = evaluate(
         task.value,

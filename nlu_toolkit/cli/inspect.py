@@ -9,9 +9,9 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, output_options, run_options
-from nlu_toolkit.cli.render import configure_runtime, print_summary, short
+from nlu_toolkit.cli.render import print_summary, short
 from nlu_toolkit.engine.options import RunOptions
-from nlu_toolkit.io.guard import PLOT_SUFFIXES, check_outputs
+from nlu_toolkit.io.guard import PLOT_SUFFIXES
 
 TASK = "Inspect"
 #: Vector dimensions shown in the --vectors table.
@@ -102,13 +102,7 @@ def inspect_cli(
       nlu inspect "The bank of the river" --vectors --vectors-out bank.npy
       nlu inspect "I sat on the bank of the river" "I put money in the bank" --similarity bank
     """
-    # Not out.start(): the --attention plot has its own suffix check.
-    configure_runtime(out.verbose)
-    check_outputs(
-        {"--output": out.output, "--attention": attention, "--vectors-out": vectors_out},
-        (),
-        suffixes={"--attention": PLOT_SUFFIXES},
-    )
+    out.start(outputs={"--attention": attention, "--vectors-out": vectors_out}, suffixes={"--attention": PLOT_SUFFIXES})
     from nlu_toolkit.io.writers import format_for_output, write_records
     from nlu_toolkit.tasks.inspect import inspect_text
 

@@ -154,24 +154,27 @@ def main_callback(
     """Applied NLP on Hugging Face models, offline-first."""
 
 
-app.command("classify", rich_help_panel="Tasks")(classify_cli)
-app.command("ner", rich_help_panel="Tasks")(ner_cli)
-app.command("qa", rich_help_panel="Tasks")(qa_cli)
-app.command("inspect", rich_help_panel="Tasks")(inspect_cli)
-app.command("summarize", rich_help_panel="Generation")(summarize_cli)
-app.command("translate", rich_help_panel="Generation")(translate_cli)
-app.command("generate", rich_help_panel="Generation")(generate_cli)
-app.command("embed", rich_help_panel="Embeddings and search")(embed_cli)
-app.add_typer(index_cli.app, name="index", rich_help_panel="Embeddings and search")
-app.command("cluster", rich_help_panel="Embeddings and search")(cluster_cli)
-app.command("similarity", rich_help_panel="Embeddings and search")(similarity_cli)
-app.command("dedupe", rich_help_panel="Embeddings and search")(dedupe_cli)
-app.command("finetune", rich_help_panel="Training")(finetune_cli)
-app.command("evaluate", rich_help_panel="Training")(evaluate_cli)
-app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
-app.command("bench", rich_help_panel="Models")(bench_cli)
-app.command("serve", rich_help_panel="Serving")(serve_cli)
-app.command("app", rich_help_panel="Serving")(app_cli)
+# The commands by help panel, in the order `nlu --help` lists them; a Typer is a command group.
+_PANELS: dict[str, dict[str, Any]] = {
+    "Tasks": {"classify": classify_cli, "ner": ner_cli, "qa": qa_cli, "inspect": inspect_cli},
+    "Generation": {"summarize": summarize_cli, "translate": translate_cli, "generate": generate_cli},
+    "Embeddings and search": {
+        "embed": embed_cli,
+        "index": index_cli.app,
+        "cluster": cluster_cli,
+        "similarity": similarity_cli,
+        "dedupe": dedupe_cli,
+    },
+    "Training": {"finetune": finetune_cli, "evaluate": evaluate_cli},
+    "Models": {"models": models_cli.app, "bench": bench_cli},
+    "Serving": {"serve": serve_cli, "app": app_cli},
+}
+for _panel, _commands in _PANELS.items():
+    for _name, _command in _commands.items():
+        if isinstance(_command, typer.Typer):
+            app.add_typer(_command, name=_name, rich_help_panel=_panel)
+        else:
+            app.command(_name, rich_help_panel=_panel)(_command)
 
 
 def main() -> None:

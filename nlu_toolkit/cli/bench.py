@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated
 
 import typer
@@ -14,13 +13,10 @@ from nlu_toolkit.cli.render import stderr_console
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 
-BENCH = "Benchmark"
+bench_opt = o.panel("Benchmark")
 
 
-class Task(str, Enum):
-    embed = "embed"
-    classify = "classify"
-    ner = "ner"
+Task = o.choices("Task", "embed", "classify", "ner")
 
 
 def _ints(value: str, name: str) -> list[int]:
@@ -37,55 +33,34 @@ def _ints(value: str, name: str) -> list[int]:
 @output_options("fmt", "verbose", "quiet")
 @run_options("threads")
 def bench_cli(
-    task: Annotated[Task, typer.Option("--task", "-t", help="What to time.", rich_help_panel=BENCH)] = Task.embed,
+    task: Annotated[Task, bench_opt("--task", "-t", help="What to time.")] = Task.embed,
     model: o.ModelOpt = None,
     texts: Annotated[
         str | None,
-        typer.Option(
+        bench_opt(
             "--texts",
             help="Texts to time: a .txt (one per line), .jsonl, .csv or .parquet file, or - for stdin "
             "(default: 256 built-in sentences).",
-            rich_help_panel=BENCH,
-            show_default=False,
         ),
     ] = None,
     text_column: o.TextColumnOpt = "text",
-    limit: Annotated[
-        int, typer.Option("--limit", min=1, help="Time at most this many texts.", rich_help_panel=BENCH)
-    ] = 1000,
+    limit: Annotated[int, bench_opt("--limit", min=1, help="Time at most this many texts.")] = 1000,
     labels: Annotated[
-        str | None,
-        typer.Option(
-            "--labels",
-            help="classify: zero-shot labels (runs on embeddings).",
-            rich_help_panel=BENCH,
-            show_default=False,
-        ),
+        str | None, bench_opt("--labels", help="classify: zero-shot labels (runs on embeddings).")
     ] = None,
     backends: Annotated[
         str | None,
-        typer.Option(
+        bench_opt(
             "--backends",
             help="Backends to compare: torch, onnx, onnx-int8, openvino, openvino-int8 (default: all installed).",
-            rich_help_panel=BENCH,
-            show_default=False,
         ),
     ] = None,
-    batch_sizes: Annotated[
-        str, typer.Option("--batch-sizes", help="Batch sizes to time each backend at.", rich_help_panel=BENCH)
-    ] = "1,8,32",
-    repeats: Annotated[
-        int,
-        typer.Option("--repeats", min=2, help="Timed passes per backend and batch size.", rich_help_panel=BENCH),
-    ] = 5,
+    batch_sizes: Annotated[str, bench_opt("--batch-sizes", help="Batch sizes to time each backend at.")] = "1,8,32",
+    repeats: Annotated[int, bench_opt("--repeats", min=2, help="Timed passes per backend and batch size.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the built-in texts and the bootstrap.")] = 0,
-    save: Annotated[
-        bool,
-        typer.Option("--save/--no-save", help="Remember the recommendation for --backend auto.", rich_help_panel=BENCH),
-    ] = True,
+    save: Annotated[bool, bench_opt("--save/--no-save", help="Remember the recommendation for --backend auto.")] = True,
     json_path: Annotated[
-        str | None,
-        typer.Option("--json", help="Also write every figure as JSON to this file.", rich_help_panel=o.OUTPUT),
+        str | None, o.output_opt("--json", help="Also write every figure as JSON to this file.")
     ] = None,
     *,
     out: OutputOptions,

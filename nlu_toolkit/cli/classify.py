@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
-
-import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
 from nlu_toolkit.cli.render import num, short
 from nlu_toolkit.engine.options import RunOptions
 
-TASK = "Classification"
+task_opt = o.panel("Classification")
 
 
-class Long(str, Enum):
-    truncate = "truncate"
-    window = "window"
+Long = o.choices("Long", "truncate", "window")
 
 
 @output_options()
@@ -29,58 +24,40 @@ def classify_cli(
     model: o.ModelOpt = None,
     labels: Annotated[
         str | None,
-        typer.Option(
+        task_opt(
             "--labels",
             "-l",
             help="Zero-shot: candidate labels, comma-separated. Without --model, uses the embedded MiniLM (offline).",
-            rich_help_panel=TASK,
-            show_default=False,
         ),
     ] = None,
     hypothesis_template: Annotated[
-        str,
-        typer.Option(
-            "--hypothesis-template", help="Zero-shot template; {} is replaced by each label.", rich_help_panel=TASK
-        ),
+        str, task_opt("--hypothesis-template", help="Zero-shot template; {} is replaced by each label.")
     ] = "This example is {}.",
     top_k: Annotated[
-        int | None,
-        typer.Option(
-            "--top-k",
-            "-k",
-            min=1,
-            help="Labels to keep per text (default: all).",
-            rich_help_panel=TASK,
-            show_default=False,
-        ),
+        int | None, task_opt("--top-k", "-k", min=1, help="Labels to keep per text (default: all).")
     ] = None,
     multi_label: Annotated[
         bool | None,
-        typer.Option(
+        task_opt(
             "--multi-label/--single-label",
             help="Independent per-label scores (sigmoid); default: the model's problem_type.",
-            rich_help_panel=TASK,
-            show_default=False,
         ),
     ] = None,
     threshold: Annotated[
         float | None,
-        typer.Option(
+        task_opt(
             "--threshold",
             min=0.0,
             max=1.0,
             help="Multi-label: keep labels scoring at least this (default 0.5; 0.1 cosine for embedding zero-shot).",
-            rich_help_panel=TASK,
-            show_default=False,
         ),
     ] = None,
     long: Annotated[
         Long,
-        typer.Option(
+        task_opt(
             "--long",
             help="Texts over the model's limit: truncate (flagged) or window "
             "(score overlapping windows and pool them).",
-            rich_help_panel=TASK,
         ),
     ] = Long.truncate,
     *,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
-
-import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
@@ -14,14 +11,10 @@ from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.guard import PLOT_SUFFIXES
 
-TASK = "Clustering"
+task_opt = o.panel("Clustering")
 
 
-class Method(str, Enum):
-    kmeans = "kmeans"
-    agglomerative = "agglomerative"
-    community = "community"
-    hdbscan = "hdbscan"
+Method = o.choices("Method", "kmeans", "agglomerative", "community", "hdbscan")
 
 
 @output_options("fmt", "output", "verbose")
@@ -32,63 +25,40 @@ def cluster_cli(
     input_file: o.InputOpt = None,
     embeddings: Annotated[
         str | None,
-        typer.Option(
+        o.input_opt(
             "--embeddings",
             help="Cluster saved vectors (.npy or .parquet from nlu embed); "
             "add --input with the same texts for keywords.",
-            rich_help_panel=o.INPUT,
-            show_default=False,
         ),
     ] = None,
     model: o.ModelOpt = None,
-    method: Annotated[
-        Method, typer.Option("--method", help="Clustering method.", rich_help_panel=TASK)
-    ] = Method.kmeans,
+    method: Annotated[Method, task_opt("--method", help="Clustering method.")] = Method.kmeans,
     k: Annotated[
         str | None,
-        typer.Option(
-            "--k",
-            help="Clusters for kmeans/agglomerative: a number, or 'auto' (k-means, by silhouette; the default).",
-            rich_help_panel=TASK,
-            show_default=False,
+        task_opt(
+            "--k", help="Clusters for kmeans/agglomerative: a number, or 'auto' (k-means, by silhouette; the default)."
         ),
     ] = None,
     threshold: Annotated[
         float | None,
-        typer.Option(
+        task_opt(
             "--threshold",
             help="community: cosine similarity threshold (0.75); agglomerative: cosine distance threshold.",
-            rich_help_panel=TASK,
-            show_default=False,
         ),
     ] = None,
-    min_size: Annotated[
-        int | None,
-        typer.Option(
-            "--min-size", min=1, help="Smallest community / HDBSCAN cluster.", rich_help_panel=TASK, show_default=False
-        ),
-    ] = None,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed for k-means, sampling and the map.", rich_help_panel=TASK)
-    ] = 0,
+    min_size: Annotated[int | None, task_opt("--min-size", min=1, help="Smallest community / HDBSCAN cluster.")] = None,
+    seed: Annotated[int, task_opt("--seed", help="Seed for k-means, sampling and the map.")] = 0,
     summary: Annotated[
         str | None,
-        typer.Option(
+        o.output_opt(
             "--summary",
             help="Write the per-cluster summary (size, keywords, representative "
             "texts) to FILE (.json/.jsonl/.csv); else it is shown on stderr.",
-            rich_help_panel=o.OUTPUT,
-            show_default=False,
         ),
     ] = None,
     plot: Annotated[
         str | None,
-        typer.Option(
-            "--plot",
-            help="Draw a 2-D map coloured by cluster to this PNG (UMAP if installed, else PCA).",
-            rich_help_panel=o.OUTPUT,
-            show_default=False,
-        ),
+        o.output_opt("--plot", help="Draw a 2-D map coloured by cluster to this PNG (UMAP if installed, else PCA)."),
     ] = None,
     *,
     out: OutputOptions,

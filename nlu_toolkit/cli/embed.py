@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from enum import Enum
 from typing import Annotated, Any
-
-import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
@@ -15,43 +12,27 @@ from nlu_toolkit.cli.render import emit, num, short
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 
-EMBED = "Embedding"
-SEARCH = "Search"
+embed_opt = o.panel("Embedding")
+search_opt = o.panel("Search")
 
 
-class Precision(str, Enum):
-    float32 = "float32"
-    int8 = "int8"
-    ubinary = "ubinary"
+Precision = o.choices("Precision", "float32", "int8", "ubinary")
 
 
-class Long(str, Enum):
-    truncate = "truncate"
-    chunk = "chunk"
+Long = o.choices("Long", "truncate", "chunk")
 
 
-class Backend(str, Enum):
-    exact = "exact"
-    usearch = "usearch"
+Backend = o.choices("Backend", "exact", "usearch")
 
 
-NormalizeOpt = Annotated[
-    bool, typer.Option("--normalize/--no-normalize", help="Scale vectors to unit length.", rich_help_panel=EMBED)
-]
+NormalizeOpt = Annotated[bool, embed_opt("--normalize/--no-normalize", help="Scale vectors to unit length.")]
 PrecisionOpt = Annotated[
-    Precision,
-    typer.Option(
-        "--precision",
-        help="float32, or int8/ubinary through sentence-transformers' quantization.",
-        rich_help_panel=EMBED,
-    ),
+    Precision, embed_opt("--precision", help="float32, or int8/ubinary through sentence-transformers' quantization.")
 ]
 LongOpt = Annotated[
     Long,
-    typer.Option(
-        "--long",
-        help="Texts over the model's limit: truncate (flagged) or chunk (overlapping windows, mean-pooled).",
-        rich_help_panel=EMBED,
+    embed_opt(
+        "--long", help="Texts over the model's limit: truncate (flagged) or chunk (overlapping windows, mean-pooled)."
     ),
 ]
 
@@ -96,68 +77,40 @@ def embed_cli(
     long: LongOpt = Long.truncate,
     search: Annotated[
         list[str] | None,
-        typer.Option(
-            "--search",
-            "-s",
-            help="Search mode: a query (repeatable). Needs --corpus FILE or --index DIR.",
-            rich_help_panel=SEARCH,
-            show_default=False,
-        ),
+        search_opt("--search", "-s", help="Search mode: a query (repeatable). Needs --corpus FILE or --index DIR."),
     ] = None,
     queries: Annotated[
         str | None,
-        typer.Option(
-            "--queries",
-            help="Search mode: queries from FILE (a query per line, or csv/jsonl with a text column).",
-            rich_help_panel=SEARCH,
-            show_default=False,
+        search_opt(
+            "--queries", help="Search mode: queries from FILE (a query per line, or csv/jsonl with a text column)."
         ),
     ] = None,
     corpus: Annotated[
-        str | None,
-        typer.Option(
-            "--corpus",
-            help="Search this file (encoded once per call; build an index to reuse it).",
-            rich_help_panel=SEARCH,
-            show_default=False,
-        ),
+        str | None, search_opt("--corpus", help="Search this file (encoded once per call; build an index to reuse it).")
     ] = None,
     index: Annotated[
-        str | None,
-        typer.Option(
-            "--index",
-            help="Search a saved index (nlu index build); only queries are encoded.",
-            rich_help_panel=SEARCH,
-            show_default=False,
-        ),
+        str | None, search_opt("--index", help="Search a saved index (nlu index build); only queries are encoded.")
     ] = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Hits per query.", rich_help_panel=SEARCH)] = 10,
+    top_k: Annotated[int, search_opt("--top-k", "-k", min=1, help="Hits per query.")] = 10,
     rerank: Annotated[
         str | None,
-        typer.Option(
-            "--rerank",
-            help="Re-score the top candidates with this cross-encoder (hub id, folder or preset 'rerank').",
-            rich_help_panel=SEARCH,
-            show_default=False,
+        search_opt(
+            "--rerank", help="Re-score the top candidates with this cross-encoder (hub id, folder or preset 'rerank')."
         ),
     ] = None,
     kind: Annotated[
         Backend,
-        typer.Option(
-            "--index-backend",
-            help="Search backend for --corpus: exact, or usearch (approximate, needs the ann extra).",
-            rich_help_panel=SEARCH,
+        search_opt(
+            "--index-backend", help="Search backend for --corpus: exact, or usearch (approximate, needs the ann extra)."
         ),
     ] = Backend.exact,
     fmt: Annotated[
         str | None,
-        typer.Option(
+        o.output_opt(
             "--format",
             "-f",
             help="Output format: npy, parquet, jsonl, json, csv (default: from --output's "
             "extension, else jsonl); search results: table, json, jsonl, csv.",
-            rich_help_panel=o.OUTPUT,
-            show_default=False,
         ),
     ] = None,
     backend: o.BackendOpt = "torch",

@@ -8,7 +8,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import OutputOptions, output_options, run_options
-from nlu_toolkit.cli.finetune import DATA, LabelColumn, PairColumn, TaskOpt, TextColumn
+from nlu_toolkit.cli.finetune import LabelColumn, PairColumn, TaskOpt, TextColumn, data_opt
 from nlu_toolkit.engine.options import RunOptions
 
 
@@ -17,38 +17,18 @@ from nlu_toolkit.engine.options import RunOptions
 def evaluate_cli(
     task: TaskOpt,
     model: Annotated[
-        str,
-        typer.Option(
-            "--model", "-m", help="Model folder (e.g. from nlu finetune), hub id or preset.", rich_help_panel=o.MODEL
-        ),
+        str, o.model_opt("--model", "-m", help="Model folder (e.g. from nlu finetune), hub id or preset.")
     ],
-    data: Annotated[
-        str,
-        typer.Option("--data", "-d", help="Labelled data, in the formats nlu finetune reads.", rich_help_panel=DATA),
-    ],
+    data: Annotated[str, data_opt("--data", "-d", help="Labelled data, in the formats nlu finetune reads.")],
     text_column: TextColumn = "text",
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = "label",
     threshold: Annotated[
         float, typer.Option("--threshold", min=0.0, max=1.0, help="Multi-label: score needed to predict a label.")
     ] = 0.5,
-    errors: Annotated[
-        str | None,
-        typer.Option(
-            "--errors",
-            help="Write the wrong predictions to FILE (jsonl).",
-            rich_help_panel=o.OUTPUT,
-            show_default=False,
-        ),
-    ] = None,
+    errors: Annotated[str | None, o.output_opt("--errors", help="Write the wrong predictions to FILE (jsonl).")] = None,
     confusion_png: Annotated[
-        str | None,
-        typer.Option(
-            "--confusion-png",
-            help="Classification: draw the confusion matrix to FILE.png.",
-            rich_help_panel=o.OUTPUT,
-            show_default=False,
-        ),
+        str | None, o.output_opt("--confusion-png", help="Classification: draw the confusion matrix to FILE.png.")
     ] = None,
     *,
     out: OutputOptions,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,49 +15,26 @@ from nlu_toolkit.engine.options import RunOptions
 if TYPE_CHECKING:
     from nlu_toolkit.train.progress import TrainProgress
 
-DATA = "Data"
-TRAINING = "Training"
+data_opt = o.panel("Data")
+training_opt = o.panel("Training")
 
 
-class Task(str, Enum):
-    classification = "classification"
-    multilabel = "multilabel"
-    ner = "ner"
-    qa = "qa"
-    embedding = "embedding"
-    seq2seq = "seq2seq"
+Task = o.choices("Task", "classification", "multilabel", "ner", "qa", "embedding", "seq2seq")
 
 
-class Precision(str, Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
+Precision = o.choices("Precision", "auto", "fp32", "bf16", "fp16")
 
 
 TaskOpt = Annotated[Task, typer.Option("--task", "-t", help="What to train (or score) the model for.")]
 TextColumn = Annotated[
     str,
-    typer.Option(
-        "--text-column",
-        help="Column holding the text (falls back to sentence/review/...; seq2seq: the source).",
-        rich_help_panel=DATA,
-    ),
+    data_opt("--text-column", help="Column holding the text (falls back to sentence/review/...; seq2seq: the source)."),
 ]
 PairColumn = Annotated[
-    str | None,
-    typer.Option(
-        "--text-pair-column",
-        help="Second text column (sentence pairs; embeddings: sentence2).",
-        rich_help_panel=DATA,
-        show_default=False,
-    ),
+    str | None, data_opt("--text-pair-column", help="Second text column (sentence pairs; embeddings: sentence2).")
 ]
 LabelColumn = Annotated[
-    str,
-    typer.Option(
-        "--label-column", help="Column holding the label(s) or score (seq2seq: the target).", rich_help_panel=DATA
-    ),
+    str, data_opt("--label-column", help="Column holding the label(s) or score (seq2seq: the target).")
 ]
 
 
@@ -69,29 +45,23 @@ def finetune_cli(
     task: TaskOpt,
     train: Annotated[
         str,
-        typer.Option(
+        data_opt(
             "--train",
             help="Training data: csv/tsv/jsonl/json/parquet; CoNLL for ner; SQuAD json for qa; STS-B or pairs for "
             "embedding; source/target pairs for seq2seq.",
-            rich_help_panel=DATA,
         ),
     ],
     output_dir: Annotated[
         str, typer.Option("--output", "-o", help="Folder for the model, metrics.json, curve and model card.")
     ],
-    eval_file: Annotated[
-        str | None,
-        typer.Option("--eval", help="Evaluation data, scored each epoch.", rich_help_panel=DATA, show_default=False),
-    ] = None,
+    eval_file: Annotated[str | None, data_opt("--eval", help="Evaluation data, scored each epoch.")] = None,
     eval_split: Annotated[
         float | None,
-        typer.Option(
+        data_opt(
             "--eval-split",
             min=0.0,
             max=1.0,
             help="Hold out this fraction of --train for evaluation when there is no --eval file.",
-            rich_help_panel=DATA,
-            show_default=False,
         ),
     ] = None,
     text_column: TextColumn = "text",
@@ -99,148 +69,85 @@ def finetune_cli(
     label_column: LabelColumn = "label",
     model: Annotated[
         str | None,
-        typer.Option(
+        o.model_opt(
             "--model",
             "-m",
             help="Base model: hub id or local folder (default: the embedded all-MiniLM-L6-v2, offline; "
             "seq2seq needs a seq2seq model, e.g. t5-small or a local folder).",
-            rich_help_panel=o.MODEL,
-            show_default=False,
         ),
     ] = None,
-    epochs: Annotated[
-        float, typer.Option("--epochs", min=0.0, help="Passes over the data.", rich_help_panel=TRAINING)
-    ] = 3.0,
+    epochs: Annotated[float, training_opt("--epochs", min=0.0, help="Passes over the data.")] = 3.0,
     lr: Annotated[
-        float | None,
-        typer.Option(
-            "--lr",
-            help="Peak learning rate (default 5e-5; 1e-4 for ner, 2e-5 for embeddings).",
-            rich_help_panel=TRAINING,
-            show_default=False,
-        ),
+        float | None, training_opt("--lr", help="Peak learning rate (default 5e-5; 1e-4 for ner, 2e-5 for embeddings).")
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option(
-            "--batch-size",
-            "-b",
-            min=1,
-            help="Examples per step, per device (default 16; 32 for embeddings).",
-            rich_help_panel=TRAINING,
-            show_default=False,
+        training_opt(
+            "--batch-size", "-b", min=1, help="Examples per step, per device (default 16; 32 for embeddings)."
         ),
     ] = None,
     max_length: Annotated[
         int | None,
-        typer.Option(
-            "--max-length",
-            min=8,
-            help="Token limit (default 256; 384 for qa; 512 source tokens for seq2seq).",
-            rich_help_panel=TRAINING,
-            show_default=False,
+        training_opt(
+            "--max-length", min=8, help="Token limit (default 256; 384 for qa; 512 source tokens for seq2seq)."
         ),
     ] = None,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed for the new head, shuffling and splits.", rich_help_panel=TRAINING)
-    ] = 42,
+    seed: Annotated[int, training_opt("--seed", help="Seed for the new head, shuffling and splits.")] = 42,
     patience: Annotated[
         int | None,
-        typer.Option(
-            "--patience",
-            min=1,
-            help="Early stopping: evaluations without improvement before stopping.",
-            rich_help_panel=TRAINING,
-            show_default=False,
-        ),
+        training_opt("--patience", min=1, help="Early stopping: evaluations without improvement before stopping."),
     ] = None,
     metric: Annotated[
         str | None,
-        typer.Option(
+        training_opt(
             "--metric",
             help="Metric for early stopping and the best model (default: accuracy, micro_f1, f1, f1, spearman, "
             "rougeL; use bleu for translation).",
-            rich_help_panel=TRAINING,
-            show_default=False,
         ),
     ] = None,
     max_steps: Annotated[
-        int | None,
-        typer.Option(
-            "--max-steps",
-            min=1,
-            help="Stop after this many steps (smoke runs).",
-            rich_help_panel=TRAINING,
-            show_default=False,
-        ),
+        int | None, training_opt("--max-steps", min=1, help="Stop after this many steps (smoke runs).")
     ] = None,
     warmup: Annotated[
-        float,
-        typer.Option(
-            "--warmup", min=0.0, max=0.99, help="Warm-up, as a fraction of the steps.", rich_help_panel=TRAINING
-        ),
+        float, training_opt("--warmup", min=0.0, max=0.99, help="Warm-up, as a fraction of the steps.")
     ] = 0.1,
     gradient_accumulation: Annotated[
-        int,
-        typer.Option(
-            "--gradient-accumulation", min=1, help="Steps to accumulate before each update.", rich_help_panel=TRAINING
-        ),
+        int, training_opt("--gradient-accumulation", min=1, help="Steps to accumulate before each update.")
     ] = 1,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from the last checkpoint in OUTPUT.", rich_help_panel=TRAINING)
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a model already in OUTPUT.", rich_help_panel=TRAINING)
-    ] = False,
+    resume: Annotated[bool, training_opt("--resume", help="Continue from the last checkpoint in OUTPUT.")] = False,
+    overwrite: Annotated[bool, training_opt("--overwrite", help="Replace a model already in OUTPUT.")] = False,
     keep_checkpoints: Annotated[
-        bool,
-        typer.Option(
-            "--keep-checkpoints", help="Keep OUTPUT/checkpoints after a successful run.", rich_help_panel=TRAINING
-        ),
+        bool, training_opt("--keep-checkpoints", help="Keep OUTPUT/checkpoints after a successful run.")
     ] = False,
     lora: Annotated[
         bool,
-        typer.Option(
-            "--lora",
-            help="Train LoRA adapters (pip install 'nlu-toolkit[peft]'); saves the merged model.",
-            rich_help_panel=TRAINING,
-        ),
+        training_opt("--lora", help="Train LoRA adapters (pip install 'nlu-toolkit[peft]'); saves the merged model."),
     ] = False,
     loss: Annotated[
         str | None,
-        typer.Option(
+        training_opt(
             "--loss",
             help="Embeddings: cosine (scored pairs, default), cosent, angle; mnrl (anchor/positive pairs, default).",
-            rich_help_panel=TRAINING,
-            show_default=False,
         ),
     ] = None,
-    lora_rank: Annotated[int, typer.Option("--lora-rank", min=1, help="LoRA rank r.", rich_help_panel=TRAINING)] = 8,
+    lora_rank: Annotated[int, training_opt("--lora-rank", min=1, help="LoRA rank r.")] = 8,
     max_target_length: Annotated[
         int,
-        typer.Option(
+        training_opt(
             "--max-target-length",
             min=1,
             help="Seq2seq: target token limit, and the generation limit saved with the model.",
-            rich_help_panel=TRAINING,
         ),
     ] = 128,
     source_prefix: Annotated[
         str | None,
-        typer.Option(
+        data_opt(
             "--source-prefix",
             help='Seq2seq: text put before every source, e.g. "summarize: " for T5 (saved in the config).',
-            rich_help_panel=DATA,
-            show_default=False,
         ),
     ] = None,
     precision: Annotated[
-        Precision,
-        typer.Option(
-            "--precision",
-            help="auto: bf16/fp16 mixed precision on a CUDA GPU, fp32 elsewhere.",
-            rich_help_panel=o.MODEL,
-        ),
+        Precision, o.model_opt("--precision", help="auto: bf16/fp16 mixed precision on a CUDA GPU, fp32 elsewhere.")
     ] = Precision.auto,
     *,
     out: OutputOptions,

@@ -12,7 +12,7 @@ from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, 
 from nlu_toolkit.cli.render import short
 from nlu_toolkit.engine.options import RunOptions
 
-TASK = "Generation"
+task_opt = o.panel("Generation")
 
 
 @output_options("fmt", "output", "verbose")
@@ -25,25 +25,14 @@ def generate_cli(
     ] = None,
     input_file: o.InputOpt = None,
     model: o.ModelOpt = None,
-    max_new_tokens: Annotated[
-        int, typer.Option("--max-new-tokens", "-n", min=1, help="Tokens to add.", rich_help_panel=TASK)
-    ] = 50,
-    do_sample: Annotated[
-        bool, typer.Option("--do-sample", help="Sample instead of greedy decoding.", rich_help_panel=TASK)
-    ] = False,
-    temperature: Annotated[
-        float, typer.Option("--temperature", min=0.0, help="Sampling temperature.", rich_help_panel=TASK)
-    ] = 1.0,
-    top_p: Annotated[
-        float, typer.Option("--top-p", min=0.0, max=1.0, help="Nucleus sampling mass.", rich_help_panel=TASK)
-    ] = 1.0,
+    max_new_tokens: Annotated[int, task_opt("--max-new-tokens", "-n", min=1, help="Tokens to add.")] = 50,
+    do_sample: Annotated[bool, task_opt("--do-sample", help="Sample instead of greedy decoding.")] = False,
+    temperature: Annotated[float, task_opt("--temperature", min=0.0, help="Sampling temperature.")] = 1.0,
+    top_p: Annotated[float, task_opt("--top-p", min=0.0, max=1.0, help="Nucleus sampling mass.")] = 1.0,
     num_return_sequences: Annotated[
-        int, typer.Option("--num-return-sequences", min=1, help="Continuations per prompt.", rich_help_panel=TASK)
+        int, task_opt("--num-return-sequences", min=1, help="Continuations per prompt.")
     ] = 1,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help="Seed the sampler: the same seed gives the same text.", rich_help_panel=TASK),
-    ] = None,
+    seed: Annotated[int | None, task_opt("--seed", help="Seed the sampler: the same seed gives the same text.")] = None,
     *,
     out: OutputOptions,
     source: InputOptions,

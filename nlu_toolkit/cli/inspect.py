@@ -5,15 +5,13 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
-import typer
-
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, output_options, run_options
 from nlu_toolkit.cli.render import print_summary, short
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.io.guard import PLOT_SUFFIXES
 
-TASK = "Inspect"
+task_opt = o.panel("Inspect")
 #: Vector dimensions shown in the --vectors table.
 SHOWN_DIMS = 4
 
@@ -24,70 +22,49 @@ def inspect_cli(
     texts: o.TextsArg = None,
     attention: Annotated[
         str | None,
-        typer.Option(
+        task_opt(
             "--attention",
             help="Draw the attention heatmap of one text to FILE (.png, .svg or .pdf), tokens on both axes.",
-            rich_help_panel=TASK,
-            show_default=False,
         ),
     ] = None,
     layer: Annotated[
         int | None,
-        typer.Option(
+        task_opt(
             "--layer",
             help="Layer for --attention, --vectors and --similarity, from 0; negative counts from the end "
             "(default: the last).",
-            rich_help_panel=TASK,
-            show_default=False,
         ),
     ] = None,
     head: Annotated[
-        int | None,
-        typer.Option(
-            "--head",
-            help="Attention head for --attention (default: the mean of all heads).",
-            rich_help_panel=TASK,
-            show_default=False,
-        ),
+        int | None, task_opt("--head", help="Attention head for --attention (default: the mean of all heads).")
     ] = None,
     vectors: Annotated[
         bool,
-        typer.Option(
+        task_opt(
             "--vectors",
             help=f"Show each token's contextual vector (first {SHOWN_DIMS} dimensions and norm; "
             "json/jsonl: the whole vector).",
-            rich_help_panel=TASK,
         ),
     ] = False,
     vectors_out: Annotated[
-        str | None,
-        typer.Option(
-            "--vectors-out",
-            help="Save one text's token vectors as FILE.npy, shape (tokens, hidden).",
-            rich_help_panel=TASK,
-            show_default=False,
-        ),
+        str | None, task_opt("--vectors-out", help="Save one text's token vectors as FILE.npy, shape (tokens, hidden).")
     ] = None,
     similarity: Annotated[
         str | None,
-        typer.Option(
+        task_opt(
             "--similarity",
             help="Given two texts: cosine of WORD's contextual vectors in each (sub-tokens mean-pooled), "
             "and of the two texts' mean vectors.",
-            rich_help_panel=TASK,
-            show_default=False,
             metavar="WORD",
         ),
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option(
+        o.model_opt(
             "--model",
             "-m",
             help="Hub id, local folder (transformers or sentence-transformers) or 'embedded' "
             "(default: the embedded all-MiniLM-L6-v2, offline).",
-            rich_help_panel=o.MODEL,
-            show_default=False,
         ),
     ] = None,
     *,

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
-
-import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
 from nlu_toolkit.cli.render import short
 from nlu_toolkit.engine.options import RunOptions
 
-TASK = "Entities"
+task_opt = o.panel("Entities")
 
 
-class Aggregation(str, Enum):
-    none = "none"
-    simple = "simple"
-    first = "first"
-    average = "average"
-    max = "max"
+Aggregation = o.choices("Aggregation", "none", "simple", "first", "average", "max")
 
 
 @output_options()
@@ -32,22 +24,19 @@ def ner_cli(
     model: o.ModelOpt = None,
     aggregation: Annotated[
         Aggregation,
-        typer.Option(
+        task_opt(
             "--aggregation",
             "-a",
             help="How subword tokens become entities: none (raw tags per token), "
             "simple, or word-level first/average/max.",
-            rich_help_panel=TASK,
         ),
     ] = Aggregation.first,
     stride: Annotated[
         int | None,
-        typer.Option(
+        task_opt(
             "--stride",
             min=0,
             help="Tokens shared by overlapping windows of long texts (default: a quarter of the window).",
-            rich_help_panel=TASK,
-            show_default=False,
         ),
     ] = None,
     *,

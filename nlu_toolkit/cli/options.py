@@ -6,8 +6,9 @@ Nothing heavy is imported here: ``nlu --help`` must stay fast.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,27 +20,35 @@ OUTPUT = "Output"
 MODEL = "Model and speed"
 
 
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
+def panel(name: str) -> Callable[..., Any]:
+    """A ``typer.Option`` factory for the help panel ``name``, so a declaration fits on a line.
+
+    ``task_opt = panel("Classification")`` then ``task_opt("--top-k", min=1, help=...)``.
+    """
+
+    def option(*decls: str, **settings: Any) -> Any:
+        return typer.Option(*decls, rich_help_panel=name, **settings)
+
+    return option
 
 
-class InputFormat(str, Enum):
-    txt = "txt"
-    csv = "csv"
-    tsv = "tsv"
-    jsonl = "jsonl"
-    json = "json"
-    parquet = "parquet"
+def choices(name: str, *values: str) -> Any:
+    """A str ``Enum`` named ``name`` whose members are ``values``: typer lists and checks them."""
+    return Enum(name, {value: value for value in values}, type=str)
 
 
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
+input_opt = panel(INPUT)
+output_opt = panel(OUTPUT)
+model_opt = panel(MODEL)
+
+
+OutputFormat = choices("OutputFormat", "table", "json", "jsonl", "csv")
+
+
+InputFormat = choices("InputFormat", "txt", "csv", "tsv", "jsonl", "json", "parquet")
+
+
+Device = choices("Device", "auto", "cpu", "cuda", "mps")
 
 
 TextsArg = Annotated[
@@ -48,85 +57,46 @@ TextsArg = Annotated[
 ]
 InputOpt = Annotated[
     str | None,
-    typer.Option(
-        "--input",
-        "-i",
-        help="Read texts from FILE: txt (a text per line), csv, tsv, jsonl, json or parquet.",
-        rich_help_panel=INPUT,
-        show_default=False,
-    ),
+    input_opt("--input", "-i", help="Read texts from FILE: txt (a text per line), csv, tsv, jsonl, json or parquet."),
 ]
-TextColumnOpt = Annotated[str, typer.Option("--text-column", help="Column holding the text.", rich_help_panel=INPUT)]
+TextColumnOpt = Annotated[str, input_opt("--text-column", help="Column holding the text.")]
 IdColumnOpt = Annotated[
     str | None,
-    typer.Option(
+    input_opt(
         "--id-column",
         help="Column holding record ids (default: an 'id' column if present, else the row number from 0).",
-        rich_help_panel=INPUT,
     ),
 ]
 InputFormatOpt = Annotated[
-    InputFormat | None,
-    typer.Option(
-        "--input-format", help="Input format (default: from the extension; stdin: txt).", rich_help_panel=INPUT
-    ),
+    InputFormat | None, input_opt("--input-format", help="Input format (default: from the extension; stdin: txt).")
 ]
-EncodingOpt = Annotated[str, typer.Option("--encoding", help="Encoding of text input files.", rich_help_panel=INPUT)]
-MaxCharsOpt = Annotated[
-    int,
-    typer.Option("--max-chars", min=1, help="Refuse texts longer than this many characters.", rich_help_panel=INPUT),
-]
+EncodingOpt = Annotated[str, input_opt("--encoding", help="Encoding of text input files.")]
+MaxCharsOpt = Annotated[int, input_opt("--max-chars", min=1, help="Refuse texts longer than this many characters.")]
 
 FormatOpt = Annotated[
     OutputFormat | None,
-    typer.Option(
+    output_opt(
         "--format",
         "-f",
         help="Output format (default: table on a terminal, jsonl when piped, else from --output's extension).",
-        rich_help_panel=OUTPUT,
-        show_default=False,
     ),
 ]
 OutputOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--output",
-        "-o",
-        help="Write results to FILE (atomically) instead of stdout.",
-        rich_help_panel=OUTPUT,
-        show_default=False,
-    ),
+    str | None, output_opt("--output", "-o", help="Write results to FILE (atomically) instead of stdout.")
 ]
 VerboseOpt = Annotated[
-    bool,
-    typer.Option(
-        "--verbose", "-v", help="Log the model that ran, and library warnings, to stderr.", rich_help_panel=OUTPUT
-    ),
+    bool, output_opt("--verbose", "-v", help="Log the model that ran, and library warnings, to stderr.")
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.", rich_help_panel=OUTPUT)]
+QuietOpt = Annotated[bool, output_opt("--quiet", help="No progress bar.")]
 
 ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        "-m",
-        help="Hub id, local folder, preset name (nlu models list) or 'embedded'.",
-        rich_help_panel=MODEL,
-        show_default=False,
-    ),
+    str | None, model_opt("--model", "-m", help="Hub id, local folder, preset name (nlu models list) or 'embedded'.")
 ]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="Where to run the model.", rich_help_panel=MODEL)]
-BatchSizeOpt = Annotated[
-    int, typer.Option("--batch-size", "-b", min=1, help="Inputs per forward pass.", rich_help_panel=MODEL)
-]
-MaxLengthOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--max-length", min=8, help="Lower the model's token limit.", rich_help_panel=MODEL, show_default=False
-    ),
-]
+DeviceOpt = Annotated[Device, model_opt("--device", help="Where to run the model.")]
+BatchSizeOpt = Annotated[int, model_opt("--batch-size", "-b", min=1, help="Inputs per forward pass.")]
+MaxLengthOpt = Annotated[int | None, model_opt("--max-length", min=8, help="Lower the model's token limit.")]
 TrustRemoteCodeOpt = Annotated[
-    bool, typer.Option("--trust-remote-code", help="Allow code shipped with a hub model to run.", rich_help_panel=MODEL)
+    bool, model_opt("--trust-remote-code", help="Allow code shipped with a hub model to run.")
 ]
 
 
@@ -146,7 +116,7 @@ def _backend_value(value: str | None) -> str | None:
 
 BackendOpt = Annotated[
     str,
-    typer.Option(
+    model_opt(
         "--backend",
         "--runtime",
         metavar="[torch|onnx|openvino|auto]",
@@ -154,7 +124,6 @@ BackendOpt = Annotated[
         help="Run the model in torch, ONNX Runtime or OpenVINO (pip install 'nlu-toolkit[onnx]' / '[openvino]'; "
         "exported once, cached, checked against torch, torch runs if it disagrees), or auto: the fastest that "
         "'nlu bench' measured here.",
-        rich_help_panel=MODEL,
     ),
 ]
 
@@ -178,20 +147,8 @@ def split_backend(backend: str, index_backend: str) -> tuple[str, str]:
 
 QuantizeOpt = Annotated[
     str | None,
-    typer.Option(
-        "--quantize",
-        help="int8: dynamic int8 quantization of the ONNX graph (with --backend onnx or auto).",
-        rich_help_panel=MODEL,
-        show_default=False,
-    ),
+    model_opt("--quantize", help="int8: dynamic int8 quantization of the ONNX graph (with --backend onnx or auto)."),
 ]
 ThreadsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--threads",
-        min=1,
-        help="CPU threads for inference (default: all cores).",
-        rich_help_panel=MODEL,
-        show_default=False,
-    ),
+    int | None, model_opt("--threads", min=1, help="CPU threads for inference (default: all cores).")
 ]

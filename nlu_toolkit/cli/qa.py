@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-import typer
-
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
 from nlu_toolkit.cli.render import num, short
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 
-TASK = "Question answering"
+task_opt = o.panel("Question answering")
 
 
 # No --text-column (questions and contexts have their own columns); --max-length is QA's own
@@ -23,68 +21,38 @@ TASK = "Question answering"
 @run_options("device", "batch_size", "trust_remote_code", "backend", "quantize", "threads", batch_size=16)
 def qa_cli(
     question: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--question", "-Q", help="A question; repeat for several.", rich_help_panel=o.INPUT, show_default=False
-        ),
+        list[str] | None, o.input_opt("--question", "-Q", help="A question; repeat for several.")
     ] = None,
     questions_file: Annotated[
         str | None,
-        typer.Option(
-            "--questions",
-            help="Questions from FILE: a question per line, or csv/jsonl with a question column.",
-            rich_help_panel=o.INPUT,
-            show_default=False,
+        o.input_opt(
+            "--questions", help="Questions from FILE: a question per line, or csv/jsonl with a question column."
         ),
     ] = None,
-    context: Annotated[
-        str | None,
-        typer.Option(
-            "--context", "-c", help="The context to answer from.", rich_help_panel=o.INPUT, show_default=False
-        ),
-    ] = None,
+    context: Annotated[str | None, o.input_opt("--context", "-c", help="The context to answer from.")] = None,
     context_file: Annotated[
-        str | None,
-        typer.Option(
-            "--context-file",
-            help="Read the context from FILE ('-' for stdin).",
-            rich_help_panel=o.INPUT,
-            show_default=False,
-        ),
+        str | None, o.input_opt("--context-file", help="Read the context from FILE ('-' for stdin).")
     ] = None,
     input_file: Annotated[
         str | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help="Batch mode: csv/tsv/jsonl/parquet rows with question and context columns.",
-            rich_help_panel=o.INPUT,
-            show_default=False,
-        ),
+        o.input_opt("--input", "-i", help="Batch mode: csv/tsv/jsonl/parquet rows with question and context columns."),
     ] = None,
-    question_column: Annotated[str, typer.Option("--question-column", rich_help_panel=o.INPUT)] = "question",
-    context_column: Annotated[str, typer.Option("--context-column", rich_help_panel=o.INPUT)] = "context",
+    question_column: Annotated[str, o.input_opt("--question-column")] = "question",
+    context_column: Annotated[str, o.input_opt("--context-column")] = "context",
     model: o.ModelOpt = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Answers per question.", rich_help_panel=TASK)] = 1,
-    max_answer_len: Annotated[
-        int, typer.Option("--max-answer-len", min=1, help="Longest answer, in tokens.", rich_help_panel=TASK)
-    ] = 30,
+    top_k: Annotated[int, task_opt("--top-k", "-k", min=1, help="Answers per question.")] = 1,
+    max_answer_len: Annotated[int, task_opt("--max-answer-len", min=1, help="Longest answer, in tokens.")] = 30,
     doc_stride: Annotated[
         int | None,
-        typer.Option(
-            "--doc-stride",
-            min=0,
-            help="Tokens shared by windows of a long context (default: min(128, max-length/4)).",
-            rich_help_panel=TASK,
-            show_default=False,
+        task_opt(
+            "--doc-stride", min=0, help="Tokens shared by windows of a long context (default: min(128, max-length/4))."
         ),
     ] = None,
     allow_impossible: Annotated[
-        bool, typer.Option("--allow-impossible", help="Allow 'no answer' (SQuAD v2 style).", rich_help_panel=TASK)
+        bool, task_opt("--allow-impossible", help="Allow 'no answer' (SQuAD v2 style).")
     ] = False,
     max_length: Annotated[
-        int,
-        typer.Option("--max-length", min=16, help="Tokens per window (question + context).", rich_help_panel=o.MODEL),
+        int, o.model_opt("--max-length", min=16, help="Tokens per window (question + context).")
     ] = 384,
     *,
     out: OutputOptions,
@@ -138,16 +106,17 @@ def qa_cli(
 
 
 def _records(
-    question,
-    questions_file,
-    context,
-    context_file,
-    input_file,
-    question_column,
-    context_column,
+    question: list[str] | None,
+    questions_file: str | None,
+    context: str | None,
+    context_file: str | None,
+    input_file: str | None,
+    question_column: str,
+    context_column: str,
     source: InputOptions,
-    progress,
+    progress: Any,
 ) -> Iterator[dict[str, Any]]:
+    """The question/context records: rows of ``input_file``, or the questions paired with one context."""
     from nlu_toolkit.io.readers import read_text_file
 
     if input_file is not None:

@@ -6,10 +6,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
-from enum import Enum
 from typing import Annotated, Any
-
-import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import OutputOptions, output_options
@@ -27,77 +24,61 @@ from nlu_toolkit.serve.config import (
     SERVE_TASKS,
 )
 
-TASKS = "Tasks and models"
-BATCHING = "Batching"
-LIMITS = "Limits and access"
-SERVER = "Server"
+tasks_opt = o.panel("Tasks and models")
+batching_opt = o.panel("Batching")
+limits_opt = o.panel("Limits and access")
+server_opt = o.panel("Server")
 
 
 # The choices and defaults are the config's own (nlu_toolkit.serve.config imports nothing heavy).
-ServeTask = Enum("ServeTask", {task: task for task in SERVE_TASKS}, type=str)  # type: ignore[misc]
+ServeTask = o.choices("ServeTask", *SERVE_TASKS)
 
 
 def _wait_opt(flag: str, help: str) -> Any:
     """A batching wait in milliseconds, 0 to 10 s."""
-    return typer.Option(flag, min=0.0, max=10_000.0, help=help, rich_help_panel=BATCHING)
+    return batching_opt(flag, min=0.0, max=10_000.0, help=help)
 
 
 def _limit_opt(flag: str, help: str) -> Any:
     """A request bound: a positive whole number."""
-    return typer.Option(flag, min=1, help=help, rich_help_panel=LIMITS)
+    return limits_opt(flag, min=1, help=help)
 
 
 @output_options("verbose")
 def serve_cli(
     host: Annotated[
         str,
-        typer.Option(
+        server_opt(
             "--host",
             help="Interface to bind. The default takes connections from this machine only; "
             "0.0.0.0 opens the API to the network (use --api-key).",
-            rich_help_panel=SERVER,
         ),
     ] = DEFAULT_HOST,
-    port: Annotated[
-        int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.", rich_help_panel=SERVER)
-    ] = DEFAULT_PORT,
+    port: Annotated[int, server_opt("--port", "-p", min=0, max=65535, help="Port to listen on.")] = DEFAULT_PORT,
     task: Annotated[
         list[ServeTask] | None,
-        typer.Option(
-            "--task",
-            "-t",
-            help="Serve this task (repeatable); each must load. Default: every task that loads offline.",
-            rich_help_panel=TASKS,
-            show_default=False,
+        tasks_opt(
+            "--task", "-t", help="Serve this task (repeatable); each must load. Default: every task that loads offline."
         ),
     ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option(
+        tasks_opt(
             "--model",
             "-m",
             help="TASK=SPEC (repeatable): the model for a task (folder, hub id, preset or 'embedded'); "
             "a bare SPEC goes with a single --task.",
-            rich_help_panel=TASKS,
-            show_default=False,
         ),
     ] = None,
     index: Annotated[
-        str | None,
-        typer.Option(
-            "--index",
-            help="Serve /search on this index folder (nlu index build).",
-            rich_help_panel=TASKS,
-            show_default=False,
-        ),
+        str | None, tasks_opt("--index", help="Serve /search on this index folder (nlu index build).")
     ] = None,
     device: o.DeviceOpt = o.Device.auto,
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
     threads: o.ThreadsOpt = None,
     max_batch_size: Annotated[
-        int,
-        typer.Option("--max-batch-size", min=1, help="Items gathered into one library call.", rich_help_panel=BATCHING),
+        int, batching_opt("--max-batch-size", min=1, help="Items gathered into one library call.")
     ] = DEFAULT_MAX_BATCH_SIZE,
     max_wait_ms: Annotated[
         float,
@@ -109,20 +90,18 @@ def serve_cli(
     ] = DEFAULT_IDLE_MS,
     batch_size: Annotated[
         int,
-        typer.Option(
+        batching_opt(
             "--batch-size",
             "-b",
             min=1,
             help="Texts per forward pass within a gathered batch (on a CPU, mixed lengths share packed rows).",
-            rich_help_panel=BATCHING,
         ),
     ] = DEFAULT_BATCH_SIZE,
     batching: Annotated[
         bool,
-        typer.Option(
+        batching_opt(
             "--batching/--no-batching",
             help="Gather concurrent requests into batches; --no-batching runs them one at a time (to compare).",
-            rich_help_panel=BATCHING,
         ),
     ] = True,
     max_body_bytes: Annotated[
@@ -140,18 +119,14 @@ def serve_cli(
     ] = DEFAULT_MAX_WORK,
     api_key: Annotated[
         str | None,
-        typer.Option(
+        limits_opt(
             "--api-key",
             envvar="NLU_API_KEY",
             help="Require 'Authorization: Bearer KEY' on every endpoint but /health and the docs. "
             "Prefer the environment variable: a command line is visible to other users.",
-            rich_help_panel=LIMITS,
-            show_default=False,
         ),
     ] = None,
-    access_log: Annotated[
-        bool, typer.Option("--access-log", help="Log every request to stderr.", rich_help_panel=SERVER)
-    ] = False,
+    access_log: Annotated[bool, server_opt("--access-log", help="Log every request to stderr.")] = False,
     *,
     out: OutputOptions,
 ) -> None:

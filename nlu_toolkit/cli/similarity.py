@@ -19,16 +19,10 @@ def similarity_cli(
     a: Annotated[str | None, typer.Argument(help="First text.", show_default=False)] = None,
     b: Annotated[str | None, typer.Argument(help="Second text.", show_default=False)] = None,
     pairs: Annotated[
-        str | None,
-        typer.Option(
-            "--pairs",
-            help="Score every row of FILE (csv/tsv/jsonl/parquet with columns a, b).",
-            rich_help_panel=o.INPUT,
-            show_default=False,
-        ),
+        str | None, o.input_opt("--pairs", help="Score every row of FILE (csv/tsv/jsonl/parquet with columns a, b).")
     ] = None,
-    a_column: Annotated[str, typer.Option("--a-column", rich_help_panel=o.INPUT)] = "a",
-    b_column: Annotated[str, typer.Option("--b-column", rich_help_panel=o.INPUT)] = "b",
+    a_column: Annotated[str, o.input_opt("--a-column")] = "a",
+    b_column: Annotated[str, o.input_opt("--b-column")] = "b",
     encoding: o.EncodingOpt = "utf-8",
     model: o.ModelOpt = None,
     *,

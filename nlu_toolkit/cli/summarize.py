@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-import typer
-
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
 from nlu_toolkit.cli.render import short
@@ -14,42 +12,21 @@ from nlu_toolkit.engine.options import RunOptions
 if TYPE_CHECKING:
     from nlu_toolkit.tasks.generate import Summarizer, Translator
 
-TASK = "Generation"
+task_opt = o.panel("Generation")
 
 MinLengthOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--min-length",
-        min=0,
-        help="Shortest output, in tokens (default: the model's).",
-        rich_help_panel=TASK,
-        show_default=False,
-    ),
+    int | None, task_opt("--min-length", min=0, help="Shortest output, in tokens (default: the model's).")
 ]
 MaxLengthOutOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--max-length",
-        min=1,
-        help="Longest output, in tokens (default: the model's).",
-        rich_help_panel=TASK,
-        show_default=False,
-    ),
+    int | None, task_opt("--max-length", min=1, help="Longest output, in tokens (default: the model's).")
 ]
-NumBeamsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--num-beams", min=1, help="Beam width (default: the model's).", rich_help_panel=TASK, show_default=False
-    ),
-]
+NumBeamsOpt = Annotated[int | None, task_opt("--num-beams", min=1, help="Beam width (default: the model's).")]
 MaxInputOpt = Annotated[
     int | None,
-    typer.Option(
+    o.model_opt(
         "--max-input-length",
         min=8,
         help="Lower the encoder's input limit; longer texts are split into chunks that fit.",
-        rich_help_panel=o.MODEL,
-        show_default=False,
     ),
 ]
 
@@ -121,26 +98,12 @@ def translate_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
     # Not `source`: that name is the input bundle's. The library's {=source} still renders as --source.
-    source_lang: Annotated[
-        str | None,
-        typer.Option(
-            "--source", "-s", help="Source language code (e.g. en).", rich_help_panel=TASK, show_default=False
-        ),
-    ] = None,
-    target_lang: Annotated[
-        str | None,
-        typer.Option(
-            "--target", "-t", help="Target language code (e.g. de).", rich_help_panel=TASK, show_default=False
-        ),
-    ] = None,
+    source_lang: Annotated[str | None, task_opt("--source", "-s", help="Source language code (e.g. en).")] = None,
+    target_lang: Annotated[str | None, task_opt("--target", "-t", help="Target language code (e.g. de).")] = None,
     model: Annotated[
         str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Any seq2seq translation model (default: Helsinki-NLP/opus-mt-SOURCE-TARGET).",
-            rich_help_panel=o.MODEL,
-            show_default=False,
+        o.model_opt(
+            "--model", "-m", help="Any seq2seq translation model (default: Helsinki-NLP/opus-mt-SOURCE-TARGET)."
         ),
     ] = None,
     max_length: MaxLengthOutOpt = None,

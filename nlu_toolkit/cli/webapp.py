@@ -15,7 +15,7 @@ import typer
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import OutputOptions, output_options
 
-SERVER = "Server"
+server_opt = o.panel("Server")
 
 
 def _model_opt(flag: str, help: str) -> Any:
@@ -26,21 +26,16 @@ def _model_opt(flag: str, help: str) -> Any:
 def app_cli(
     index: Annotated[
         str | None,
-        typer.Option(
+        o.input_opt(
             "--index",
             help="Index folder (from nlu index build) for the search tab; its documents are also the default corpus "
             "to cluster. Without it, the tabs take a pasted or uploaded corpus.",
-            rich_help_panel=o.INPUT,
-            show_default=False,
         ),
     ] = None,
     host: Annotated[
-        str,
-        typer.Option("--host", help="Address to bind; 0.0.0.0 exposes the app to the network.", rich_help_panel=SERVER),
+        str, server_opt("--host", help="Address to bind; 0.0.0.0 exposes the app to the network.")
     ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.", rich_help_panel=SERVER)
-    ] = 7860,
+    port: Annotated[int, server_opt("--port", min=1, max=65535, help="Port to listen on.")] = 7860,
     classify_model: Annotated[
         str | None,
         _model_opt(

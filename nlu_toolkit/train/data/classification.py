@@ -6,39 +6,25 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import TrainingDataError
+from nlu_toolkit.train.data import tables as t
 from nlu_toolkit.train.data.labels import _label_index, _label_name, _label_names
-from nlu_toolkit.train.data.tables import (
-    _classlabel_names,
-    _column,
-    _Columns,
-    _datasets,
-    _features,
-    _from_dict,
-    _list_of,
-    _need_column,
-    _Part,
-    _read_table,
-    _string,
-    _text_column,
-    _texts,
-)
 
 
 def _load_classification(
-    path: Path, fmt: str, columns: _Columns, labels: list[str] | None, role: str | None, multilabel: bool
-) -> _Part:
-    ds = _read_table(path, fmt)
+    path: Path, fmt: str, columns: t._Columns, labels: list[str] | None, role: str | None, multilabel: bool
+) -> t._Part:
+    ds = t._read_table(path, fmt)
     names = ds.column_names
-    used = {"text": _text_column(path, names, columns.text)}
+    used = {"text": t._text_column(path, names, columns.text)}
     if columns.text_pair is not None:
-        used["text_pair"] = _need_column(path, names, columns.text_pair, "{=text_pair_column}")
+        used["text_pair"] = t._need_column(path, names, columns.text_pair, "{=text_pair_column}")
     label = columns.label
     if label == "label" and "label" not in names and "labels" in names:
         label = "labels"  # the usual name of a multi-label column (and HF's)
-    used["label"] = _need_column(path, names, label, "{=label_column}")
-    data: dict[str, list[Any]] = {key: _texts(ds, used[key], path) for key in ("text", "text_pair") if key in used}
-    class_names = _classlabel_names(ds.features[used["label"]])
-    raw = _column(ds, used["label"])
+    used["label"] = t._need_column(path, names, label, "{=label_column}")
+    data: dict[str, list[Any]] = {key: t._texts(ds, used[key], path) for key in ("text", "text_pair") if key in used}
+    class_names = t._classlabel_names(ds.features[used["label"]])
+    raw = t._column(ds, used["label"])
     del ds  # the rows now live in the lists above; let the Arrow table go
 
     if multilabel:
@@ -58,7 +44,7 @@ def _load_classification(
     given = labels if labels is not None or class_names is None else class_names
     label_names, index, warnings_ = _label_index(seen, given, role if labels is not None else None, path)
 
-    datasets = _datasets()
+    datasets = t._datasets()
     if multilabel:
         width = len(label_names)
         for i, cell in enumerate(cells):
@@ -66,11 +52,11 @@ def _load_classification(
             for name in cell:
                 hot[index[name]] = 1.0
             cells[i] = hot
-        label_feature = _list_of(datasets.Value("float32"))
+        label_feature = t._list_of(datasets.Value("float32"))
     else:
         cells = [index[name] for name in cells]
         label_feature = datasets.Value("int64")
     data["label"] = cells
-    features = _features(**{key: _string() for key in data if key != "label"}, label=label_feature)
+    features = t._features(**{key: t._string() for key in data if key != "label"}, label=label_feature)
     info = {"format": fmt, "columns": used, "warnings": warnings_}
-    return _Part(_from_dict(data, features), label_names, info)
+    return t._Part(t._from_dict(data, features), label_names, info)

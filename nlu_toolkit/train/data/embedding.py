@@ -9,21 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import TrainingDataError
-from nlu_toolkit.train.data.tables import (
-    _column,
-    _Columns,
-    _datasets,
-    _features,
-    _from_dict,
-    _listing,
-    _missing_column,
-    _need_column,
-    _Part,
-    _read_table,
-    _string,
-    _text_column,
-    _texts,
-)
+from nlu_toolkit.train.data import tables as t
 
 
 def _is_sts(path: Path) -> bool:
@@ -43,7 +29,7 @@ def _is_sts(path: Path) -> bool:
     return True
 
 
-def _load_sts(path: Path) -> _Part:
+def _load_sts(path: Path) -> t._Part:
     """Read headerless STS Benchmark lines: genre, file, year, id, score, sentence1, sentence2[, extra...]."""
     data: dict[str, list[Any]] = {"sentence1": [], "sentence2": [], "score": []}
     try:
@@ -78,11 +64,11 @@ def _load_sts(path: Path) -> _Part:
     scale = _scale_scores(data["score"], path, "pair")
     used = {"sentence1": "field 6", "sentence2": "field 7", "score": "field 5"}
     info = {"format": "sts", "columns": used, "warnings": [], "pair_kind": "scored", "score_scale": scale}
-    return _Part(_from_dict(data, _scored_features()), [], info)
+    return t._Part(t._from_dict(data, _scored_features()), [], info)
 
 
 def _scored_features() -> Any:
-    return _features(sentence1=_string(), sentence2=_string(), score=_datasets().Value("float32"))
+    return t._features(sentence1=t._string(), sentence2=t._string(), score=t._datasets().Value("float32"))
 
 
 def _scale_scores(scores: list[float], path: Path, unit: str = "row") -> int:
@@ -106,17 +92,17 @@ def _scale_scores(scores: list[float], path: Path, unit: str = "row") -> int:
     return 5
 
 
-def _load_embedding(path: Path, fmt: str, columns: _Columns) -> _Part:
-    ds = _read_table(path, fmt)
+def _load_embedding(path: Path, fmt: str, columns: t._Columns) -> t._Part:
+    ds = t._read_table(path, fmt)
     names = ds.column_names
     score: str | None = None
     if columns.text_pair is not None:
-        first = _text_column(path, names, columns.text)
-        second = _need_column(path, names, columns.text_pair, "{=text_pair_column}")
+        first = t._text_column(path, names, columns.text)
+        second = t._need_column(path, names, columns.text_pair, "{=text_pair_column}")
         if columns.label in names:
             score = columns.label
         elif columns.label != "label":  # named on purpose, so its absence is an error
-            raise _missing_column(path, columns.label, names, "{=label_column}")
+            raise t._missing_column(path, columns.label, names, "{=label_column}")
     elif "sentence1" in names and "sentence2" in names:
         first, second = "sentence1", "sentence2"
         score = next((name for name in ("score", columns.label) if name in names), None)
@@ -124,15 +110,15 @@ def _load_embedding(path: Path, fmt: str, columns: _Columns) -> _Part:
         first, second = "anchor", "positive"
     else:
         raise TrainingDataError(
-            f"{path}: no sentence-pair columns; the file has columns: {_listing(names)}",
+            f"{path}: no sentence-pair columns; the file has columns: {t._listing(names)}",
             "give columns sentence1, sentence2, score, or anchor, positive (negative); "
             "or name the two text columns with {=text_column} and {=text_pair_column}",
         )
 
     if score is not None:
         used = {"sentence1": first, "sentence2": second, "score": score}
-        data: dict[str, list[Any]] = {"sentence1": _texts(ds, first, path), "sentence2": _texts(ds, second, path)}
-        values = _column(ds, score)
+        data: dict[str, list[Any]] = {"sentence1": t._texts(ds, first, path), "sentence2": t._texts(ds, second, path)}
+        values = t._column(ds, score)
         del ds
         for i, value in enumerate(values):
             try:
@@ -145,13 +131,13 @@ def _load_embedding(path: Path, fmt: str, columns: _Columns) -> _Part:
         scale = _scale_scores(values, path)
         data["score"] = values
         info = {"format": fmt, "columns": used, "warnings": [], "pair_kind": "scored", "score_scale": scale}
-        return _Part(_from_dict(data, _scored_features()), [], info)
+        return t._Part(t._from_dict(data, _scored_features()), [], info)
 
     used = {"anchor": first, "positive": second}
     if columns.text_pair is None and "negative" in names:
         used["negative"] = "negative"
-    data = {key: _texts(ds, column, path) for key, column in used.items()}
+    data = {key: t._texts(ds, column, path) for key, column in used.items()}
     del ds
-    features = _features(**{key: _string() for key in data})
+    features = t._features(**{key: t._string() for key in data})
     info = {"format": fmt, "columns": used, "warnings": [], "pair_kind": "pairs"}
-    return _Part(_from_dict(data, features), [], info)
+    return t._Part(t._from_dict(data, features), [], info)

@@ -7,22 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import TrainingDataError
+from nlu_toolkit.train.data import tables as t
 from nlu_toolkit.train.data.labels import _label_index
-from nlu_toolkit.train.data.tables import (
-    _check_file,
-    _classlabel_names,
-    _column,
-    _Columns,
-    _datasets,
-    _features,
-    _from_dict,
-    _list_of,
-    _need_column,
-    _Part,
-    _read_table,
-    _string,
-    _valid_text,
-)
 from nlu_toolkit.train.tags import check_tag
 
 #: Tag prefixes `to_iob2` understands: IOB1/IOB2, plus BIOES/BILOU ends and singles.
@@ -37,7 +23,7 @@ def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
     has any, else on whitespace. Blank lines end sentences and ``-DOCSTART-`` lines are skipped.
     IOB1 (CoNLL-2003) and BIOES tags are converted to IOB2.
     """
-    return [(tokens, to_iob2(tags)) for tokens, tags in _iter_conll(_check_file(path))]
+    return [(tokens, to_iob2(tags)) for tokens, tags in _iter_conll(t._check_file(path))]
 
 
 def to_iob2(tags: list[str]) -> list[str]:
@@ -97,7 +83,7 @@ def _iter_conll(path: Path) -> Iterator[tuple[list[str], list[str]]]:
         yield tokens, tags
 
 
-def _load_ner(path: Path, fmt: str, columns: _Columns, labels: list[str] | None, role: str | None) -> _Part:
+def _load_ner(path: Path, fmt: str, columns: t._Columns, labels: list[str] | None, role: str | None) -> t._Part:
     if fmt == "conll":
         tokens_col: list[list[str]] = []
         tags_col: list[Any] = []
@@ -121,17 +107,17 @@ def _load_ner(path: Path, fmt: str, columns: _Columns, labels: list[str] | None,
     for i, tags in enumerate(tags_col):
         tags_col[i] = [index[tag] for tag in tags]
 
-    datasets = _datasets()
-    features = _features(tokens=_list_of(_string()), tags=_list_of(datasets.Value("int64")))
+    datasets = t._datasets()
+    features = t._features(tokens=t._list_of(t._string()), tags=t._list_of(datasets.Value("int64")))
     info = {"format": fmt, "columns": used, "warnings": []}
-    return _Part(_from_dict({"tokens": tokens_col, "tags": tags_col}, features), label_names, info)
+    return t._Part(t._from_dict({"tokens": tokens_col, "tags": tags_col}, features), label_names, info)
 
 
 def _ner_table(
-    path: Path, fmt: str, columns: _Columns, labels: list[str] | None
+    path: Path, fmt: str, columns: t._Columns, labels: list[str] | None
 ) -> tuple[list[Any], list[Any], dict[str, str]]:
     """Token and tag lists from a table with a tokens column and a tags column."""
-    ds = _read_table(path, fmt)
+    ds = t._read_table(path, fmt)
     names = ds.column_names
     # The generic text_column/label_column defaults ("text", "label") mean "the usual NER names".
     tokens_name = columns.text if columns.text != "text" else "tokens"
@@ -139,11 +125,11 @@ def _ner_table(
         tags_name = columns.label
     else:
         tags_name = "ner_tags" if "tags" not in names and "ner_tags" in names else "tags"
-    _need_column(path, names, tokens_name, "{=text_column}")
-    _need_column(path, names, tags_name, "{=label_column}")
-    tag_names = _classlabel_names(ds.features[tags_name]) or labels
-    tokens_col = _column(ds, tokens_name)
-    tags_col = _column(ds, tags_name)
+    t._need_column(path, names, tokens_name, "{=text_column}")
+    t._need_column(path, names, tags_name, "{=label_column}")
+    tag_names = t._classlabel_names(ds.features[tags_name]) or labels
+    tokens_col = t._column(ds, tokens_name)
+    tags_col = t._column(ds, tags_name)
     del ds
     for i, (tokens, tags) in enumerate(zip(tokens_col, tags_col, strict=True)):
         row = i + 1
@@ -161,7 +147,7 @@ def _ner_table(
         if any(not isinstance(token, str) for token in tokens):
             raise TrainingDataError(f"{path}: row {row}: a token is not a string", "tokens are words (strings)")
         for token in tokens:
-            _valid_text(token, path, f"row {row}", "a token")
+            t._valid_text(token, path, f"row {row}", "a token")
         for j, tag in enumerate(tags):
             if isinstance(tag, int) and not isinstance(tag, bool):
                 if tag_names is None:

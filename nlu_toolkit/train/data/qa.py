@@ -8,17 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import TrainingDataError
-from nlu_toolkit.train.data.tables import (
-    _datasets,
-    _features,
-    _from_dict,
-    _is_missing,
-    _list_of,
-    _Part,
-    _read_table,
-    _string,
-    _valid_text,
-)
+from nlu_toolkit.train.data import tables as t
 
 _SQUAD_HINT = (
     'give SQuAD JSON ({"data": [{"paragraphs": [{"context": ..., "qas": [...]}]}]}) or JSONL rows '
@@ -26,7 +16,7 @@ _SQUAD_HINT = (
 )
 
 
-def _load_qa(path: Path, fmt: str) -> _Part:
+def _load_qa(path: Path, fmt: str) -> t._Part:
     if fmt in ("csv", "tsv"):
         raise TrainingDataError(f"{path}: QA data cannot be read from {fmt.upper()}", _SQUAD_HINT)
     if fmt == "json":
@@ -41,7 +31,7 @@ def _load_qa(path: Path, fmt: str) -> _Part:
     elif fmt == "jsonl":
         rows = _jsonl_rows(path)
     else:  # Parquet, through datasets; answers come back as {"text": [...], "answer_start": [...]}
-        rows = ((f"row {i + 1}", row) for i, row in enumerate(_read_table(path, fmt)))
+        rows = ((f"row {i + 1}", row) for i, row in enumerate(t._read_table(path, fmt)))
 
     data: dict[str, list[Any]] = {"id": [], "question": [], "context": [], "answers": []}
     ids: set[str] = set()
@@ -50,7 +40,7 @@ def _load_qa(path: Path, fmt: str) -> _Part:
         if not isinstance(row, dict):
             raise TrainingDataError(f"{path}: {where} is not an object", _SQUAD_HINT)
         qid = row.get("id")
-        qid = f"q{n}" if _is_missing(qid) or qid == "" else str(qid)
+        qid = f"q{n}" if t._is_missing(qid) or qid == "" else str(qid)
         if qid in ids:
             raise TrainingDataError(
                 f"{path}: {where}: question id {qid!r} is repeated", "give each question its own id"
@@ -68,15 +58,15 @@ def _load_qa(path: Path, fmt: str) -> _Part:
     if not data["id"]:
         raise TrainingDataError(f"{path} has no rows (no question found)", _SQUAD_HINT)
 
-    datasets = _datasets()
-    answers_feature = {"text": _list_of(_string()), "answer_start": _list_of(datasets.Value("int32"))}
-    features = _features(id=_string(), question=_string(), context=_string(), answers=answers_feature)
+    datasets = t._datasets()
+    answers_feature = {"text": t._list_of(t._string()), "answer_start": t._list_of(datasets.Value("int32"))}
+    features = t._features(id=t._string(), question=t._string(), context=t._string(), answers=answers_feature)
     if fmt == "squad":
         used = {"id": "qas.id", "question": "qas.question", "context": "paragraphs.context", "answers": "qas.answers"}
     else:
         used = {key: key for key in ("id", "question", "context", "answers")}
     info = {"format": fmt, "columns": used, "warnings": [], "unanswerable": unanswerable}
-    return _Part(_from_dict(data, features), [], info)
+    return t._Part(t._from_dict(data, features), [], info)
 
 
 def _read_json(path: Path) -> Any:
@@ -129,7 +119,7 @@ def _qa_text(row: dict[str, Any], key: str, path: Path, where: str) -> str:
     value = row.get(key)
     if not isinstance(value, str) or not value.strip():
         raise TrainingDataError(f"{path}: {where}: empty or missing {key!r}", f"give every question a {key}")
-    _valid_text(value, path, where, key)
+    t._valid_text(value, path, where, key)
     return value
 
 

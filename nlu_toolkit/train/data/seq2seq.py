@@ -6,17 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nlu_toolkit.errors import TrainingDataError, UsageError
-from nlu_toolkit.train.data.tables import (
-    _Columns,
-    _features,
-    _from_dict,
-    _listing,
-    _need_column,
-    _Part,
-    _read_table,
-    _string,
-    _texts,
-)
+from nlu_toolkit.train.data import tables as t
 
 #: (source, target) column pairs tried, in order, when text_column/label_column are left at their defaults.
 SEQ2SEQ_PAIRS = (("source", "target"), ("text", "summary"), ("document", "summary"), ("article", "highlights"))
@@ -26,27 +16,27 @@ _SEQ2SEQ_HINT = (
 )
 
 
-def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tuple[str, str]:
+def _seq2seq_columns(path: Path, names: Sequence[str], columns: t._Columns) -> tuple[str, str]:
     """The source and target columns: named with text_column/label_column, else a known pair."""
     # The generic defaults ("text", "label") mean "find the usual names"; anything else was named on purpose.
     source = columns.text if columns.text != "text" else None
     target = columns.label if columns.label != "label" else None
     if source is not None:
-        _need_column(path, names, source, "{=text_column}")
+        t._need_column(path, names, source, "{=text_column}")
     if target is not None:
-        _need_column(path, names, target, "{=label_column}")
+        t._need_column(path, names, target, "{=label_column}")
     if source is None and target is None:
         for first, second in SEQ2SEQ_PAIRS:
             if first in names and second in names:
                 return first, second
         raise TrainingDataError(
-            f"{path}: no source/target columns; the file has columns: {_listing(list(names))}", _SEQ2SEQ_HINT
+            f"{path}: no source/target columns; the file has columns: {t._listing(list(names))}", _SEQ2SEQ_HINT
         )
     if source is None:
         found = next((a for a, _ in SEQ2SEQ_PAIRS if a in names and a != target), None)
         if found is None:
             raise TrainingDataError(
-                f"{path}: no source column; the file has columns: {_listing(list(names))}",
+                f"{path}: no source column; the file has columns: {t._listing(list(names))}",
                 "name the column holding the input texts with {=text_column}",
             )
         return found, target  # type: ignore[return-value]
@@ -54,7 +44,7 @@ def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tup
         found = next((b for _, b in SEQ2SEQ_PAIRS if b in names and b != source), None)
         if found is None:
             raise TrainingDataError(
-                f"{path}: no target column; the file has columns: {_listing(list(names))}",
+                f"{path}: no target column; the file has columns: {t._listing(list(names))}",
                 "name the column holding the target texts with {=label_column}",
             )
         return source, found
@@ -66,13 +56,13 @@ def _seq2seq_columns(path: Path, names: Sequence[str], columns: _Columns) -> tup
     return source, target
 
 
-def _load_seq2seq(path: Path, fmt: str, columns: _Columns) -> _Part:
-    ds = _read_table(path, fmt)
+def _load_seq2seq(path: Path, fmt: str, columns: t._Columns) -> t._Part:
+    ds = t._read_table(path, fmt)
     source, target = _seq2seq_columns(path, ds.column_names, columns)
-    data = {"source": _texts(ds, source, path), "target": _texts(ds, target, path)}
+    data = {"source": t._texts(ds, source, path), "target": t._texts(ds, target, path)}
     del ds
     warnings_ = []
     if columns.text_pair is not None:
         warnings_.append("text_pair_column is ignored for seq2seq")  # a note, not an error: plain name
     info = {"format": fmt, "columns": {"source": source, "target": target}, "warnings": warnings_}
-    return _Part(_from_dict(data, _features(source=_string(), target=_string())), [], info)
+    return t._Part(t._from_dict(data, t._features(source=t._string(), target=t._string())), [], info)

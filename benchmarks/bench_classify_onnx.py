@@ -1,4 +1,4 @@
-"""ONNX Runtime classification: `Classifier(runtime="onnx", quantize="int8")` against our own torch path.
+"""ONNX Runtime classification: `Classifier(backend="onnx", quantize="int8")` against our own torch path.
 
 The model is a MiniLM fine-tuned on SST-2 by `nlu finetune` (make it with
 `python benchmarks/bench_finetune_quality.py sst2 --output DIR`). Same texts
@@ -53,11 +53,11 @@ def main() -> int:
     paths = {}
     for name, kwargs in (
         ("ours: torch", {}),
-        ("ours: onnx fp32", {"runtime": "onnx"}),
-        ("ours: onnx int8", {"runtime": "onnx", "quantize": "int8"}),
-        ("ours: openvino int8", {"runtime": "openvino", "quantize": "int8"}),
+        ("ours: onnx fp32", {"backend": "onnx"}),
+        ("ours: onnx int8", {"backend": "onnx", "quantize": "int8"}),
+        ("ours: openvino int8", {"backend": "openvino", "quantize": "int8"}),
     ):
-        if kwargs.get("runtime") == "openvino" and importlib.util.find_spec("openvino") is None:
+        if kwargs.get("backend") == "openvino" and importlib.util.find_spec("openvino") is None:
             continue
         clf = Classifier(args.model, device="cpu", batch_size=args.batch_size, threads=args.threads, **kwargs)
         if clf.runtime_warning:

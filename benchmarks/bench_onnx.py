@@ -1,4 +1,4 @@
-"""ONNX Runtime and OpenVINO embeddings: `Embedder(runtime="onnx"|"openvino"[, quantize="int8"])` against raw
+"""ONNX Runtime and OpenVINO embeddings: `Embedder(backend="onnx"|"openvino"[, quantize="int8"])` against raw
 `SentenceTransformer.encode`.
 
 Same model (the embedded all-MiniLM-L6-v2), texts (the 3,000 sentences of
@@ -47,12 +47,12 @@ def main() -> int:
     }
     for name, kwargs in (
         ("ours: torch", {}),
-        ("ours: onnx fp32", {"runtime": "onnx"}),
-        ("ours: onnx int8", {"runtime": "onnx", "quantize": "int8"}),
-        ("ours: openvino fp32", {"runtime": "openvino"}),
-        ("ours: openvino int8", {"runtime": "openvino", "quantize": "int8"}),
+        ("ours: onnx fp32", {"backend": "onnx"}),
+        ("ours: onnx int8", {"backend": "onnx", "quantize": "int8"}),
+        ("ours: openvino fp32", {"backend": "openvino"}),
+        ("ours: openvino int8", {"backend": "openvino", "quantize": "int8"}),
     ):
-        if kwargs.get("runtime") == "openvino" and importlib.util.find_spec("openvino") is None:
+        if kwargs.get("backend") == "openvino" and importlib.util.find_spec("openvino") is None:
             print(f"{name}: skipped (pip install 'nlu-toolkit[openvino]')")
             continue
         embedder = Embedder(None, device="cpu", batch_size=args.batch_size, threads=args.threads, **kwargs)

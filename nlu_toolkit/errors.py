@@ -58,6 +58,16 @@ class NluError(Exception):
         """The parameters this error names, in order, each once."""
         return list(dict.fromkeys(params_in(self.template) + params_in(self.hint_template)))
 
+    def rename_param(self, old: str, new: str) -> NluError:
+        """This error, naming ``{=new}`` where it named ``{=old}``: for a value passed on under another name.
+
+        A rerank model is loaded by the code that loads ``model``; the user gave it as ``rerank``.
+        """
+        self.template = self.template.replace(f"{{={old}}}", f"{{={new}}}")
+        if self.hint_template is not None:
+            self.hint_template = self.hint_template.replace(f"{{={old}}}", f"{{={new}}}")
+        return self
+
     def render(self, name: Callable[[str], str] = _plain) -> str:
         """``message (hint)`` with each parameter shown as ``name(param)``: a flag in the CLI, a field in HTTP."""
         message = name_params(self.template, name)

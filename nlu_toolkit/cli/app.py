@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import os
 import sys
+from difflib import SequenceMatcher
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 try:  # typer >= 0.24 vendors click; older releases use click itself
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+    from click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError  # type: ignore[no-redef]
 
 from nlu_toolkit._version import __version__
 from nlu_toolkit.cli import index as index_cli
@@ -77,6 +78,12 @@ def _flag_namer(group: Any, ctx: Any) -> Any:
 
 
 def _usage_line(e: UsageError) -> str:
+    if isinstance(e, NoSuchOption) and e.possibilities:
+        # click suggests any option sharing a few letters (--long -> "--encoding, --plot", --model ->
+        # "--help"); only a near spelling of the given option is worth naming.
+        e.possibilities = [
+            p for p in e.possibilities if p != "--help" and SequenceMatcher(None, e.option_name, p).ratio() >= 0.75
+        ]
     where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
     return e.format_message().replace("\n", " ") + where
 

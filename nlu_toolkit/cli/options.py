@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from nlu_toolkit.engine.options import BACKENDS
 from nlu_toolkit.errors import UsageError
@@ -27,6 +28,8 @@ def panel(name: str) -> Callable[..., Any]:
     """
 
     def option(*decls: str, **settings: Any) -> Any:
+        if settings.get("help"):  # plain text: "nlu-toolkit[onnx]" must not be read as rich markup
+            settings["help"] = escape(settings["help"])
         return typer.Option(*decls, rich_help_panel=name, **settings)
 
     return option
@@ -121,7 +124,7 @@ BackendOpt = Annotated[
         "--runtime",
         metavar="[torch|onnx|openvino|auto]",
         callback=_backend_value,
-        help="Run the model in torch, ONNX Runtime or OpenVINO (pip install 'nlu-toolkit[onnx]' / '[openvino]'; "
+        help="Run the model in torch, ONNX Runtime or OpenVINO (pip install 'nlu-toolkit[onnx]' or 'nlu-toolkit[openvino]'; "
         "exported once, cached, checked against torch, torch runs if it disagrees), or auto: the fastest that "
         "'nlu bench' measured here.",
     ),

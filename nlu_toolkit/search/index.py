@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import InputError, UsageError, check_choice
+from nlu_toolkit.errors import InputError, NluError, UsageError, check_choice
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.io.staging import staging_folder
 from nlu_toolkit.io.writers import dumps
@@ -326,7 +326,10 @@ def _rerank(results: list[SearchResult], model: str, *, device: str) -> None:
     """Re-score each result's hits with a cross-encoder and sort them by its score."""
     from nlu_toolkit.models.resolver import load_model
 
-    loaded = load_model(model, "cross-encoder", device=device)
+    try:
+        loaded = load_model(model, "cross-encoder", device=device)
+    except NluError as e:  # the loader speaks of {=model}; the user gave this one as rerank
+        raise e.rename_param("model", "rerank") from None
     pairs = [(r.query, str(h.doc.get("text", ""))) for r in results for h in r.hits]
     if not pairs:
         return

@@ -418,6 +418,23 @@ def test_rerank_on_an_index(nlu, st_model, cross_encoder_model, data_dir, built_
 # -- search errors ------------------------------------------------------------------------
 
 
+def test_a_missing_rerank_model_names_rerank_not_model(nlu, st_model, data_dir, tmp_path):
+    """The loader's hint said "pass --model PATH" for a rerank model the user gave as --rerank."""
+    args = ["embed", "--model", st_model, "--corpus", data_dir / "corpus.jsonl", "-s", QUERIES[0]]
+    line = check_error(nlu(*args, "--rerank", tmp_path / "no" / "such" / "model"), 2, contains="--rerank")
+    assert "--model" not in line
+
+
+def test_the_library_names_the_rerank_parameter(st_model, data_dir, tmp_path):
+    from nlu_toolkit import search
+    from nlu_toolkit.errors import ModelNotAvailable
+
+    with pytest.raises(ModelNotAvailable) as caught:
+        search([QUERIES[0]], corpus=str(data_dir / "corpus.jsonl"), model=st_model, rerank=str(tmp_path / "a" / "b"))
+    assert caught.value.params == ["rerank"]
+    assert "given as rerank" in str(caught.value)
+
+
 def test_search_needs_a_corpus_or_an_index(nlu, st_model, data_dir, built_index):
     check_error(nlu("embed", "--model", st_model, "--search", "refund"), 2, contains="--corpus")
     both = nlu("embed", "--search", "refund", "--corpus", data_dir / "corpus.jsonl", "--index", built_index)

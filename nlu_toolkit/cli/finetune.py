@@ -216,7 +216,7 @@ def finetune_cli(
         "train_seconds": round(result.train_seconds, 1),
         "train_samples_per_second": result.train_samples_per_second,
         "device": result.device,
-        "precision": result.precision,
+        "train_precision": result.train_precision,
         "epochs": result.history,
     }
     print_summary(summary, fmt=out.fmt, title="fine-tuned: " + str(result.output_dir), rows=result.history)

@@ -143,6 +143,7 @@ def print_summary(
     output: str | None = None,
 ) -> None:
     """One result record: a key/value table (plus a table of ``rows``) on a terminal, else one JSON/CSV record."""
+    from nlu_toolkit.io.numbers import show_value
     from nlu_toolkit.io.writers import format_for_output, write_records
 
     chosen = format_for_output(output, fmt, isatty=sys.stdout.isatty())
@@ -164,18 +165,12 @@ def print_summary(
     table = Table("", "", title=title, show_header=False, highlight=False)
     for key, value in summary.items():
         if not isinstance(value, (dict, list)):
-            table.add_row(key, _cell(value))
+            table.add_row(key, show_value(value, key))
     console = Console()
     console.print(table)
     if rows:
         keys = list(dict.fromkeys(k for row in rows for k in row if not isinstance(row[k], (dict, list))))
         detail = Table(*keys, highlight=False)
         for row in rows:
-            detail.add_row(*(_cell(row.get(k)) for k in keys))
+            detail.add_row(*(show_value(row.get(k), k) for k in keys))
         console.print(detail)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return "" if value is None else str(value)

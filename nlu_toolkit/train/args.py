@@ -64,7 +64,8 @@ class FinetuneResult:
     eval_rows: int
     steps: int
     device: str
-    precision: str
+    #: The training precision (``fp32``, ``bf16``, ``fp16``), named apart from the NER ``precision`` score.
+    train_precision: str
     files: dict[str, Path] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -160,7 +160,7 @@ class _Run:
             eval_rows=len(self.data.eval) if self.data.eval is not None else 0,
             steps=int(trainer.state.global_step),
             device=self.device,
-            precision=self.mixed or "fp32",
+            train_precision=self.mixed or "fp32",
         )
         if not trainer.is_world_process_zero():
             return result

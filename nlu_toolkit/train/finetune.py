@@ -200,7 +200,7 @@ def finetune(
         "metric": metric,
         "lora": f"r={lora_rank}" if lora else None,
         "device": resolved_device,
-        "precision": mixed or "fp32",
+        "train_precision": mixed or "fp32",  # not "precision": that is a NER score
     }
     if task == "seq2seq":
         settings["max_target_length"] = max_target_length

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nlu_toolkit.io.numbers import show_value
 from nlu_toolkit.io.writers import atomic_output
 
 # Keys of a Trainer eval log that are bookkeeping, not metrics.
@@ -102,12 +103,6 @@ def plot_training_curve(
     return Path(path)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return "" if value is None else str(value)
-
-
 def model_card(
     *,
     task: str,
@@ -139,7 +134,7 @@ def model_card(
         "",
         f"# {task} model fine-tuned with nlu-toolkit",
         "",
-        f"Base model: `{base_model}`. Trained on {device} in {train_seconds:.0f} s.",
+        f"Base model: `{base_model}`. Trained on {device} in {show_value(train_seconds, 'train_seconds')} s.",
         "",
         "## Use",
         "",
@@ -160,19 +155,23 @@ def model_card(
     for warning in data.get("warnings") or []:
         lines.append(f"- warning: {warning}")
     lines += ["", "## Settings", ""]
-    lines += [f"- {k.replace('_', ' ')}: {_fmt(v)}" for k, v in settings.items() if v is not None]
+    # Settings were chosen, not measured: shown exactly (learning rate 5e-05, epochs 3).
+    lines += [
+        f"- {k.replace('_', ' ')}: {show_value(v, k, setting=True)}" for k, v in settings.items() if v is not None
+    ]
     lines += ["", "## Scores", ""]
     if final:
         lines.append("Final (best epoch" + (f" by {metric}" if metric else "") + "):")
         lines.append("")
-        lines += [f"- {k}: {_fmt(v)}" for k, v in final.items() if isinstance(v, (int, float))]
+        lines += [f"- {k}: {show_value(v, k)}" for k, v in final.items() if isinstance(v, (int, float))]
         lines.append("")
     if history:
         keys = sorted({k for row in history for k in row if k not in ("epoch", "step")})
         lines.append("| epoch | " + " | ".join(keys) + " |")
         lines.append("|---" * (len(keys) + 1) + "|")
         for row in history:
-            lines.append(f"| {_fmt(row.get('epoch'))} | " + " | ".join(_fmt(row.get(k)) for k in keys) + " |")
+            cells = [show_value(row.get("epoch"), "epoch"), *(show_value(row.get(k), k) for k in keys)]
+            lines.append("| " + " | ".join(cells) + " |")
     else:
         lines.append("No evaluation data was given.")
     lines += ["", "Files: `metrics.json` (per epoch), `training_curve.png`.", ""]

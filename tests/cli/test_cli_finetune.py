@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from cli_checks import check_error, check_ok, jsonl
@@ -50,6 +51,24 @@ def test_evaluate_table_on_a_terminal_lists_classes(nlu, st_model, tmp_path):
     result = nlu("evaluate", "-t", "classification", "-m", out, "-d", SAMPLES / "sentiment_dev.csv", "-f", "table")
     check_ok(result)
     assert "accuracy" in result.stdout and "positive" in result.stdout and "negative" in result.stdout
+
+
+def test_ner_summary_shows_the_precision_score_and_the_training_precision_apart(nlu, st_model, tmp_path):
+    out = tmp_path / "ner"
+    result = nlu(
+        "finetune", "-t", "ner", "--train", SAMPLES / "ner_train.conll", "--eval", SAMPLES / "ner_dev.conll",
+        "-m", st_model, "-o", out, "--epochs", "1", "--lr", "5e-5", "-f", "table",
+    )  # fmt: skip
+    check_ok(result)
+    shown = dict(re.findall(r"^│ (\w+)\s+│ (.*?)\s+│$", result.stdout, flags=re.M))
+    assert re.fullmatch(r"\d\.\d{4}", shown["precision"]) and shown["train_precision"] == "fp32"
+    assert shown["best_epoch"] == "1" and re.fullmatch(r"\d+\.\d", shown["train_seconds"])
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert isinstance(metrics["final"]["precision"], float) and metrics["settings"]["train_precision"] == "fp32"
+    assert "precision" not in metrics["settings"]
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "- learning rate: 5e-05\n" in card and "- epochs: 1\n" in card and "- train precision: fp32" in card
+    assert re.search(r"^- precision: \d\.\d{4}$", card, flags=re.M) and re.search(r" in \d+\.\d s\.", card)
 
 
 def test_wrong_column_is_one_line_exit_2(nlu, st_model, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nlu_toolkit.io.numbers import show_value
 from nlu_toolkit.train.report import epoch_history, model_card, plot_training_curve, step_losses
 
 LOG = [
@@ -56,3 +57,37 @@ def test_model_card_lists_data_settings_and_scores():
     assert "| epoch | accuracy | eval_loss | train_loss |" in card
     assert "- accuracy: 0.8000" in card
     assert "lora" not in card  # unset settings are left out
+
+
+def test_show_value_shows_numbers_as_what_they_are():
+    assert show_value(None) == "" and show_value("fp32", "train_precision") == "fp32" and show_value(True) == "True"
+    assert show_value(3) == "3" and show_value(3.0, "best_epoch") == "3" and show_value(12.0, "tp") == "12"
+    assert show_value(2.5, "epoch") == "2.5"  # a run cut by max_steps stops inside an epoch
+    assert show_value(192.5, "train_seconds") == "192.5" and show_value(10.5839, "train_samples_per_second") == "10.6"
+    assert show_value(0.43438, "precision") == "0.4344" and show_value(1.0, "accuracy") == "1.0000"
+    assert show_value(5e-05, "eval_loss") == "5e-05"  # not 0.0001: four decimals would change the value
+    assert show_value(5e-05, "learning_rate", setting=True) == "5e-05"
+    assert show_value(0.01, "weight_decay", setting=True) == "0.01" and show_value(3.0, "epochs", setting=True) == "3"
+    assert show_value(float("nan")) == "nan"
+
+
+def test_model_card_shows_settings_exactly_counts_as_integers_and_seconds_with_one_decimal():
+    history = epoch_history(
+        [{"loss": 0.5, "epoch": 3.0, "step": 6}, {"eval_loss": 0.4, "eval_precision": 0.43438, "epoch": 3.0, "step": 6}]
+    )
+    card = model_card(
+        task="ner",
+        base_model="base/x",
+        data={},
+        labels=["O", "B-PER"],
+        settings={"epochs": 3.0, "learning_rate": 5e-05, "weight_decay": 0.01, "train_precision": "fp32"},
+        history=history,
+        final=history[-1],
+        metric="f1",
+        train_seconds=192.5,
+        device="cpu",
+    )
+    assert "- learning rate: 5e-05" in card and "- epochs: 3\n" in card and "- weight decay: 0.01" in card
+    assert "- train precision: fp32" in card and "- precision: 0.4344" in card
+    assert "in 192.5 s." in card
+    assert "| 3 | 0.4000 | 0.4344 | 0.5000 |" in card

@@ -1,7 +1,8 @@
-"""``nlu index build|add|info``: a persisted semantic index, so a corpus is encoded once."""
+"""``nlu index build|add|delete|info``: a persisted semantic index, so a corpus is encoded once."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -29,8 +30,8 @@ LockTimeoutOpt = Annotated[
 ]
 
 
-def _summary(index, output: str | None = None) -> None:
-    m = index.manifest
+def _summary(m: dict[str, Any], output: str | None = None) -> None:
+    """The index's manifest, in brief, on stdout."""
     emit(
         [
             {
@@ -93,7 +94,7 @@ def build_cli(
         with index:
             out.note_model(index.embedder)
             index.save(folder, overwrite=overwrite, lock_timeout=lock_timeout)
-    _summary(index, folder)
+    _summary(index.manifest, folder)
 
 
 @app.command("add")
@@ -109,9 +110,11 @@ def add_cli(
     source: InputOptions,
     run: RunOptions,
 ) -> None:
-    """Append documents to an index, encoding only the new ones, with the index's own model.
+    """Add documents to an index, encoding only those, with the index's own model.
 
-    The index is locked from load to save, so concurrent `nlu index add` runs wait for each other.
+    A document whose id is in the index already replaces it (the last one, if FILE repeats an id);
+    rows without ids get new ones. Says "added N, replaced M" on stderr. The index is locked from load
+    to save, so concurrent `nlu index add` runs wait for each other.
     """
     out.start()
     from pathlib import Path
@@ -128,9 +131,63 @@ def add_cli(
         SemanticIndex.load(index_dir, run=run) as index,
     ):
         out.note_model(index.embedder)
-        index.add(_read(file, source, progress, id_start=len(index)))
+        result = index.add(_read(file, source, progress, id_start=index.next_id))
         index.save(index_dir, overwrite=True, lock_timeout=lock_timeout)
-    _summary(index, index_dir)
+    _say(out, result.message())
+    _summary(index.manifest, index_dir)
+
+
+@app.command("delete")
+@output_options("verbose", "quiet")
+def delete_cli(
+    index_dir: DirArg,
+    ids: Annotated[list[str] | None, typer.Argument(help="Ids of the documents to delete.", show_default=False)] = None,
+    input_file: Annotated[
+        str | None, typer.Option("--input", "-i", help="Read ids from FILE, one per line ('-' for stdin).")
+    ] = None,
+    missing_ok: Annotated[
+        bool, typer.Option("--missing-ok", help="Succeed even when none of the ids is in the index.")
+    ] = False,
+    lock_timeout: LockTimeoutOpt = 60.0,
+    *,
+    out: OutputOptions,
+) -> None:
+    """Delete documents from an index by id, and save it (atomically, under its lock).
+
+    Ids match by their text (3 and "3" are the same id). Ids not in the index are reported on stderr
+    ("deleted 2 (1 not found: x)"); when none of them is there, the index is unchanged and the command
+    fails, unless --missing-ok.
+
+    Example: nlu index delete corpus.idx doc-17 doc-42
+    """
+    out.start()
+    from pathlib import Path
+
+    from nlu_toolkit.errors import InputError, UsageError
+    from nlu_toolkit.io.readers import iter_records
+    from nlu_toolkit.search.index import SemanticIndex, read_manifest
+    from nlu_toolkit.search.store import refuse_foreign_entries
+
+    given = list(ids or [])
+    if input_file is not None:
+        given += [r["text"].strip() for r in iter_records(input_file, fmt="txt")]
+    if not given:
+        raise UsageError("no ids given", "give ids as arguments, or --input FILE with one id per line")
+    read_manifest(Path(index_dir))  # a missing or foreign folder fails before the lock and the model
+    refuse_foreign_entries(Path(index_dir).resolve())
+    result = SemanticIndex.delete_from(index_dir, given, lock_timeout=lock_timeout)
+    if not result.deleted and not missing_ok:
+        raise InputError(
+            f"none of the {len(result.not_found)} ids is in the index", "check the ids, or add --missing-ok"
+        )
+    _say(out, result.message())
+    _summary(read_manifest(Path(index_dir)), index_dir)
+
+
+def _say(out: OutputOptions, line: str) -> None:
+    """One line of what was done, on stderr, unless --quiet."""
+    if not out.quiet:
+        print(f"nlu: {line}", file=sys.stderr)
 
 
 def _read(file: str, source: InputOptions, progress: Any, id_start: int = 0) -> Any:

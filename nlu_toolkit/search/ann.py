@@ -157,6 +157,28 @@ class AnnIndex:
             )
         self._index.add(keys, rows, threads=threads)
 
+    def replace(self, keys: np.ndarray, embeddings: np.ndarray) -> None:
+        """Give the rows ``keys`` (all in the index) the vectors ``embeddings``."""
+        rows = _as_rows(embeddings, "embeddings", self.dim)
+        keys = np.asarray(keys, dtype=np.uint64)
+        self._index.remove(keys)
+        self._index.add(keys, rows)
+
+    def delete(self, rows: np.ndarray, total: int) -> None:
+        """Remove the rows ``rows`` of ``total`` and renumber the later ones, so keys stay ``0..n-1``."""
+        removed = np.unique(np.asarray(rows, dtype=np.int64))
+        if len(removed) == 0:
+            return
+        self._index.remove(removed.astype(np.uint64))
+        later = np.arange(removed[0], total, dtype=np.int64)
+        later = later[~np.isin(later, removed)]
+        # In ascending order each target key is free by the time it is taken (removed, or renamed before).
+        renamed = self._index.rename(
+            later.astype(np.uint64), np.arange(removed[0], removed[0] + len(later), dtype=np.uint64)
+        )
+        if len(later) and int(np.sum(renamed)) != len(later):
+            raise IndexCorrupted("the ANN index lost rows while renumbering", "rebuild the index")
+
     def search(self, queries: np.ndarray, top_k: int = 10, *, threads: int = 0) -> list[list[tuple[int, float]]]:
         """Approximate top ``top_k`` per query: ``[(row index, cosine similarity), ...]``, best first."""
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:

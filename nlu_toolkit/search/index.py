@@ -7,7 +7,7 @@ Layout of an index folder::
                            fingerprint, file checksums, and its own checksum (see `nlu_toolkit.search.manifest`)
     vectors.safetensors    "embeddings" float32 (n, dim), "offsets" int64 (n + 1,) into
                            docs.jsonl, and "codes"/"ranges" for int8 or ubinary precision
-    docs.jsonl             one document per line: {"id", "text", ...passthrough}
+    docs.jsonl             one document per line: {"id", "text", ...passthrough}; one per id
     ann.usearch            the approximate index, with kind "usearch"
 
 Vectors are safetensors, never pickle. Documents are read back by byte offset, so a
@@ -36,9 +36,10 @@ from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, NluError, UsageError, check_choice
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.io.staging import staging_folder
-from nlu_toolkit.io.writers import dumps
 from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.records import merge_passthrough, with_fields
+from nlu_toolkit.search.edits import IndexEdits
+from nlu_toolkit.search.ids import AddResult, DeleteResult
 from nlu_toolkit.search.manifest import (
     ANN,
     BACKENDS,
@@ -67,6 +68,8 @@ __all__ = [
     "MANIFEST",
     "VECTORS",
     "VERSION",
+    "AddResult",
+    "DeleteResult",
     "Hit",
     "SearchResult",
     "SemanticIndex",
@@ -101,11 +104,12 @@ class SearchResult:
         return {"query_index": self.query_index, "query": self.query, "hits": [h.to_dict() for h in self.hits]}
 
 
-class SemanticIndex(IndexStore):
+class SemanticIndex(IndexStore, IndexEdits):
     """Vectors of a corpus plus its documents; exact, quantized or approximate search.
 
-    Build one with `build` (or `load` a saved one), grow it with `add`, persist it
-    with `save`, query it with `search`. Only queries are encoded at search time.
+    Build one with `build` (or `load` a saved one), grow it with `add` (a document whose id is
+    already in the index replaces it), remove documents with `delete`, persist it with `save`, query
+    it with `search`. Only queries are encoded at search time. Ids are unique: see `IndexEdits`.
 
     ``kind`` is how it searches: ``exact`` (every vector, or its int8/ubinary codes, then a
     float32 rescore) or ``usearch`` (approximate, HNSW; the ``ann`` extra). It was called
@@ -195,50 +199,6 @@ class SemanticIndex(IndexStore):
         index = cls(Embedder(model, normalize=True, long=long, run=run), precision=precision, kind=kind)
         index.add(inputs)
         return index
-
-    def add(self, inputs: Inputs) -> int:
-        """Encode and append documents; returns how many were added.
-
-        Texts are written to disk window by window, so only vectors stay in memory.
-        """
-        parts = [self.embeddings]
-        ends = [self.offsets]
-        added = 0
-        with open(self._docs_path, "ab") as f:
-            position = f.tell()
-            # Texts without ids continue the index's numbering rather than restarting at 0.
-            for window, vectors, truncated in self.embedder.embed(inputs, id_start=len(self)):
-                lengths = []
-                for record, cut in zip(window, truncated, strict=True):
-                    doc = with_fields(record, truncated=True) if cut else dict(record)
-                    line = (dumps(doc) + "\n").encode("utf-8")
-                    f.write(line)
-                    self.fingerprint.update(line)
-                    lengths.append(len(line))
-                    added += 1
-                ends.append(position + np.cumsum(lengths, dtype=np.int64))
-                position += sum(lengths)
-                parts.append(vectors)
-        self.embeddings = np.concatenate(parts).astype(np.float32, copy=False)
-        self.offsets = np.concatenate(ends)
-        self._refresh_codes(new=added)
-        return added
-
-    def _refresh_codes(self, new: int) -> None:
-        if self.precision != "float32" and new:
-            from nlu_toolkit.core.retrieval import quantize
-
-            # int8 ranges are calibrated on the first documents and reused by later additions,
-            # so old and new codes stay comparable.
-            fresh, self.ranges = quantize(self.embeddings[len(self) - new :], self.precision, self.ranges)
-            self.codes = fresh if self.codes is None else np.concatenate([self.codes, fresh])
-        if self.kind == "usearch":
-            from nlu_toolkit.search.ann import AnnIndex
-
-            if self._ann is None:
-                self._ann = AnnIndex(self.embedder.dimension)
-            if new:
-                self._ann.add(self.embeddings[len(self) - new :], start_key=len(self) - new)
 
     # -- searching ----------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ inherits these methods from `IndexStore`.
   removed on any exception, SIGTERM's included.
 - ``load`` validates the manifest (`nlu_toolkit.search.manifest`), opens every file of one
   snapshot and verifies every checksum before using them.
-- ``update`` is the locked load-add-save for concurrent writers.
+- ``update`` is the locked load-add-save for concurrent writers, ``delete_from`` the locked
+  load-delete-save.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
 from nlu_toolkit.io.swap import replace_folder
 from nlu_toolkit.io.writers import disk_full
 from nlu_toolkit.models.resolver import ModelInfo, weights_sha256
+from nlu_toolkit.search.ids import AddResult, DeleteResult
 from nlu_toolkit.search.manifest import (
     ANN,
     DOCS,
@@ -184,11 +187,13 @@ class IndexStore:
         verify: bool = True,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
-    ) -> int:
-        """Add ``inputs`` to the saved index at ``path`` under its lock (load, add, save); returns how many.
+    ) -> AddResult:
+        """Add ``inputs`` to the saved index at ``path`` under its lock (load, add, save).
 
-        Concurrent updates of one index, from threads or processes, wait for each other, so none
-        is lost. ``model``, ``verify`` and ``run`` (or its fields as keywords) go to `load`.
+        A document whose id is in the index already replaces it (see `SemanticIndex.add`); the
+        `AddResult` counts the added and replaced ids. Concurrent updates of one index, from threads or
+        processes, wait for each other, so none is lost. ``model``, ``verify`` and ``run`` (or its fields
+        as keywords) go to `load`.
 
         Raises:
             ArtefactBusy: another writer still holds the lock after ``lock_timeout`` seconds.
@@ -196,9 +201,34 @@ class IndexStore:
         read_manifest(Path(path))  # a missing or foreign folder fails before the lock
         run = RunOptions.merge(run, **options)
         with artefact_lock(path, timeout=lock_timeout), cls.load(path, model, verify=verify, run=run) as index:
-            added = index.add(inputs)
+            result = index.add(inputs)
             index.save(path, overwrite=True, lock_timeout=lock_timeout)
-        return added
+        return result
+
+    @classmethod
+    def delete_from(
+        cls,
+        path: str | os.PathLike[str],
+        ids: Iterable[Any] | str | int,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        model: str | None = None,
+        verify: bool = True,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
+    ) -> DeleteResult:
+        """Delete the documents with ``ids`` from the saved index at ``path`` under its lock (load, delete, save).
+
+        Ids not in the index are counted in the result's ``not_found``, not raised; when none is
+        found the index is left as it was (not saved again). Locked as `update` is.
+        """
+        read_manifest(Path(path))
+        run = RunOptions.merge(run, **options)
+        with artefact_lock(path, timeout=lock_timeout), cls.load(path, model, verify=verify, run=run) as index:
+            result = index.delete(ids)
+            if result.deleted:
+                index.save(path, overwrite=True, lock_timeout=lock_timeout)
+        return result
 
     @classmethod
     def load(

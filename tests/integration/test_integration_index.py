@@ -221,7 +221,7 @@ def test_add_appends_and_keeps_old_hits(st_model, data_dir, tmp_path):
     rows = corpus(data_dir)
     index = SemanticIndex.build(rows, st_model)
     before = hits_of(index.search(QUERIES, top_k=len(rows)))
-    assert index.add(NEW_DOCS) == 2
+    assert index.add(NEW_DOCS).added == 2
     assert len(index) == len(rows) + 2
     after = hits_of(index.search(QUERIES, top_k=len(index)))
     new_ids = {d["id"] for d in NEW_DOCS}

@@ -305,7 +305,7 @@ def test_library_updates_from_threads_keep_every_document(copy):
 
     batches = [[f"thread {t} text {i}" for i in range(3)] for t in range(3)]
     with ThreadPoolExecutor(3) as pool:
-        added = list(pool.map(lambda batch: SemanticIndex.update(copy, batch), batches))
+        added = [r.added for r in pool.map(lambda batch: SemanticIndex.update(copy, batch), batches)]
     assert added == [3, 3, 3]
     with SemanticIndex.load(copy) as index:
         assert len(index) == len(TEXTS) + 9

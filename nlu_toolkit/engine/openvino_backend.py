@@ -14,6 +14,8 @@ with Spearman 0.86735 (fp32 0.86716); see benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -78,7 +80,10 @@ def _quantize(model: Any, tokenizer: Any, max_length: int) -> Any:
     for i in range(0, len(texts), 8):
         enc = tokenizer(texts[i : i + 8], padding=True, truncation=True, max_length=max_length, return_tensors="np")
         feeds.append({k: np.asarray(enc[k], dtype=np.int64) for k in names if k in enc})
-    with _quiet():
+    # NNCF draws rich progress bars on stdout ("Applying Smooth Quant"), where they would land in
+    # the command's results: the library never prints, so they go nowhere.
+    sink = io.StringIO()
+    with _quiet(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         return nncf.quantize(
             model,
             nncf.Dataset(feeds),

@@ -87,7 +87,7 @@ def dedupe_cli(
 
     records = source.read(texts, input_file)
     found = dedupe(records, model, threshold=threshold, top_k=top_k, run=run)
-    out.emit(
+    written = out.emit(
         found,
         [
             ("score", lambda r: num(r["score"])),
@@ -97,3 +97,5 @@ def dedupe_cli(
             ("b", lambda r: short(r["b"], 40)),
         ],
     )
+    if not written:  # an empty table or file alone reads like a failure
+        typer.echo(f"nlu dedupe: no pairs at or above --threshold {threshold:g}; lower it to see more", err=True)

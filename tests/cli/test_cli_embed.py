@@ -558,3 +558,11 @@ def test_int8_of_a_single_text_is_a_usage_error(nlu, st_model, out_dir):
     result = nlu("embed", "--model", st_model, "good film", "--precision", "int8", "-o", out_dir / "x.npy")
     check_error(result, 2, contains="int8")
     assert listing(out_dir) == []
+
+
+def test_dedupe_with_no_pairs_says_so(nlu, st_model):
+    """No pair at the threshold used to print nothing at all; now stderr says why and what to try."""
+    result = nlu("dedupe", "a cat sat on the mat", "quarterly revenue grew", "--model", st_model, "--threshold", "1")
+    check_ok(result)
+    assert result.stdout == ""
+    assert "no pairs at or above --threshold 1" in result.stderr and "lower it" in result.stderr

@@ -206,7 +206,8 @@ class OutputOptions:
 
         info = getattr(task, "model_info", None)
         if info is not None:
-            note_model(info, self.verbose)
+            # With --backend auto this is the only place the user learns which backend was picked.
+            note_model(info, self.verbose, getattr(task, "runtime", None))
         warn_runtime(task)
 
 

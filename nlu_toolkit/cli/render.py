@@ -30,9 +30,14 @@ def configure_runtime(verbose: bool) -> None:
     silence_libraries()
 
 
-def note_model(info: Any, verbose: bool) -> None:
+def note_model(info: Any, verbose: bool, backend: str | None = None) -> None:
+    """With ``-v``: the model that ran, where it came from and, when known, the backend that ran it."""
     if verbose:
-        stderr_console().print(f"[dim]model:[/] {info.describe()} [dim]{info.path}[/]", highlight=False)
+        ran = f" [dim]backend:[/] {backend}" if backend else ""
+        # soft_wrap: one line whatever the width (a log file or pipe gets no hard breaks at 80 columns)
+        stderr_console().print(
+            f"[dim]model:[/] {info.describe()} [dim]{info.path}[/]{ran}", highlight=False, soft_wrap=True
+        )
 
 
 def warn_runtime(embedder: Any) -> None:

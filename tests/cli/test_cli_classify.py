@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from cli_checks import check_ok, jsonl, listing
@@ -295,3 +296,12 @@ def test_output_dash_is_stdout(nlu, cls_model, out_dir):
     result = nlu("classify", "--model", cls_model, "-o", "-", "--format", "json", "good")
     check_ok(result)
     assert json.loads(result.stdout)[0]["text"] == "good"
+
+
+def test_verbose_says_which_backend_ran_on_one_line(nlu, cls_model):
+    """-v with --backend auto did not say which backend was picked; the model line was hard-wrapped at 80."""
+    result = nlu("classify", "--model", cls_model, "--backend", "auto", "--verbose", "good")
+    check_ok(result)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("model:")]
+    assert len(lines) == 1 and cls_model in lines[0]
+    assert re.search(r"backend: (torch|onnx|openvino)", lines[0]), lines[0]

@@ -23,7 +23,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +178,16 @@ class IndexStore:
             os.chmod(file, 0o666 & ~umask)
 
     @classmethod
+    @contextmanager
+    def _locked(
+        cls, path: str | os.PathLike[str], lock_timeout: float, model: str | None, verify: bool, run: RunOptions
+    ) -> Iterator[Any]:
+        """The saved index at ``path``, loaded under its lock (the load-edit-save of `update` and `delete_from`)."""
+        read_manifest(Path(path))  # a missing or foreign folder fails before the lock
+        with artefact_lock(path, timeout=lock_timeout), cls.load(path, model, verify=verify, run=run) as index:
+            yield index
+
+    @classmethod
     def update(
         cls,
         path: str | os.PathLike[str],
@@ -198,9 +209,7 @@ class IndexStore:
         Raises:
             ArtefactBusy: another writer still holds the lock after ``lock_timeout`` seconds.
         """
-        read_manifest(Path(path))  # a missing or foreign folder fails before the lock
-        run = RunOptions.merge(run, **options)
-        with artefact_lock(path, timeout=lock_timeout), cls.load(path, model, verify=verify, run=run) as index:
+        with cls._locked(path, lock_timeout, model, verify, RunOptions.merge(run, **options)) as index:
             result = index.add(inputs)
             index.save(path, overwrite=True, lock_timeout=lock_timeout)
         return result
@@ -222,9 +231,7 @@ class IndexStore:
         Ids not in the index are counted in the result's ``not_found``, not raised; when none is
         found the index is left as it was (not saved again). Locked as `update` is.
         """
-        read_manifest(Path(path))
-        run = RunOptions.merge(run, **options)
-        with artefact_lock(path, timeout=lock_timeout), cls.load(path, model, verify=verify, run=run) as index:
+        with cls._locked(path, lock_timeout, model, verify, RunOptions.merge(run, **options)) as index:
             result = index.delete(ids)
             if result.deleted:
                 index.save(path, overwrite=True, lock_timeout=lock_timeout)

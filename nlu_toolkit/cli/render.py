@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from nlu_toolkit.errors import UsageError
@@ -66,7 +66,7 @@ def read_inputs(
         raise UsageError("give texts as arguments or --input FILE, not both", "drop one of them")
     source = input_file if input_file is not None else ("-" if texts == ["-"] else None)
     if source is not None:
-        return iter_records(
+        records = iter_records(
             source,
             fields=fields,
             id_column=id_column,
@@ -75,33 +75,114 @@ def read_inputs(
             max_chars=max_chars,
             progress=progress,
         )
+        return progress.counted(records) if isinstance(progress, _Bar) else records
     if not texts:
         raise UsageError("no input", "pass texts as arguments, '-' to read stdin, or --input FILE")
     return records_from_texts(texts, field=next(iter(fields)), max_chars=max_chars)
 
 
-@contextlib.contextmanager
-def progress_bar(enabled: bool, label: str = "reading") -> Iterator[Callable[[int, int | None], None] | None]:
-    """A rich progress bar on stderr, driven by the reader's (done, total) callbacks."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+#: The progress bars on screen; a table is printed only once they are gone (they share the terminal).
+_LIVE_BARS: list[Any] = []
 
-    with Progress(
+
+class _Bar:
+    """The reader's progress callback ``(done, total)`` plus a count of the records read.
+
+    ``done``/``total`` are bytes for line-based files and rows for Parquet, so they give the
+    fraction and the ETA; the record count and rate are what a person reads.
+    """
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self.progress, self.task, self.rows = progress, task, 0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.progress.update(self.task, completed=done, total=total)
+
+    def counted(self, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            self.rows += 1
+            yield record
+
+
+def _bar_columns(bar: _Bar) -> tuple[Any, ...]:
+    """label ━━━━ 42% 12,345 rows · 1,024/s 0:00:12 eta 0:00:16 (the percent and ETA once the size is known)."""
+    import datetime
+
+    from rich.progress import BarColumn, ProgressColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class RowsColumn(ProgressColumn):
+        """What was read, and how fast."""
+
+        def render(self, task: Any) -> Text:
+            elapsed = task.elapsed or 0.0
+            rate = f" · {bar.rows / elapsed:,.0f}/s" if elapsed >= 1 and bar.rows else ""
+            return Text(f"{bar.rows:,} rows{rate}", style="progress.download")
+
+    class EtaColumn(ProgressColumn):
+        """The time left, from the share of the input read so far."""
+
+        def render(self, task: Any) -> Text:
+            left = task.time_remaining
+            if left is None or task.finished:
+                return Text("")
+            return Text(f"eta {datetime.timedelta(seconds=int(left))}", style="progress.remaining")
+
+    return (
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
+        RowsColumn(),
         TimeElapsedColumn(),
-        console=stderr_console(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
+        EtaColumn(),
+    )
 
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
 
-        yield update
+@contextlib.contextmanager
+def progress_bar(enabled: bool, label: str = "reading") -> Iterator[_Bar | None]:
+    """A rich progress bar on stderr: percent, records read, their rate, elapsed time and ETA.
+
+    Yields the reader's callback (None when disabled or stderr is no terminal). It is transient:
+    it leaves the screen when the work ends, or earlier when `emit` prints a table.
+    """
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    progress = Progress(console=stderr_console(), transient=True)
+    bar = _Bar(progress, progress.add_task(label, total=None))
+    progress.columns = _bar_columns(bar)
+    _LIVE_BARS.append(progress)
+    try:
+        with progress:
+            yield bar
+    finally:
+        _LIVE_BARS.remove(progress)
+
+
+def clear_progress() -> None:
+    """Take every progress bar off the screen now (before a table is printed below it)."""
+    for progress in list(_LIVE_BARS):
+        progress.stop()
+
+
+class Clip(str):
+    """A table cell cut to ``width`` characters that keeps its ``full`` text.
+
+    `emit` shows the full text on one line, cut with an ellipsis to the width the terminal
+    leaves once the other columns are laid out; elsewhere it is the cut string.
+    """
+
+    full: str
+
+
+def short(text: Any, width: int = 60) -> Clip:
+    """``text`` on one line (whitespace collapsed), cut to ``width`` characters with an ellipsis."""
+    full = " ".join(str(text).split())
+    cell = Clip(full if len(full) <= width else full[: width - 1] + "…")
+    cell.full = full
+    return cell
 
 
 def emit(
@@ -111,28 +192,28 @@ def emit(
     output: str | None,
     columns: Sequence[Column],
     title: str | None = None,
+    passthrough: Collection[str] | None = None,
 ) -> int:
-    """Write ``records`` in the chosen format; return how many were written."""
+    """Write ``records`` in the chosen format; return how many were written.
+
+    ``passthrough``: when given, the table also shows every scalar field a record has beyond
+    ``columns`` and this collection (the result's own fields left out on purpose): the input's
+    passthrough columns. Other formats always carry every field.
+    """
     from nlu_toolkit.io.writers import format_for_output, write_records
 
     chosen = format_for_output(output, fmt, isatty=sys.stdout.isatty())
     if chosen != "table":
         return write_records(records, chosen, output)
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(*(name for name, _ in columns), caption=title, caption_justify="left", highlight=False)
-    n = 0
-    for record in records:
-        table.add_row(*(get(record) for _, get in columns))
-        n += 1
-    Console().print(table)
-    return n
+    from nlu_toolkit.cli.table import fit_table, table_cells
 
-
-def short(text: Any, width: int = 60) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    headers, rows = table_cells(records, columns, passthrough)
+    clear_progress()  # the rows are read: the bar goes before the table is drawn where it stood
+    console = Console()
+    console.print(fit_table(headers, rows, console.width, caption=title))
+    return len(rows)
 
 
 def num(value: Any) -> str:

@@ -41,6 +41,8 @@ _EXPORTS = {
     "verify": "nlu_toolkit.models.manage",
     "iter_records": "nlu_toolkit.io.readers",
     "write_records": "nlu_toolkit.io.writers",
+    "build_manifest": "nlu_toolkit.io.run_manifest",
+    "write_manifest": "nlu_toolkit.io.run_manifest",
     "embedded_path": "nlu_toolkit.models.embedded",
     "finetune": "nlu_toolkit.train.finetune",
     "FinetuneResult": "nlu_toolkit.train.finetune",
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from nlu_toolkit.io.readers import iter_records
+    from nlu_toolkit.io.run_manifest import build_manifest, write_manifest
     from nlu_toolkit.io.writers import write_records
     from nlu_toolkit.models.embedded import embedded_path
     from nlu_toolkit.models.manage import list_models, pull, verify
@@ -142,6 +145,7 @@ __all__ = [
     "TrainingDataError",
     "Translator",
     "UsageError",
+    "build_manifest",
     "classify",
     "cluster",
     "cluster_embeddings",
@@ -166,5 +170,6 @@ __all__ = [
     "summarize",
     "translate",
     "verify",
+    "write_manifest",
     "write_records",
 ]

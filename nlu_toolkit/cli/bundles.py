@@ -4,7 +4,7 @@ Every command that runs a model takes the same run options, and every command th
 records the same input options. Instead of listing them in each command and passing them on
 one by one, a command declares the bundle and receives one value:
 
-    @output_options()                    # --format --output --verbose --quiet -> out
+    @output_options()                    # --format --output --verbose --quiet --manifest -> out
     @input_options()                     # --text-column --id-column --input-format ... -> source
     @run_options()                       # --device --batch-size --max-length --backend ... -> run
     def classify_cli(texts, ..., *, out: OutputOptions, source: InputOptions, run: RunOptions) -> None:
@@ -14,6 +14,10 @@ one by one, a command declares the bundle and receives one value:
 
 The options keep their flags, help and panels (`nlu_toolkit.cli.options`); a command picks the
 fields it takes and its own defaults. Nothing heavy is imported: ``nlu --help`` stays fast.
+
+``--manifest FILE`` (in `OutputOptions`) writes a run manifest once the command has succeeded: the
+versions, the command and its options, the model (from `OutputOptions.note_model`) with its weights'
+checksums, and the inputs and outputs (from `OutputOptions.start`) with theirs.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.engine.options import RunOptions
@@ -49,19 +53,35 @@ INPUT_FIELDS: dict[str, tuple[Any, Any]] = {
 }
 
 
-#: The output options (where results go and how much is said on stderr).
+ManifestOpt = Annotated[
+    str | None,
+    o.output_opt(
+        "--manifest",
+        help="Write a run manifest to FILE (json): versions, options, seed, the model and its weights' checksums, "
+        "the inputs' checksums, the outputs.",
+    ),
+]
+
+#: The output options (where results go, how much is said on stderr, the run manifest).
 OUTPUT_FIELDS: dict[str, tuple[Any, Any]] = {
     "fmt": (o.FormatOpt, None),
     "output": (o.OutputOpt, None),
     "verbose": (o.VerboseOpt, False),
     "quiet": (o.QuietOpt, False),
+    "manifest": (ManifestOpt, None),
 }
 
 
 def _bundle(
-    fields: dict[str, tuple[Any, Any]], names: Sequence[str], defaults: dict[str, Any], into: str, make: Callable
+    fields: dict[str, tuple[Any, Any]],
+    names: Sequence[str],
+    defaults: dict[str, Any],
+    into: str,
+    make: Callable,
+    after: Callable[[Any], None] | None = None,
 ) -> Callable[[F], F]:
-    """A decorator adding ``names`` (from ``fields``) as options and passing ``make(**values)`` as ``into``."""
+    """A decorator adding ``names`` (from ``fields``) as options and passing ``make(**values)`` as ``into``;
+    ``after(value)`` runs once the command has returned (not when it raised)."""
     unknown = set(names) - set(fields) or set(defaults) - set(names)
     if unknown:
         raise TypeError(f"unknown or unused bundle fields: {sorted(unknown)}")
@@ -88,7 +108,11 @@ def _bundle(
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
             values = {name: kwargs.pop(name) for name in names}
-            return fn(**kwargs, **{into: make(**values)})
+            value = make(**values)
+            done = fn(**kwargs, **{into: value})
+            if after is not None:
+                after(value)
+            return done
 
         command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
@@ -164,12 +188,15 @@ def input_options(*names: str, **defaults: Any) -> Callable[[F], F]:
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """Where results go and what stderr shows: ``--format``, ``--output``, ``--verbose``, ``--quiet``."""
+    """Where results go and what stderr shows: ``--format``, ``--output``, ``--verbose``, ``--quiet``, ``--manifest``."""
 
     fmt: str | None = None
     output: str | None = None
     verbose: bool = False
     quiet: bool = False
+    manifest: str | None = None
+    #: What the run manifest needs, gathered as the command runs (inputs, outputs, model).
+    seen: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def start(
         self,
@@ -186,7 +213,10 @@ class OutputOptions:
         from nlu_toolkit.io.guard import check_outputs
 
         configure_runtime(self.verbose)
-        check_outputs({"--output": self.output, **(outputs or {})}, list(inputs), suffixes=suffixes)
+        files = {"--output": self.output, **(outputs or {})}
+        check_outputs({**files, "--manifest": self.manifest}, list(inputs), suffixes=suffixes)
+        self.seen["inputs"] = [i for i in inputs if i is not None]
+        self.seen["outputs"] = [path for path in files.values() if path is not None]
 
     def progress(self, enabled: bool, label: str) -> Any:
         """A progress bar on stderr (a context manager yielding the callback), unless ``--quiet``."""
@@ -208,7 +238,30 @@ class OutputOptions:
         if info is not None:
             # With --backend auto this is the only place the user learns which backend was picked.
             note_model(info, self.verbose, getattr(task, "runtime", None))
+            self.seen["model"] = {**info.to_dict(), "backend": getattr(task, "runtime", None)}
         warn_runtime(task)
+
+    def run_info(self, inputs: Sequence[str | None] | None = None) -> dict[str, Any]:
+        """The command, its options, seed and inputs (default: those given to `start`): `build_manifest`'s
+        keywords that the CLI knows (``index.save(..., run_info=out.run_info([file]))``)."""
+        from nlu_toolkit.cli.manifest import command_run
+
+        run = command_run(self.seen.get("inputs", []) if inputs is None else inputs)
+        run.pop("model_spec")
+        return run
+
+    def write_manifest(self) -> None:
+        """With ``--manifest FILE``: write the run manifest (after the command succeeded)."""
+        if self.manifest is None:
+            return
+        from nlu_toolkit.cli.manifest import command_run
+        from nlu_toolkit.io.run_manifest import build_manifest, write_manifest
+
+        run = command_run(self.seen.get("inputs", []))
+        spec = run.pop("model_spec")
+        model = self.seen.get("model") or spec
+        outputs = self.seen.get("outputs", [self.output] if self.output else []) or [None]  # None: stdout
+        write_manifest(build_manifest(**run, model=model, outputs=outputs), self.manifest)
 
 
 def output_options(*names: str, **defaults: Any) -> Callable[[F], F]:
@@ -220,4 +273,4 @@ def output_options(*names: str, **defaults: Any) -> Callable[[F], F]:
             values["fmt"] = getattr(values["fmt"], "value", values["fmt"])
         return OutputOptions(**values)
 
-    return _bundle(OUTPUT_FIELDS, chosen, defaults, "out", make)
+    return _bundle(OUTPUT_FIELDS, chosen, defaults, "out", make, after=OutputOptions.write_manifest)

@@ -17,7 +17,7 @@ task_opt = o.panel("Clustering")
 Method = o.choices("Method", "kmeans", "agglomerative", "community", "hdbscan")
 
 
-@output_options("fmt", "output", "verbose")
+@output_options("fmt", "output", "verbose", "manifest")
 @input_options()
 @run_options("device", "batch_size", "backend", "quantize", "threads")
 def cluster_cli(

@@ -65,7 +65,7 @@ def reading_of(source: InputOptions) -> dict[str, Any]:
 
 
 # --format is the command's own: it also names the embedding formats (npy, parquet).
-@output_options("output", "verbose", "quiet")
+@output_options("output", "verbose", "quiet", "manifest")
 @input_options()
 @run_options(*INDEX_RUN_FIELDS)
 def embed_cli(

@@ -12,7 +12,7 @@ from nlu_toolkit.cli.finetune import LabelColumn, PairColumn, TaskOpt, TextColum
 from nlu_toolkit.engine.options import RunOptions
 
 
-@output_options("fmt", "output", "verbose")
+@output_options("fmt", "output", "verbose", "manifest")
 @run_options("batch_size", "max_length", "device", "trust_remote_code")
 def evaluate_cli(
     task: TaskOpt,
@@ -35,6 +35,9 @@ def evaluate_cli(
     run: RunOptions,
 ) -> None:
     """Score a model on labelled data; overall figures first, then per class/type.
+
+    The JSON figures (stdout or --output) end with the run manifest: versions, settings, the model's
+    and the data's checksums.
 
     Examples:
 
@@ -64,6 +67,9 @@ def evaluate_cli(
     if errors is not None:
         write_records(result.errors, "jsonl", errors)
     rows = _detail_rows(result.details)
+    result.manifest["outputs"] = list(out.seen["outputs"])  # --output (the figures), --errors, --confusion-png
+    if result.model_info is not None:  # for --manifest FILE
+        out.seen["model"] = result.model_info.to_dict()
     print_summary(
         result.to_dict(),
         fmt=out.fmt,

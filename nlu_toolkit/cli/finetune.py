@@ -207,11 +207,20 @@ def finetune_cli(
         )
     if not result.files:  # a non-main process under `accelerate launch`: the main one reports
         return
+    if result.stopped_early:
+        from nlu_toolkit.train.report import early_stopping_note
+
+        note = early_stopping_note(
+            result.metric, patience, result.stopped_at_epoch, result.planned_epochs, result.best_epoch
+        )
+        print(f"nlu: {note}", file=sys.stderr)
     summary = {
         "output_dir": str(result.output_dir),
         "task": result.task,
         "base_model": result.base_model,
         "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "stopped_at_epoch": result.stopped_at_epoch,
         **result.metrics,
         "train_seconds": round(result.train_seconds, 1),
         "train_samples_per_second": result.train_samples_per_second,

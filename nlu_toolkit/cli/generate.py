@@ -15,7 +15,7 @@ from nlu_toolkit.engine.options import RunOptions
 task_opt = o.panel("Generation")
 
 
-@output_options("fmt", "output", "verbose")
+@output_options("fmt", "output", "verbose", "manifest")
 @input_options("text_column")
 @run_options("device", "trust_remote_code")
 def generate_cli(

@@ -93,7 +93,7 @@ def build_cli(
         )
         with index:
             out.note_model(index.embedder)
-            index.save(folder, overwrite=overwrite, lock_timeout=lock_timeout)
+            index.save(folder, overwrite=overwrite, lock_timeout=lock_timeout, run_info=out.run_info([file]))
     _summary(index.manifest, folder)
 
 
@@ -132,7 +132,7 @@ def add_cli(
     ):
         out.note_model(index.embedder)
         result = index.add(_read(file, source, progress, id_start=index.next_id))
-        index.save(index_dir, overwrite=True, lock_timeout=lock_timeout)
+        index.save(index_dir, overwrite=True, lock_timeout=lock_timeout, run_info=out.run_info([file]))
     _say(out, result.message())
     _summary(index.manifest, index_dir)
 

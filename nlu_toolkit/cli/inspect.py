@@ -16,7 +16,7 @@ task_opt = o.panel("Inspect")
 SHOWN_DIMS = 4
 
 
-@output_options("fmt", "output", "verbose")
+@output_options("fmt", "output", "verbose", "manifest")
 @run_options("device", "max_length", "trust_remote_code")
 def inspect_cli(
     texts: o.TextsArg = None,

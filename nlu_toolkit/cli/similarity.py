@@ -13,7 +13,7 @@ from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 
 
-@output_options("fmt", "output", "verbose")
+@output_options("fmt", "output", "verbose", "manifest")
 @run_options("device", "batch_size")
 def similarity_cli(
     a: Annotated[str | None, typer.Argument(help="First text.", show_default=False)] = None,
@@ -59,7 +59,7 @@ def similarity_cli(
     )
 
 
-@output_options("fmt", "output", "verbose")
+@output_options("fmt", "output", "verbose", "manifest")
 @input_options()
 @run_options("device", "batch_size")
 def dedupe_cli(

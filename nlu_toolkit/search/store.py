@@ -35,6 +35,8 @@ from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import IndexCorrupted, ModelMismatch, ModelNotAvailable
 from nlu_toolkit.io.guard import check_output_folder, output_error
 from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
+from nlu_toolkit.io.run_manifest import MANIFEST_FILE as RUN_MANIFEST
+from nlu_toolkit.io.run_manifest import folder_manifest, write_manifest
 from nlu_toolkit.io.swap import replace_folder
 from nlu_toolkit.io.writers import disk_full
 from nlu_toolkit.models.resolver import ModelInfo, weights_sha256
@@ -60,8 +62,8 @@ if TYPE_CHECKING:
 
     from nlu_toolkit.search.index import SemanticIndex
 
-#: The entries of an index folder; anything else in it belongs to the user.
-INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN})
+#: The entries of an index folder; anything else in it belongs to the user. ``run_manifest.json``: what wrote it.
+INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN, RUN_MANIFEST})
 
 
 def _sha256(path: Path) -> str:
@@ -92,8 +94,12 @@ class IndexStore:
         *,
         overwrite: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        run_info: dict[str, Any] | None = None,
     ) -> Path:
         """Write the index to folder ``path`` atomically (a temp folder swapped into place).
+
+        Beside its manifest goes ``run_manifest.json`` (`nlu_toolkit.io.run_manifest.folder_manifest`):
+        versions, the model's weights checksums and, from ``run_info``, the command, settings and inputs.
 
         An existing index at ``path`` is replaced only with ``overwrite=True``; an existing
         file, or a non-empty folder that is not an index, is never replaced. The save
@@ -124,6 +130,11 @@ class IndexStore:
                 raise output_error(e, target, doing="save the index") from e
             try:
                 self._write(tmp)
+                write_manifest(
+                    folder_manifest(real, run_info, command="SemanticIndex.save", model=self.manifest["model"]),
+                    tmp / RUN_MANIFEST,
+                )
+                os.chmod(tmp / RUN_MANIFEST, os.stat(tmp / MANIFEST).st_mode)
                 replace_folder(tmp, real)
             except OSError as e:
                 raise output_error(e, target, doing="save the index") from e

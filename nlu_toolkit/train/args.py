@@ -67,6 +67,12 @@ class FinetuneResult:
     #: The training precision (``fp32``, ``bf16``, ``fp16``), named apart from the NER ``precision`` score.
     train_precision: str
     files: dict[str, Path] = field(default_factory=dict)
+    #: Early stopping (``patience``) ended the run before its last epoch: at ``stopped_at_epoch`` of ``planned_epochs``.
+    stopped_early: bool = False
+    stopped_at_epoch: float | None = None
+    planned_epochs: float | None = None
+    #: The run manifest (`nlu_toolkit.io.run_manifest`), also in ``run_manifest.json`` and ``metrics.json``.
+    manifest: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import NluError, TrainingDataError, UsageError
+from nlu_toolkit.io.run_manifest import MANIFEST_FILE, build_manifest, write_manifest
 from nlu_toolkit.io.writers import atomic_output
 from nlu_toolkit.train.args import (
     CARD_FILE,
@@ -55,6 +56,8 @@ class _Run:
     max_target_length: int = 128
     source_prefix: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
+    inputs: list[Any] = field(default_factory=list)  # the data files, for the run manifest
+    stopper: Any = None  # the EarlyStoppingCallback, when patience is set
 
     # ---- shared ------------------------------------------------------------------------------------------------
 
@@ -103,8 +106,16 @@ class _Run:
 
         callbacks: list[Any] = [] if self.progress is None else [progress_callback(self.progress)]
         if self.settings["patience"]:
-            callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.settings["patience"]))
+            self.stopper = EarlyStoppingCallback(early_stopping_patience=self.settings["patience"])
+            callbacks.append(self.stopper)
         return callbacks
+
+    def stopped_early(self, trainer: Any) -> bool:
+        """Whether early stopping ended the run before its planned steps (not merely at its last evaluation)."""
+        stopper, state = self.stopper, trainer.state
+        if stopper is None or stopper.early_stopping_patience_counter < stopper.early_stopping_patience:
+            return False
+        return bool(state.max_steps) and state.global_step < state.max_steps
 
     def fit(self, trainer: Any) -> tuple[float, float | None]:
         from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -161,16 +172,32 @@ class _Run:
             steps=int(trainer.state.global_step),
             device=self.device,
             train_precision=self.mixed or "fp32",
+            stopped_early=self.stopped_early(trainer),
+            planned_epochs=_planned_epochs(trainer.state),
         )
+        if result.stopped_early:
+            result.stopped_at_epoch = round(float(trainer.state.epoch or 0), 4)
         if not trainer.is_world_process_zero():
             return result
         save(self.out)
         files = {"model": self.out}
+        result.manifest = build_manifest(
+            "finetune",
+            settings={"task": self.task, **self.settings},
+            seed=self.settings.get("seed"),
+            model=self.base,
+            inputs=self.inputs,
+            outputs=[self.out],
+        )
+        files["manifest"] = write_manifest(result.manifest, self.out / MANIFEST_FILE)
         files["metrics"] = write_json(
             {
                 "task": self.task,
                 "metric": result.metric,
                 "best_epoch": result.best_epoch,
+                "stopped_early": result.stopped_early,
+                "stopped_at_epoch": result.stopped_at_epoch,
+                "planned_epochs": result.planned_epochs,
                 "final": result.metrics,
                 "epochs": history,
                 "steps": result.steps,
@@ -178,6 +205,7 @@ class _Run:
                 "train_samples_per_second": sps,
                 "settings": self.settings,
                 "data": self.data.info,
+                "manifest": result.manifest,
             },
             self.out / METRICS_FILE,
         )
@@ -350,3 +378,9 @@ class _Run:
 
     def train_embedding(self) -> FinetuneResult:
         return train_embedding(self)
+
+
+def _planned_epochs(state: Any) -> float | None:
+    """The epochs the run was set to take (``max_steps`` included), from the Trainer's state."""
+    epochs = getattr(state, "num_train_epochs", None)
+    return float(epochs) if epochs else None

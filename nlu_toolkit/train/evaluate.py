@@ -10,7 +10,7 @@ figures describe what users get; the metrics are `nlu_toolkit.core.metrics`
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.io.run_manifest import build_manifest
 from nlu_toolkit.train.data import TASKS, load_eval_data
 
 # Figures shown first (and at the top level of JSON), per task.
@@ -43,9 +44,13 @@ class EvaluationResult:
     details: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    #: The run manifest (`nlu_toolkit.io.run_manifest`): versions, settings, the model's and data's checksums.
+    manifest: dict[str, Any] = field(default_factory=dict)
+    #: The `ModelInfo` of the model scored.
+    model_info: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Overall figures at the top level (``{"accuracy": ..., "f1": ...}``), then the rest."""
+        """Overall figures at the top level (``{"accuracy": ..., "f1": ...}``), then the rest (the manifest last)."""
         return {
             **self.metrics,
             "task": self.task,
@@ -55,6 +60,7 @@ class EvaluationResult:
             "details": self.details,
             "errors": len(self.errors),
             "files": {k: str(v) for k, v in self.files.items()},
+            "manifest": self.manifest,
         }
 
 
@@ -135,6 +141,21 @@ def evaluate(
         result.files["confusion"] = plot_confusion_matrix(
             result.details["confusion"], result.details["labels"], confusion_png
         )
+    result.manifest = build_manifest(
+        "evaluate",
+        settings={
+            "task": task,
+            "model": model,
+            "data": data,
+            "threshold": threshold,
+            **columns,
+            "max_target_length": max_target_length,
+            **asdict(run),
+        },
+        model=None if result.model_info is None else result.model_info.to_dict(),
+        inputs=[data],
+        outputs=[p for p in (confusion_png,) if p is not None],
+    )
     return result
 
 
@@ -192,7 +213,9 @@ def _classification(task: str, model: str, path: Path, columns: dict, **opts: An
     metrics, details = _split(found, task)
     details["truncated"] = int(sum(truncated))
     details["warnings"] = info.get("warnings", [])
-    return EvaluationResult(task, loaded.info.describe(), str(path), len(texts), metrics, details, errors)
+    return EvaluationResult(
+        task, loaded.info.describe(), str(path), len(texts), metrics, details, errors, model_info=loaded.info
+    )
 
 
 def _ner(task: str, model: str, path: Path, columns: dict, **opts: Any) -> EvaluationResult:
@@ -236,7 +259,9 @@ def _ner(task: str, model: str, path: Path, columns: dict, **opts: Any) -> Evalu
     metrics, details = _split(found, task)
     details["truncated"] = truncated
     details["warnings"] = info.get("warnings", [])
-    return EvaluationResult(task, loaded.info.describe(), str(path), len(sentences), metrics, details, errors)
+    return EvaluationResult(
+        task, loaded.info.describe(), str(path), len(sentences), metrics, details, errors, model_info=loaded.info
+    )
 
 
 def _qa(task: str, model: str, path: Path, columns: dict, **opts: Any) -> EvaluationResult:
@@ -268,7 +293,8 @@ def _qa(task: str, model: str, path: Path, columns: dict, **opts: Any) -> Evalua
             errors.append({"id": r["id"], "question": r["question"], "gold": golds, "predicted": said})
     metrics, details = _split(found, task)
     details["warnings"] = info.get("warnings", [])
-    return EvaluationResult(task, answerer.model_info.describe(), str(path), len(rows), metrics, details, errors)
+    info = answerer.model_info
+    return EvaluationResult(task, info.describe(), str(path), len(rows), metrics, details, errors, model_info=info)
 
 
 def _embedding(task: str, model: str, path: Path, columns: dict, **opts: Any) -> EvaluationResult:
@@ -312,7 +338,8 @@ def _embedding(task: str, model: str, path: Path, columns: dict, **opts: Any) ->
             errors.append({"row": int(i), "anchor": anchors[i], "gold": positives[i], "predicted": docs[int(top[i])]})
     metrics, details = _split(found, task)
     details["warnings"] = info.get("warnings", [])
-    return EvaluationResult(task, embedder.model_info.describe(), str(path), len(ds), metrics, details, errors)
+    info = embedder.model_info
+    return EvaluationResult(task, info.describe(), str(path), len(ds), metrics, details, errors, model_info=info)
 
 
 def _seq2seq(task: str, model: str, path: Path, columns: dict, **opts: Any) -> EvaluationResult:
@@ -348,4 +375,5 @@ def _seq2seq(task: str, model: str, path: Path, columns: dict, **opts: Any) -> E
     if prefix:
         details["source_prefix"] = prefix
     details["warnings"] = info.get("warnings", [])
-    return EvaluationResult(task, summarizer.model_info.describe(), str(path), len(sources), metrics, details, errors)
+    info = summarizer.model_info
+    return EvaluationResult(task, info.describe(), str(path), len(sources), metrics, details, errors, model_info=info)

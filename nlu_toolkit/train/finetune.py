@@ -14,7 +14,9 @@ The saved folder loads straight into ``nlu classify|ner|qa|embed --model DIR``:
 safetensors weights, the tokenizer, and ``id2label``/``label2id`` in the config.
 Seq2seq (``Seq2SeqTrainer``, scored by generating each epoch) saves a folder for
 ``nlu summarize|translate --model DIR``, with its generation config.
-Beside it: ``metrics.json`` (per epoch), ``training_curve.png`` and a model card.
+Beside it: ``metrics.json`` (per epoch), ``training_curve.png``, a model card and ``run_manifest.json``
+(versions, base model and data checksums, settings, seed: `nlu_toolkit.io.run_manifest`; also under
+``manifest`` in metrics.json).
 
 Multi-GPU: run the same command under ``accelerate launch`` (see README); only
 the main process writes files.
@@ -97,7 +99,8 @@ def finetune(
         patience: stop after this many evaluations without improvement of
             ``metric`` (default per task: accuracy, micro_f1, f1, f1, spearman, rougeL;
             ``metric="bleu"`` suits translation).
-            The best epoch's model is the one saved.
+            The best epoch's model is the one saved. A run stopped before its last epoch says so in the
+            result (``stopped_early``, ``stopped_at_epoch`` of ``planned_epochs``) and in metrics.json.
         max_steps: stop after this many optimiser steps (smoke runs).
         resume: continue from the last checkpoint in ``output_dir/checkpoints``.
         overwrite: replace a model already in ``output_dir``.
@@ -222,6 +225,7 @@ def finetune(
         loss=loss,
         max_target_length=max_target_length,
         source_prefix=source_prefix,
+        inputs=inputs,
     )
     # The output folder is locked for the run; a failed run removes the folder it created (unless it checkpointed).
     # The libraries are quiet meanwhile: transformers' "newly initialized head" is expected when fine-tuning,

@@ -176,3 +176,23 @@ def model_card(
         lines.append("No evaluation data was given.")
     lines += ["", "Files: `metrics.json` (per epoch), `training_curve.png`.", ""]
     return "\n".join(lines)
+
+
+def early_stopping_note(
+    metric: str | None, patience: int | None, stopped_at: float | None, planned: float | None, best: float | None
+) -> str:
+    """The line saying early stopping ended a run, e.g. ``early stopping: no improvement in eval_loss for
+    2 evaluations; stopped at epoch 3 of 10, best epoch 1`` (the CLI prints it; the library returns values)."""
+
+    def epoch(value: float | None) -> str:
+        if value is None:
+            return "?"
+        return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+    times = "evaluation" if patience == 1 else "evaluations"
+    line = f"early stopping: no improvement in {metric} for {patience} {times}; stopped at epoch {epoch(stopped_at)}"
+    if planned:
+        line += f" of {epoch(planned)}"
+    if best is not None:
+        line += f", best epoch {epoch(best)}"
+    return line

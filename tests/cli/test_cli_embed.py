@@ -242,7 +242,7 @@ def test_search_output_file_and_csv(nlu, st_model, data_dir, out_dir):
 
 def test_index_build_writes_the_files_and_no_pickle(nlu, st_model, data_dir, built_index):
     names = sorted(p.name for p in built_index.rglob("*"))
-    assert names == ["docs.jsonl", "manifest.json", "vectors.safetensors"]
+    assert names == ["docs.jsonl", "manifest.json", "run_manifest.json", "vectors.safetensors"]
     for path in built_index.iterdir():
         assert path.suffix not in (".pkl", ".pickle", ".pt", ".bin", ".npy")
         assert not path.read_bytes().startswith(b"\x80"), f"{path.name} looks like a pickle"

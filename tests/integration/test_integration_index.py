@@ -150,7 +150,12 @@ def test_build_takes_run_options_and_the_inference_backend(st_model):
 
 
 def test_saved_folder_layout_and_no_pickle(saved, index):
-    assert sorted(p.name for p in saved.iterdir()) == ["docs.jsonl", "manifest.json", "vectors.safetensors"]
+    assert sorted(p.name for p in saved.iterdir()) == [
+        "docs.jsonl",
+        "manifest.json",
+        "run_manifest.json",
+        "vectors.safetensors",
+    ]
     for path in saved.iterdir():
         assert not path.read_bytes().startswith(b"\x80"), f"{path.name} looks like a pickle"
     manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))

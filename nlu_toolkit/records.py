@@ -120,10 +120,11 @@ class Answer:
 
 @dataclass
 class QAResult:
-    """``{"id", "question", "answer", "score", "start", "end", "answers", "impossible", **passthrough}``.
+    """``{"id", "question", "answer", "score", "start", "end", "answers", "impossible", "truncated", **passthrough}``.
 
     ``impossible`` is True when the best answer is "no answer" (only with
-    ``allow_impossible``); ``answer`` is then ``""`` and start/end are 0.
+    ``allow_impossible``); ``answer`` is then ``""`` and start/end are 0. ``truncated`` is True
+    when only the first window of a longer context was read (``long="truncate"``).
     """
 
     id: Any
@@ -135,6 +136,7 @@ class QAResult:
     answers: list[Answer]
     impossible: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    truncated: bool = False  # after extra: positional construction (..., impossible, extra) keeps working
 
     def to_dict(self) -> dict[str, Any]:
         return merge_passthrough(
@@ -147,6 +149,7 @@ class QAResult:
                 "end": self.end,
                 "answers": [a.to_dict() for a in self.answers],
                 "impossible": self.impossible,
+                "truncated": self.truncated,
             },
             self.extra,
         )

@@ -12,9 +12,6 @@ from nlu_toolkit.engine.options import RunOptions
 task_opt = o.panel("Classification")
 
 
-Long = o.choices("Long", "truncate", "window")
-
-
 @output_options()
 @input_options()
 @run_options()
@@ -52,14 +49,8 @@ def classify_cli(
             help="Multi-label: keep labels scoring at least this (default 0.5; 0.1 cosine for embedding zero-shot).",
         ),
     ] = None,
-    long: Annotated[
-        Long,
-        task_opt(
-            "--long",
-            help="Texts over the model's limit: truncate (flagged) or window "
-            "(score overlapping windows and pool them).",
-        ),
-    ] = Long.truncate,
+    long: o.LongOpt = "truncate",
+    stride: o.StrideOpt = None,
     *,
     out: OutputOptions,
     source: InputOptions,
@@ -85,7 +76,8 @@ def classify_cli(
             top_k=top_k,
             multi_label=multi_label,
             threshold=threshold,
-            long=long.value,
+            long=long,
+            stride=stride,
             run=run,
         )
         out.note_model(classifier)

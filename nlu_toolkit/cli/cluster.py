@@ -32,6 +32,8 @@ def cluster_cli(
         ),
     ] = None,
     model: o.ModelOpt = None,
+    long: o.LongOpt = "truncate",
+    stride: o.StrideOpt = None,
     method: Annotated[Method, task_opt("--method", help="Clustering method.")] = Method.kmeans,
     k: Annotated[
         str | None,
@@ -93,6 +95,8 @@ def cluster_cli(
         threshold=threshold,
         min_size=min_size,
         seed=seed,
+        long=long,
+        stride=stride,
         run=run,
     )
     out.note_model(result)

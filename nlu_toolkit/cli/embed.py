@@ -19,21 +19,12 @@ search_opt = o.panel("Search")
 Precision = o.choices("Precision", "float32", "int8", "ubinary")
 
 
-Long = o.choices("Long", "truncate", "chunk")
-
-
 Backend = o.choices("Backend", "exact", "usearch")
 
 
 NormalizeOpt = Annotated[bool, embed_opt("--normalize/--no-normalize", help="Scale vectors to unit length.")]
 PrecisionOpt = Annotated[
     Precision, embed_opt("--precision", help="float32, or int8/ubinary through sentence-transformers' quantization.")
-]
-LongOpt = Annotated[
-    Long,
-    embed_opt(
-        "--long", help="Texts over the model's limit: truncate (flagged) or chunk (overlapping windows, mean-pooled)."
-    ),
 ]
 
 
@@ -74,7 +65,8 @@ def embed_cli(
     model: o.ModelOpt = None,
     normalize: NormalizeOpt = False,
     precision: PrecisionOpt = Precision.float32,
-    long: LongOpt = Long.truncate,
+    long: o.LongOpt = "truncate",
+    stride: o.StrideOpt = None,
     search: Annotated[
         list[str] | None,
         search_opt("--search", "-s", help="Search mode: a query (repeatable). Needs --corpus FILE or --index DIR."),
@@ -131,6 +123,8 @@ def embed_cli(
     out.start(input_file, queries, corpus, index)
     run, index_kind = with_backend(run, backend, quantize, kind.value)
     if search or queries:
+        if stride is not None:  # an index's windows are its own (nlu index build); a corpus is encoded as one
+            raise UsageError("--stride is not taken in search mode", "drop --stride, or embed the corpus with it")
         request = _SearchRequest(
             search=list(search or []),
             queries_file=queries,
@@ -140,7 +134,7 @@ def embed_cli(
             top_k=top_k,
             rerank=rerank,
             kind=index_kind,
-            long=long.value,
+            long=long,
             out=out,
             source=source,
             run=run,
@@ -156,7 +150,7 @@ def embed_cli(
     chosen = embedding_format(out.output, out.fmt)
     with out.progress(input_file is not None, "embedding") as progress:
         records = source.read(texts, input_file, progress=progress)
-        embedder = Embedder(model, normalize=normalize, long=long.value, run=run)
+        embedder = Embedder(model, normalize=normalize, long=long, stride=stride, run=run)
         out.note_model(embedder)
         kept: list[dict[str, Any]] = []
         parts = []

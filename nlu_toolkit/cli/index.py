@@ -9,7 +9,7 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
-from nlu_toolkit.cli.embed import Backend, Long, LongOpt, Precision, PrecisionOpt, reading_of, with_backend
+from nlu_toolkit.cli.embed import Backend, Precision, PrecisionOpt, reading_of, with_backend
 from nlu_toolkit.cli.render import emit
 from nlu_toolkit.engine.options import RunOptions
 
@@ -66,7 +66,7 @@ def build_cli(
     kind: Annotated[
         Backend, typer.Option("--index-backend", help="exact, or usearch (approximate, the ann extra).")
     ] = Backend.exact,
-    long: LongOpt = Long.truncate,
+    long: o.LongOpt = "truncate",
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
     *,
@@ -88,9 +88,7 @@ def build_cli(
 
     with out.progress(True, "indexing") as progress:
         records = _read(file, source, progress)
-        index = SemanticIndex.build(
-            records, model, precision=precision.value, kind=index_kind, long=long.value, run=run
-        )
+        index = SemanticIndex.build(records, model, precision=precision.value, kind=index_kind, long=long, run=run)
         with index:
             out.note_model(index.embedder)
             index.save(folder, overwrite=overwrite, lock_timeout=lock_timeout, run_info=out.run_info([file]))
@@ -175,7 +173,7 @@ def delete_cli(
         raise UsageError("no ids given", "give ids as arguments, or --input FILE with one id per line")
     read_manifest(Path(index_dir))  # a missing or foreign folder fails before the lock and the model
     refuse_foreign_entries(Path(index_dir).resolve())
-    result = SemanticIndex.delete_from(index_dir, given, lock_timeout=lock_timeout)
+    result = SemanticIndex.delete_from(index_dir, given, lock_timeout=lock_timeout, run_info=out.run_info([input_file]))
     if not result.deleted and not missing_ok:
         raise InputError(
             f"none of the {len(result.not_found)} ids is in the index", "check the ids, or add --missing-ok"

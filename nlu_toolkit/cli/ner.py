@@ -31,14 +31,8 @@ def ner_cli(
             "simple, or word-level first/average/max.",
         ),
     ] = Aggregation.first,
-    stride: Annotated[
-        int | None,
-        task_opt(
-            "--stride",
-            min=0,
-            help="Tokens shared by overlapping windows of long texts (default: a quarter of the window).",
-        ),
-    ] = None,
+    long: o.LongOpt = "chunk",
+    stride: o.StrideOpt = None,
     *,
     out: OutputOptions,
     source: InputOptions,
@@ -56,7 +50,7 @@ def ner_cli(
     with out.progress(input_file is not None, "tagging") as progress:
         records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
-        recognizer = EntityRecognizer(model, aggregation=aggregation.value, stride=stride, run=run)
+        recognizer = EntityRecognizer(model, aggregation=aggregation.value, long=long, stride=stride, run=run)
         out.note_model(recognizer)
         out.emit(
             (r.to_dict() for r in recognizer.predict(records)),
@@ -69,6 +63,7 @@ def ner_cli(
                         f"{e['word']} [{e['label']} {e['score']:.2f}] {e['start']}-{e['end']}" for e in r["entities"]
                     ),
                 ),
+                ("truncated", lambda r: "yes" if r["truncated"] else ""),
             ],
             title=f"model: {recognizer.model_info.describe()}",
         )

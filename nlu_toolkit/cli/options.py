@@ -148,6 +148,44 @@ def split_backend(backend: str, index_backend: str) -> tuple[str, str]:
     return backend, index_backend
 
 
+#: How a text over the model's token limit is handled, the same on every command that runs a model.
+LONG_VALUES = ("truncate", "chunk")
+#: Old spellings ``--long`` still takes, not shown in the help: classify's ``window``.
+LONG_ALIASES = {"window": "chunk"}
+long_opt = panel("Long inputs")
+
+
+def _long_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.lower()
+    value = LONG_ALIASES.get(value, value)
+    if value not in LONG_VALUES:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(LONG_VALUES)}")
+    return value
+
+
+LongOpt = Annotated[
+    str,
+    long_opt(
+        "--long",
+        metavar="[truncate|chunk]",
+        callback=_long_value,
+        help="Texts over the model's token limit: truncate (cut at the limit, flagged 'truncated') or chunk "
+        "(overlapping windows, combined: scores averaged, vectors mean-pooled, entities and answers merged).",
+    ),
+]
+StrideOpt = Annotated[
+    int | None,
+    long_opt(
+        "--stride",
+        min=0,
+        help="With --long chunk: tokens shared by neighbouring windows (default: a quarter of the window; "
+        "qa: at most 128).",
+    ),
+]
+
+
 QuantizeOpt = Annotated[
     str | None,
     model_opt("--quantize", help="int8: dynamic int8 quantization of the ONNX graph (with --backend onnx or auto)."),

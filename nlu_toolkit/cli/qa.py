@@ -42,11 +42,10 @@ def qa_cli(
     model: o.ModelOpt = None,
     top_k: Annotated[int, task_opt("--top-k", "-k", min=1, help="Answers per question.")] = 1,
     max_answer_len: Annotated[int, task_opt("--max-answer-len", min=1, help="Longest answer, in tokens.")] = 30,
+    long: o.LongOpt = "chunk",
+    stride: o.StrideOpt = None,
     doc_stride: Annotated[
-        int | None,
-        task_opt(
-            "--doc-stride", min=0, help="Tokens shared by windows of a long context (default: min(128, max-length/4))."
-        ),
+        int | None, task_opt("--doc-stride", min=0, hidden=True, help="Old name of --stride.")
     ] = None,
     allow_impossible: Annotated[
         bool, task_opt("--allow-impossible", help="Allow 'no answer' (SQuAD v2 style).")
@@ -67,6 +66,10 @@ def qa_cli(
       nlu qa --input squad_rows.jsonl --allow-impossible --format json
     """
     out.start(questions_file, context_file, input_file)
+    if doc_stride is not None:  # the old spelling of --stride
+        if stride is not None and stride != doc_stride:
+            raise UsageError("--stride and --doc-stride disagree", "give --stride only")
+        stride = doc_stride
     from nlu_toolkit.tasks.qa import QuestionAnswerer
 
     with out.progress(input_file is not None, "answering") as progress:
@@ -86,7 +89,8 @@ def qa_cli(
             model,
             top_k=top_k,
             max_answer_len=max_answer_len,
-            doc_stride=doc_stride,
+            long=long,
+            stride=stride,
             allow_impossible=allow_impossible,
             run=run,
             max_length=max_length,
@@ -100,6 +104,7 @@ def qa_cli(
                 ("answer", lambda r: "(no answer)" if r["impossible"] else short(r["answer"], 40)),
                 ("score", lambda r: num(r["score"])),
                 ("span", lambda r: f"{r['start']}-{r['end']}"),
+                ("truncated", lambda r: "yes" if r["truncated"] else ""),
             ],
             title=f"model: {answerer.model_info.describe()}",
         )

@@ -25,6 +25,8 @@ def similarity_cli(
     b_column: Annotated[str, o.input_opt("--b-column")] = "b",
     encoding: o.EncodingOpt = "utf-8",
     model: o.ModelOpt = None,
+    long: o.LongOpt = "truncate",
+    stride: o.StrideOpt = None,
     *,
     out: OutputOptions,
     run: RunOptions,
@@ -48,7 +50,7 @@ def similarity_cli(
         raise UsageError("similarity needs two texts", 'e.g. nlu similarity "text one" "text two", or --pairs FILE')
     else:
         left, right = [a], [b]
-    scored = similarity(left, right, model, run=run)
+    scored = similarity(left, right, model, long=long, stride=stride, run=run)
     out.emit(
         scored,
         [
@@ -73,6 +75,8 @@ def dedupe_cli(
     ] = 0.9,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates kept per text while mining.")] = 100,
     model: o.ModelOpt = None,
+    long: o.LongOpt = "truncate",
+    stride: o.StrideOpt = None,
     *,
     out: OutputOptions,
     source: InputOptions,
@@ -86,7 +90,7 @@ def dedupe_cli(
     from nlu_toolkit.tasks.cluster import dedupe
 
     records = source.read(texts, input_file)
-    found = dedupe(records, model, threshold=threshold, top_k=top_k, run=run)
+    found = dedupe(records, model, threshold=threshold, top_k=top_k, long=long, stride=stride, run=run)
     written = out.emit(
         found,
         [

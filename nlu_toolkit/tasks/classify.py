@@ -16,17 +16,25 @@ from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.engine.probe import PROBE_SENTENCES
-from nlu_toolkit.errors import InputError, UsageError, check_choice
+from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
 from nlu_toolkit.records import Classification, LabelScore
-from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit, torch_forward
+from nlu_toolkit.tasks.common import (
+    Inputs,
+    as_records,
+    check_positive,
+    check_stride,
+    long_mode,
+    passthrough,
+    token_limit,
+    torch_forward,
+)
 from nlu_toolkit.tasks.embed import Embedder
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
-LONG_MODES = ("truncate", "window")
 DEFAULT_TEMPLATE = "This example is {}."
 #: Cosine similarities are scaled by this before the softmax in embedding
 #: zero-shot: the scale MiniLM-style models are trained with
@@ -94,9 +102,17 @@ class _Scorer:
         self.runtime, self.runtime_warning = chosen.name, chosen.warning
         return chosen.forward
 
-    def __init__(self, loaded: LoadedModel, labels: list[str], multi_label: bool, long: str, batch_size: int):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        labels: list[str],
+        multi_label: bool,
+        long: str,
+        batch_size: int,
+        stride: int | None = None,
+    ):
         self.loaded, self.labels, self.multi_label = loaded, labels, multi_label
-        self.long, self.batch_size = long, batch_size
+        self.long, self.batch_size, self.stride = long, batch_size, stride
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -111,18 +127,20 @@ class _SupervisedScorer(_Scorer):
         max_length: int | None,
         batch_size: int,
         run: dict[str, Any],
+        stride: int | None = None,
     ):
         config = loaded.model.config
         labels = [str(config.id2label[i]) for i in range(config.num_labels)]
-        super().__init__(loaded, labels, multi_label, long, batch_size)
+        super().__init__(loaded, labels, multi_label, long, batch_size, stride)
         self.limit = token_limit(loaded.tokenizer, loaded.model, max_length)
+        check_stride(stride, self.limit - loaded.tokenizer.num_special_tokens_to_add())
         probe, _, _ = tokenize_windows(loaded.tokenizer, PROBE_SENTENCES, limit=self.limit, all_windows=False)
         self.forward = self._select(probe, "classify", run)
 
     def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         tok = self.loaded.tokenizer
         features, sample_of, truncated = tokenize_windows(
-            tok, texts, limit=self.limit, all_windows=self.long == "window"
+            tok, texts, limit=self.limit, all_windows=self.long == "chunk", stride=self.stride
         )
         logits = np.stack(run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0))
         probs = sigmoid(logits) if self.multi_label else softmax(logits)
@@ -142,8 +160,9 @@ class _NliScorer(_Scorer):
         max_length: int | None,
         batch_size: int,
         run: dict[str, Any],
+        stride: int | None = None,
     ):
-        super().__init__(loaded, labels, multi_label, long, batch_size)
+        super().__init__(loaded, labels, multi_label, long, batch_size, stride)
         self.hypotheses = [template.format(label) for label in labels]
         names = {str(v).lower(): int(k) for k, v in loaded.model.config.id2label.items()}
         self.entail = next(i for n, i in names.items() if n.startswith("entail"))
@@ -153,12 +172,13 @@ class _NliScorer(_Scorer):
         tok = loaded.tokenizer
         longest = max(len(ids) for ids in tok(self.hypotheses, add_special_tokens=False)["input_ids"])
         room = self.limit - tok.num_special_tokens_to_add(pair=True) - longest
-        stride = self.limit // 4 if long == "window" else 0
-        if room <= stride:
+        step = (self.limit // 4 if stride is None else stride) if long == "chunk" else 0
+        if room <= step:
             raise UsageError(
                 f"the hypotheses take {longest} tokens, leaving {max(room, 0)} for the text under "
-                f"{{=max_length}} {self.limit}",
-                "raise {=max_length}, or shorten {=hypothesis_template} or the {=labels}",
+                f"{{=max_length}} {self.limit}" + ("" if stride is None else f" with {{=stride}} {stride}"),
+                "raise {=max_length}, or shorten {=hypothesis_template} or the {=labels}"
+                + ("" if stride is None else ", or lower {=stride}"),
             )
         pairs = [(t, h) for t in PROBE_SENTENCES[:8] for h in self.hypotheses[:2]]
         probe, _, _ = tokenize_windows(
@@ -171,7 +191,7 @@ class _NliScorer(_Scorer):
         first = [t for t in texts for _ in self.hypotheses]
         second = self.hypotheses * len(texts)
         features, sample_of, truncated = tokenize_windows(
-            tok, first, second, limit=self.limit, all_windows=self.long == "window"
+            tok, first, second, limit=self.limit, all_windows=self.long == "chunk", stride=self.stride
         )
         logits = np.stack(run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0))
         pooled = pool_windows(logits, sample_of, len(first)).reshape(len(texts), n_labels, -1)
@@ -219,8 +239,11 @@ class Classifier:
         threshold: with multi-label, keep labels scoring at least this (default 0.5;
             0.1 for embedding zero-shot, whose scores are cosine similarities: MiniLM's
             cosines between a sentence and a templated label are mostly below 0.4).
-        long: ``truncate`` cuts texts at the model's limit and flags them;
-            ``window`` scores overlapping windows and averages them.
+        long: ``truncate`` cuts texts at the model's limit and flags them; ``chunk`` scores
+            overlapping windows and averages them (``window``, its old name, is taken with a
+            `DeprecationWarning`).
+        stride: with ``long="chunk"``, tokens shared by neighbouring windows (default: a
+            quarter of the window).
         run: how the model runs (`RunOptions`: device, batch size, token limit, backend,
             quantize, threads, trust_remote_code); its fields may also be given as keywords
             (``batch_size=64``, ``backend="onnx"``). An exported graph is checked on probe texts
@@ -237,11 +260,12 @@ class Classifier:
         multi_label: bool | None = None,
         threshold: float | None = None,
         long: str = "truncate",
+        stride: int | None = None,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
     ) -> None:
         run = RunOptions.merge(run, **options)
-        check_choice("long", long, LONG_MODES)
+        long = long_mode(long, stride)
         check_positive("top_k", top_k)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise UsageError(f"{{=threshold}} must be between 0 and 1, got {threshold}", "e.g. {=threshold}=0.5")
@@ -254,16 +278,16 @@ class Classifier:
             loaded = load_model(model, "text-classification", device=device, trust_remote_code=trust_remote_code)
             if multi_label is None:
                 multi_label = getattr(loaded.model.config, "problem_type", None) == "multi_label_classification"
-            self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args, run.export())
+            self._scorer: _Scorer = _SupervisedScorer(loaded, multi_label, *args, run.export(), stride)
         elif model is None or is_sentence_transformer(locate(model, "zero-shot").path):
-            embedder = Embedder(model, normalize=True, long="chunk" if long == "window" else "truncate", run=run)
+            embedder = Embedder(model, normalize=True, long=long, stride=stride, run=run)
             loaded = embedder.loaded
             multi_label = bool(multi_label)
             self._scorer = _EmbeddingScorer(embedder, label_list, hypothesis_template, multi_label)
         else:
             loaded = load_model(model, "zero-shot", device=device, trust_remote_code=trust_remote_code)
             multi_label = bool(multi_label)
-            self._scorer = _NliScorer(loaded, label_list, hypothesis_template, multi_label, *args, run.export())
+            self._scorer = _NliScorer(loaded, label_list, hypothesis_template, multi_label, *args, run.export(), stride)
         self.multi_label = multi_label
         default = COSINE_THRESHOLD if self._scorer.cosine else THRESHOLD
         self.threshold = default if threshold is None else threshold

@@ -92,6 +92,7 @@ def cluster(
     keywords: int = 5,
     representatives: int = 3,
     long: str = "truncate",
+    stride: int | None = None,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> ClusterResult:
@@ -106,7 +107,7 @@ def cluster(
         threshold: cosine threshold (community) or distance threshold (agglomerative).
         min_size: smallest community / HDBSCAN cluster.
         seed: makes k-means, the silhouette sample and the 2-D map repeatable.
-        long: `Embedder`'s ``long`` (``truncate`` or ``chunk``).
+        long, stride: `Embedder`'s (``truncate`` or ``chunk``, and the windows' overlap).
         run: how the model runs (`RunOptions`); its fields may also be given as keywords. Unused
             when ``embeddings`` are given.
     """
@@ -122,7 +123,7 @@ def cluster(
     if embeddings is None:
         if not records:
             raise UsageError("nothing to cluster", "pass texts or records as {=inputs}, or {=embeddings}")
-        embedder = Embedder(model, normalize=True, long=long, run=run)
+        embedder = Embedder(model, normalize=True, long=long, stride=stride, run=run)
         info, warning = embedder.model_info, embedder.runtime_warning
         parts = [embedder.encode([r["text"] for r in records[i : i + 1024]])[0] for i in range(0, len(records), 1024)]
         embeddings = np.concatenate(parts)
@@ -153,14 +154,15 @@ def dedupe(
     threshold: float = 0.9,
     top_k: int = 100,
     long: str = "truncate",
+    stride: int | None = None,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> list[dict[str, Any]]:
     """Near-duplicate pairs above a cosine ``threshold``: ``{"score", "a_id", "b_id", "a", "b"}``, best first.
 
     Each text is encoded once; pairs come from `core.retrieval.paraphrase_mining_embeddings`,
-    which compares in chunks (memory grows with the corpus, not its square). ``long`` and ``run``
-    (or its fields as keywords) are `Embedder`'s.
+    which compares in chunks (memory grows with the corpus, not its square). ``long``, ``stride``
+    and ``run`` (or its fields as keywords) are `Embedder`'s.
     """
     from nlu_toolkit.core.retrieval import paraphrase_mining_embeddings
     from nlu_toolkit.tasks.common import as_records
@@ -169,7 +171,7 @@ def dedupe(
     if not 0.0 < threshold <= 1.0:
         raise UsageError(f"{{=threshold}} must be in (0, 1], got {threshold}", "pass e.g. {=threshold}=0.9")
     records = list(as_records(inputs))
-    embedder = Embedder(model, normalize=True, long=long, run=run)
+    embedder = Embedder(model, normalize=True, long=long, stride=stride, run=run)
     parts = [embedder.encode([r["text"] for r in records[i : i + 1024]])[0] for i in range(0, len(records), 1024)]
     vectors = np.concatenate(parts)
     pairs = paraphrase_mining_embeddings(vectors, threshold=threshold, top_k=top_k)

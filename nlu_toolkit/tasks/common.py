@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.errors import UsageError
+from nlu_toolkit.errors import UsageError, check_choice
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, records_from_texts
 
 Inputs = str | Iterable[str] | Iterable[Mapping[str, Any]]
@@ -73,6 +74,34 @@ def check_positive(name: str, value: int | None) -> None:
     """Refuse ``value`` below 1, naming the parameter ``name`` (``top_k``)."""
     if value is not None and value < 1:
         raise UsageError(f"{{={name}}} must be at least 1, got {value}", f"pass a positive {{={name}}}")
+
+
+#: How every task takes a text longer than the model's limit (``long=``): ``truncate`` cuts it at the
+#: limit (the record says ``truncated``), ``chunk`` runs overlapping windows of it that share ``stride``
+#: tokens and combines them (pooled scores, mean-pooled vectors, merged entities, competing answers).
+LONG_MODES = ("truncate", "chunk")
+
+
+def long_mode(long: str, stride: int | None) -> str:
+    """``long`` checked against `LONG_MODES`, and ``stride`` against it (a stride needs windows).
+
+    ``"window"``, classification's old spelling of ``"chunk"``, is taken with a `DeprecationWarning`.
+    """
+    if long == "window":
+        warnings.warn('long="window" is deprecated; use long="chunk"', DeprecationWarning, stacklevel=3)
+        long = "chunk"
+    check_choice("long", long, LONG_MODES)
+    if stride is not None and long != "chunk":
+        raise UsageError("{=stride} applies to overlapping windows", "add {=long}=chunk, or drop {=stride}")
+    return long
+
+
+def check_stride(stride: int | None, room: int) -> None:
+    """Refuse a ``stride`` outside ``[0, room)``: windows must move on by at least one token."""
+    if stride is not None and not 0 <= stride < room:
+        raise UsageError(
+            f"{{=stride}} must be between 0 and {room - 1}, got {stride}", "lower {=stride} or raise {=max_length}"
+        )
 
 
 def torch_forward(

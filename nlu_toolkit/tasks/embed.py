@@ -20,13 +20,12 @@ from nlu_toolkit.errors import InputError, UsageError, check_choice
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS, check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import with_fields
-from nlu_toolkit.tasks.common import Inputs, as_records, model_positions
+from nlu_toolkit.tasks.common import Inputs, as_records, check_stride, long_mode, model_positions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
 PRECISIONS = ("float32", "int8", "ubinary")
-LONG_MODES = ("truncate", "chunk")
 
 
 class Embedder:
@@ -36,7 +35,10 @@ class Embedder:
         model: hub id, local folder or ``embedded`` (default: the embedded all-MiniLM-L6-v2).
         normalize: scale every vector to unit length.
         long: ``truncate`` cuts texts at the model's limit (records say ``truncated``);
-            ``chunk`` embeds overlapping windows and mean-pools them, weighted by tokens.
+            ``chunk`` embeds overlapping windows and mean-pools them, weighted by tokens
+            (``window`` is taken as ``chunk``, with a `DeprecationWarning`).
+        stride: with ``long="chunk"``, tokens shared by neighbouring windows (default: a
+            quarter of the window).
         run: how the model runs (`RunOptions`: device, batch size in windows, token limit,
             backend, quantize, threads, trust_remote_code); its fields may also be given as
             keywords. With ``backend="onnx"``/``"openvino"`` the transformer is exported once,
@@ -50,13 +52,14 @@ class Embedder:
         *,
         normalize: bool = False,
         long: str = "truncate",
+        stride: int | None = None,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
     ) -> None:
         from nlu_toolkit.engine.runtime import resolve_auto, set_torch_threads
 
         run = RunOptions.merge(run, **options)
-        check_choice("long", long, LONG_MODES)
+        long = long_mode(long, stride)
         max_length, batch_size, threads = run.max_length, run.batch_size, run.threads
         self.run = run
         self.loaded: LoadedModel = load_model(
@@ -70,7 +73,8 @@ class Embedder:
         limit = int(st.max_seq_length or 512)
         positions = model_positions(getattr(st[0], "auto_model", None)) if len(st) else None
         self.limit = min(limit, positions or limit, max_length or limit)
-        self.normalize, self.long, self.batch_size = normalize, long, batch_size
+        check_stride(stride, self.limit - self.loaded.tokenizer.num_special_tokens_to_add())
+        self.normalize, self.long, self.stride, self.batch_size = normalize, long, stride, batch_size
         #: The backend that actually runs, and why it is not the one asked for (a failed probe check).
         self.runtime, self.runtime_warning = "torch", None
         self._onnx: Any = None
@@ -184,7 +188,9 @@ class Embedder:
             check_text(text, None, what=f"text {i}")
         tok = self.loaded.tokenizer
         chunk = self.long == "chunk"
-        features, sample_of, truncated = tokenize_windows(tok, texts, limit=self.limit, all_windows=chunk)
+        features, sample_of, truncated = tokenize_windows(
+            tok, texts, limit=self.limit, all_windows=chunk, stride=self.stride
+        )
         vectors = np.stack(
             run_sorted(features, self._forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0)
         )
@@ -234,17 +240,18 @@ def embed(
     precision: str = "float32",
     normalize: bool = False,
     long: str = "truncate",
+    stride: int | None = None,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Embed texts; returns the records (``id``, ``truncated``, passthrough) and an ``(n, dim)`` array.
 
-    ``precision`` is ``float32``, ``int8`` or ``ubinary``; ``normalize``, ``long`` and ``run`` (or
-    its fields as keywords) are `Embedder`'s.
+    ``precision`` is ``float32``, ``int8`` or ``ubinary``; ``normalize``, ``long``, ``stride`` and
+    ``run`` (or its fields as keywords) are `Embedder`'s.
     """
     run = RunOptions.merge(run, **options)
     check_precision(precision)  # before the model loads
-    embedder = Embedder(model, normalize=normalize, long=long, run=run)
+    embedder = Embedder(model, normalize=normalize, long=long, stride=stride, run=run)
     records: list[dict[str, Any]] = []
     parts: list[np.ndarray] = []
     for window, vectors, truncated in embedder.embed(inputs):
@@ -260,12 +267,13 @@ def similarity(
     model: str | None = None,
     *,
     long: str = "truncate",
+    stride: int | None = None,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> list[dict[str, Any]]:
     """Cosine similarity of aligned pairs: ``[{"a", "b", "score"}]`` for ``a[i]`` and ``b[i]``.
 
-    ``long`` and ``run`` (or its fields as keywords) are `Embedder`'s.
+    ``long``, ``stride`` and ``run`` (or its fields as keywords) are `Embedder`'s.
     """
     run = RunOptions.merge(run, **options)
     left = [a] if isinstance(a, str) else list(a)
@@ -273,7 +281,7 @@ def similarity(
     if len(left) != len(right) or not left:
         raise UsageError("similarity needs as many texts in A as in B, at least one", "give aligned pairs")
     check_pairs(left, right)  # before the model loads
-    return pair_scores(Embedder(model, normalize=True, long=long, run=run), left, right)
+    return pair_scores(Embedder(model, normalize=True, long=long, stride=stride, run=run), left, right)
 
 
 def check_pairs(left: Sequence[str], right: Sequence[str], max_chars: int | None = DEFAULT_MAX_CHARS) -> None:

@@ -11,10 +11,18 @@ from nlu_toolkit.core.pooling import softmax
 from nlu_toolkit.core.spans import STRATEGIES, Token, aggregate, merge_windows
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import UsageError, check_choice
+from nlu_toolkit.errors import check_choice
 from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Entity, NerResult
-from nlu_toolkit.tasks.common import Inputs, as_records, passthrough, token_limit, torch_forward
+from nlu_toolkit.tasks.common import (
+    Inputs,
+    as_records,
+    check_stride,
+    long_mode,
+    passthrough,
+    token_limit,
+    torch_forward,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
@@ -24,14 +32,17 @@ class EntityRecognizer:
     """A loaded token-classification model; `predict` streams `NerResult` records in order.
 
     Texts longer than the model's limit are split into windows that overlap by
-    ``stride`` tokens; each token keeps the prediction of the window where it
-    has the most context, so nothing is cut and window edges do not split
-    entities.
+    ``stride`` tokens (``long="chunk"``, the default); each token keeps the prediction of
+    the window where it has the most context, so nothing is cut and window edges do not
+    split entities.
 
     Args:
         model: hub id, local folder or preset name (default: a CoNLL-03 BERT NER model).
         aggregation: ``none``, ``simple``, ``first`` (default), ``average`` or ``max``.
-        stride: tokens shared by neighbouring windows (default: a quarter of the window).
+        long: ``chunk`` (default) tags every window of a long text; ``truncate`` tags only
+            the first window (the record says ``truncated``).
+        stride: with ``long="chunk"``, tokens shared by neighbouring windows (default: a
+            quarter of the window).
         run: how the model runs (`RunOptions`: device, batch size in windows, token limit per
             window, backend, quantize, threads, trust_remote_code); its fields may also be given
             as keywords (``batch_size=8``, ``backend="onnx"``). An exported graph is checked on
@@ -44,6 +55,7 @@ class EntityRecognizer:
         model: str | None = None,
         *,
         aggregation: str = "first",
+        long: str = "chunk",
         stride: int | None = None,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
@@ -53,6 +65,7 @@ class EntityRecognizer:
 
         run = RunOptions.merge(run, **options)
         check_choice("aggregation", aggregation, STRATEGIES)
+        self.long = long_mode(long, stride)
         self.loaded = load_model(
             model, "token-classification", device=run.device, trust_remote_code=run.trust_remote_code
         )
@@ -61,11 +74,8 @@ class EntityRecognizer:
         self.batch_size = run.batch_size
         self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, run.max_length)
         content = self.limit - self.loaded.tokenizer.num_special_tokens_to_add()
+        check_stride(stride, content)
         self.stride = content // 4 if stride is None else stride
-        if not 0 <= self.stride < content:
-            raise UsageError(
-                f"{{=stride}} must be between 0 and {content - 1}", "lower {=stride} or raise {=max_length}"
-            )
         config = self.loaded.model.config
         self.id2label = {int(k): str(v) for k, v in config.id2label.items()}
         probe, _, _ = tokenize_windows(self.loaded.tokenizer, PROBE_SENTENCES, limit=self.limit, all_windows=False)
@@ -83,30 +93,34 @@ class EntityRecognizer:
         tok = self.loaded.tokenizer
         for window in chunked(as_records(inputs), WINDOW):
             texts = [r["text"] for r in window]
+            chunk = self.long == "chunk"
+            windows = {"stride": self.stride, "return_overflowing_tokens": True} if chunk else {}
             enc = tok(
                 texts,
                 truncation=True,
                 max_length=self.limit,
-                stride=self.stride,
-                return_overflowing_tokens=True,
                 return_offsets_mapping=True,
                 return_special_tokens_mask=True,
+                **windows,
             )
+            # Without overflow windows, encoding i is text i, and what truncation cut is in `overflowing`.
+            sample_of = enc["overflow_to_sample_mapping"] if chunk else range(len(texts))
+            cut = [False] * len(texts) if chunk else [len(e.overflowing) > 0 for e in enc.encodings]
             keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
             features = [{k: enc[k][w] for k in keys} for w in range(len(enc["input_ids"]))]
             logits = run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0)
             per_sample: list[list[list[Token]]] = [[] for _ in texts]
-            for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
+            for w, sample in enumerate(sample_of):
                 n = len(features[w]["input_ids"])
                 probs = softmax(np.asarray(logits[w][:n], dtype=np.float64))
                 per_sample[sample].append(self._tokens(enc, w, probs))
-            for record, text, windows in zip(window, texts, per_sample, strict=True):
-                entities = aggregate(merge_windows(windows), text, self.id2label, self.aggregation)
+            for record, text, tagged, truncated in zip(window, texts, per_sample, cut, strict=True):
+                entities = aggregate(merge_windows(tagged), text, self.id2label, self.aggregation)
                 yield NerResult(
                     id=record["id"],
                     text=text,
                     entities=[Entity(**e) for e in entities],  # type: ignore[arg-type]
-                    truncated=False,
+                    truncated=truncated,
                     extra=passthrough(record, ["text"]),
                 )
 

@@ -1,7 +1,8 @@
-"""Extractive question answering over contexts of any length (doc stride)."""
+"""Extractive question answering over contexts of any length (overlapping windows)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import ModelInfo, load_model
 from nlu_toolkit.records import Answer, QAResult
-from nlu_toolkit.tasks.common import check_positive, passthrough, token_limit, torch_forward
+from nlu_toolkit.tasks.common import check_positive, long_mode, passthrough, token_limit, torch_forward
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
@@ -31,13 +32,17 @@ class QuestionAnswerer:
     """A loaded extractive-QA model; `predict` streams `QAResult` records in order.
 
     Contexts longer than the window (``max_length`` tokens, question + context) are split
-    into windows that overlap by ``doc_stride`` tokens; the best spans of all windows compete.
+    into windows that overlap by ``stride`` tokens (``long="chunk"``, the default); the best
+    spans of all windows compete.
 
     Args:
         model: hub id, local folder or preset name (default: distilbert SQuAD).
         top_k: answers kept per question.
         max_answer_len: longest answer, in tokens.
-        doc_stride: tokens shared by neighbouring windows, default min(128, window // 4).
+        long: ``chunk`` (default) reads every window of a long context; ``truncate`` reads only
+            the first window (answers come from the start of the context; the record says ``truncated``).
+        stride: with ``long="chunk"``, tokens shared by neighbouring windows, default
+            min(128, window // 4). ``doc_stride`` is its old name, taken with a `DeprecationWarning`.
         allow_impossible: allow "no answer" (SQuAD v2); it wins when the null
             score beats every span.
         run: how the model runs (`RunOptions`: device, batch size in windows, token limit per
@@ -55,14 +60,22 @@ class QuestionAnswerer:
         *,
         top_k: int = 1,
         max_answer_len: int = 30,
-        doc_stride: int | None = None,
+        long: str = "chunk",
+        stride: int | None = None,
         allow_impossible: bool = False,
         run: RunOptions | None = None,
+        doc_stride: int | None = None,
         **options: Unpack[RunFields],
     ) -> None:
         from nlu_toolkit.engine.probe import PROBE_QUESTIONS
         from nlu_toolkit.engine.runtime import select_forward
 
+        if doc_stride is not None:
+            warnings.warn("doc_stride= is deprecated; use stride=", DeprecationWarning, stacklevel=2)
+            if stride is not None and stride != doc_stride:
+                raise UsageError("{=stride} and {=doc_stride} disagree", "give {=stride} only")
+            stride = doc_stride
+        self.long = long_mode(long, stride)
         run = RunOptions.merge(QA_RUN if run is None else run, **options)
         check_positive("top_k", top_k)
         check_positive("max_answer_len", max_answer_len)
@@ -71,14 +84,14 @@ class QuestionAnswerer:
         )
         self.model_info: ModelInfo = self.loaded.info
         self.limit = token_limit(self.loaded.tokenizer, self.loaded.model, run.max_length or QA_MAX_LENGTH)
-        if doc_stride is None:
-            doc_stride = min(128, self.limit // 4)
-        if not 0 <= doc_stride < self.limit // 2:
+        if stride is None:
+            stride = min(128, self.limit // 4) if self.long == "chunk" else 0
+        if not 0 <= stride < self.limit // 2:
             raise UsageError(
-                f"{{=doc_stride}} must be between 0 and {self.limit // 2 - 1} for {{=max_length}} {self.limit}",
-                "lower {=doc_stride}",
+                f"{{=stride}} must be between 0 and {self.limit // 2 - 1} for {{=max_length}} {self.limit}",
+                "lower {=stride}",
             )
-        self.top_k, self.max_answer_len, self.doc_stride = top_k, max_answer_len, doc_stride
+        self.top_k, self.max_answer_len, self.stride = top_k, max_answer_len, stride
         self.allow_impossible, self.batch_size = allow_impossible, run.batch_size
         enc = self.loaded.tokenizer(
             [q for q, _ in PROBE_QUESTIONS], [c for _, c in PROBE_QUESTIONS], truncation="only_second",
@@ -102,15 +115,16 @@ class QuestionAnswerer:
             questions = [r["question"].strip() for r in window]
             contexts = [r["context"] for r in window]
             self._check_room(questions)
+            chunk = self.long == "chunk"
+            windows = {"stride": self.stride, "return_overflowing_tokens": True} if chunk else {}
             try:
                 enc = tok(
                     questions,
                     contexts,
                     truncation="only_second",
                     max_length=self.limit,
-                    stride=self.doc_stride,
-                    return_overflowing_tokens=True,
                     return_offsets_mapping=True,
+                    **windows,
                 )
             except Exception as e:  # the tokenizer refuses a question that leaves no room for context
                 raise InputError(
@@ -122,7 +136,8 @@ class QuestionAnswerer:
             logits = run_sorted(features, self.forward, batch_size=self.batch_size, pad_id=tok.pad_token_id or 0)
             candidates: list[list[Answer]] = [[] for _ in window]
             null: list[float] = [1.0] * len(window)
-            for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
+            # Without overflow windows, encoding i is record i.
+            for w, sample in enumerate(enc["overflow_to_sample_mapping"] if chunk else range(len(window))):
                 n = len(features[w]["input_ids"])
                 seq_ids = enc.sequence_ids(w)
                 mask = np.array([s == 1 for s in seq_ids])
@@ -142,8 +157,12 @@ class QuestionAnswerer:
                 for span in spans:
                     start, end = int(offsets[span.start_token][0]), int(offsets[span.end_token][1])
                     candidates[sample].append(Answer(context[start:end], span.score, start, end))
-            for record, question, found, null_score in zip(window, questions, candidates, null, strict=True):
-                yield self._result(record, question, found, null_score)
+            # Without overflow windows, what truncation cut of a context is in `overflowing`.
+            cut = [False] * len(window) if chunk else [len(e.overflowing) > 0 for e in enc.encodings]
+            for record, question, found, null_score, truncated in zip(
+                window, questions, candidates, null, cut, strict=True
+            ):
+                yield self._result(record, question, found, null_score, truncated)
 
     def _check_room(self, questions: list[str]) -> None:
         """Refuse questions that leave no more context room than the stride.
@@ -154,14 +173,16 @@ class QuestionAnswerer:
         specials = tok.num_special_tokens_to_add(pair=True)
         for q, ids in zip(questions, tok(questions, add_special_tokens=False)["input_ids"], strict=True):
             room = self.limit - specials - len(ids)
-            if room <= self.doc_stride:
+            if room <= self.stride:
                 raise InputError(
                     f"question {q[:40]!r} is too long: {len(ids)} tokens, leaving {max(room, 0)} for the context under "
-                    f"{{=max_length}} {self.limit} with {{=doc_stride}} {self.doc_stride}",
-                    "shorten the question, raise {=max_length} or lower {=doc_stride}",
+                    f"{{=max_length}} {self.limit} with {{=stride}} {self.stride}",
+                    "shorten the question, raise {=max_length} or lower {=stride}",
                 )
 
-    def _result(self, record: Mapping[str, Any], question: str, found: list[Answer], null_score: float) -> QAResult:
+    def _result(
+        self, record: Mapping[str, Any], question: str, found: list[Answer], null_score: float, truncated: bool
+    ) -> QAResult:
         best: dict[tuple[int, int], Answer] = {}
         for a in found:  # a span seen in two windows counts once, with its best score
             if (a.start, a.end) not in best or a.score > best[(a.start, a.end)].score:
@@ -182,6 +203,7 @@ class QuestionAnswerer:
             end=top.end,
             answers=ranked,
             impossible=impossible,
+            truncated=truncated,
             extra=passthrough(record, ["question", "context"]),
         )
 

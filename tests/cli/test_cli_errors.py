@@ -159,9 +159,9 @@ def test_ner_stride_too_large(nlu, ner_model):
     check_error(nlu("ner", "--model", ner_model, "--stride", "500", "x"), 2, contains="--stride")
 
 
-def test_qa_doc_stride_too_large(nlu, qa_model):
-    result = nlu("qa", "--model", qa_model, "--max-length", "64", "--doc-stride", "40", "-Q", "q", "-c", "c")
-    check_error(result, 2, contains="--doc-stride")
+def test_qa_stride_too_large(nlu, qa_model):
+    result = nlu("qa", "--model", qa_model, "--max-length", "64", "--stride", "40", "-Q", "q", "-c", "c")
+    check_error(result, 2, contains="--stride")
 
 
 def test_device_cuda_without_a_gpu(nlu, cls_model, out_dir):

@@ -56,7 +56,7 @@ def test_every_bracketed_help_word_is_shown(nlu):
 @pytest.mark.parametrize(
     ("args", "unknown"),
     [
-        (("cluster", "--long", "chunk", "a text"), "--long"),
+        (("cluster", "--language", "en", "a text"), "--language"),
         (("index", "add", "idx", "corpus.jsonl", "--model", "m"), "--model"),
     ],
 )

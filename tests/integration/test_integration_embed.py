@@ -127,7 +127,7 @@ def test_quantize_float32_is_identity_and_unknown_precision_is_an_error():
 
 @pytest.mark.parametrize(
     ("options", "match"),
-    [({"precision": "float16"}, "precision"), ({"long": "window"}, "long"), ({"batch_size": 0}, "batch")],
+    [({"precision": "float16"}, "precision"), ({"long": "sliding"}, "long"), ({"batch_size": 0}, "batch")],
 )
 def test_bad_options_are_usage_errors(st_model, options, match):
     with pytest.raises(UsageError, match=match):

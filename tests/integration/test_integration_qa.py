@@ -34,7 +34,17 @@ def test_answers_are_exact_substrings(qa_model):
             r.answers[0].start,
             r.answers[0].end,
         )
-        assert set(r.to_dict()) == {"id", "question", "answer", "score", "start", "end", "answers", "impossible"}
+        assert set(r.to_dict()) == {
+            "id",
+            "question",
+            "answer",
+            "score",
+            "start",
+            "end",
+            "answers",
+            "impossible",
+            "truncated",
+        }
 
 
 def test_single_question_string(qa_model):
@@ -86,7 +96,7 @@ def test_doc_stride_options(qa_model):
     for stride in (0, 8, 15):
         (r,) = qa("Who?", context=LONG_CONTEXT, model=qa_model, max_length=32, doc_stride=stride, top_k=3)
         check_spans(r, LONG_CONTEXT)
-    with pytest.raises(UsageError, match="doc_stride must be between"):
+    with pytest.raises(UsageError, match="stride must be between"):
         QuestionAnswerer(qa_model, max_length=32, doc_stride=16)
 
 

@@ -208,6 +208,7 @@ class IndexStore:
         model: str | None = None,
         verify: bool = True,
         run: RunOptions | None = None,
+        run_info: dict[str, Any] | None = None,
         **options: Unpack[RunFields],
     ) -> AddResult:
         """Add ``inputs`` to the saved index at ``path`` under its lock (load, add, save).
@@ -215,14 +216,14 @@ class IndexStore:
         A document whose id is in the index already replaces it (see `SemanticIndex.add`); the
         `AddResult` counts the added and replaced ids. Concurrent updates of one index, from threads or
         processes, wait for each other, so none is lost. ``model``, ``verify`` and ``run`` (or its fields
-        as keywords) go to `load`.
+        as keywords) go to `load`, ``run_info`` to `save` (the run manifest's command, settings, inputs).
 
         Raises:
             ArtefactBusy: another writer still holds the lock after ``lock_timeout`` seconds.
         """
         with cls._locked(path, lock_timeout, model, verify, RunOptions.merge(run, **options)) as index:
             result = index.add(inputs)
-            index.save(path, overwrite=True, lock_timeout=lock_timeout)
+            index.save(path, overwrite=True, lock_timeout=lock_timeout, run_info=run_info)
         return result
 
     @classmethod
@@ -235,6 +236,7 @@ class IndexStore:
         model: str | None = None,
         verify: bool = True,
         run: RunOptions | None = None,
+        run_info: dict[str, Any] | None = None,
         **options: Unpack[RunFields],
     ) -> DeleteResult:
         """Delete the documents with ``ids`` from the saved index at ``path`` under its lock (load, delete, save).
@@ -245,7 +247,7 @@ class IndexStore:
         with cls._locked(path, lock_timeout, model, verify, RunOptions.merge(run, **options)) as index:
             result = index.delete(ids)
             if result.deleted:
-                index.save(path, overwrite=True, lock_timeout=lock_timeout)
+                index.save(path, overwrite=True, lock_timeout=lock_timeout, run_info=run_info)
         return result
 
     @classmethod

@@ -131,4 +131,8 @@ def test_index_folder_holds_a_run_manifest_kept_across_adds(nlu, st_model, data_
     m2 = _read(folder / "run_manifest.json")
     assert m2["command"].endswith("index add") and m2["inputs"][0]["sha256"] == _sha(more)
     assert m2["previous_runs"] == [m]
+    check_ok(nlu("index", "delete", folder, "faq-01"))
+    m3 = _read(folder / "run_manifest.json")
+    assert m3["command"].endswith("index delete") and m3["settings"]["ids"] == ["faq-01"]
+    assert [r["command"] for r in m3["previous_runs"]] == [m["command"], m2["command"]]
     check_ok(nlu("embed", "--search", "document", "--index", folder))  # the index still loads

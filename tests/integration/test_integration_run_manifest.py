@@ -31,8 +31,14 @@ def test_an_index_folder_holds_a_run_manifest_and_still_loads(st_model, tmp_path
     SemanticIndex.update(folder, ["a river"])  # load, add, save: the manifest says so, and keeps the build's
     again = _read(folder / "run_manifest.json")
     assert again["command"] == "SemanticIndex.save" and again["previous_runs"] == [m]
+    SemanticIndex.delete_from(folder, [0], run_info={"command": "cleanup", "settings": {"ids": [0]}})
+    last = _read(folder / "run_manifest.json")
+    assert last["command"] == "cleanup" and [r["command"] for r in last["previous_runs"]] == [
+        "my-script",
+        again["command"],
+    ]
     with SemanticIndex.load(folder) as loaded:
-        assert len(loaded) == 3
+        assert len(loaded) == 2
 
 
 def test_evaluate_result_carries_the_manifest(cls_model, tmp_path):

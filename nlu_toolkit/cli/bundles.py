@@ -217,6 +217,11 @@ class OutputOptions:
         check_outputs({**files, "--manifest": self.manifest}, list(inputs), suffixes=suffixes)
         self.seen["inputs"] = [i for i in inputs if i is not None]
         self.seen["outputs"] = [path for path in files.values() if path is not None]
+        if self.manifest is not None:
+            from nlu_toolkit.cli.manifest import hash_stdin, reads_stdin
+
+            if reads_stdin(self.seen["inputs"]):
+                self.seen["stdin"] = hash_stdin()
 
     def progress(self, enabled: bool, label: str) -> Any:
         """A progress bar on stderr (a context manager yielding the callback), unless ``--quiet``."""
@@ -259,6 +264,8 @@ class OutputOptions:
 
         run = command_run(self.seen.get("inputs", []))
         spec = run.pop("model_spec")
+        if "stdin" in self.seen:  # the bytes read, hashed on the way
+            run["inputs"] = [self.seen["stdin"].record() if i == "-" else i for i in run["inputs"]]
         model = self.seen.get("model") or spec
         outputs = self.seen.get("outputs", [self.output] if self.output else []) or [None]  # None: stdout
         write_manifest(build_manifest(**run, model=model, outputs=outputs), self.manifest)

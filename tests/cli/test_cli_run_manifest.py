@@ -48,7 +48,8 @@ def test_manifest_with_an_output_file_and_stdin(nlu, cls_model, tmp_path):
     manifest, output = tmp_path / "run.json", tmp_path / "out.jsonl"
     check_ok(nlu("classify", "-m", cls_model, "-", "-o", output, "--manifest", manifest, input="good\nbad\n"))
     m = _read(manifest)
-    assert m["outputs"] == [str(output)] and m["inputs"] == [{"path": "-", "sha256": "stdin"}]
+    assert m["outputs"] == [str(output)]
+    assert m["inputs"] == [{"path": "-", "size": 9, "sha256": hashlib.sha256(b"good\nbad\n").hexdigest()}]
     assert len(jsonl(output.read_text(encoding="utf-8"))) == 2
 
 
@@ -65,6 +66,15 @@ def test_manifest_on_ner_qa_embed_and_cluster(nlu, ner_model, qa_model, st_model
         m = _read(manifest)
         assert m["command"].endswith(name) and m["model"]["weights"], name
     assert m["seed"] == 3  # cluster's
+
+
+def test_stdin_as_input_file_is_hashed_and_still_read_whole(nlu, cls_model, tmp_path):
+    manifest = tmp_path / "run.json"
+    text = "".join(f"text number {i}\n" for i in range(3000)).encode()  # more than one read buffer
+    result = nlu("classify", "-m", cls_model, "-i", "-", "--manifest", manifest, input=text)
+    check_ok(result)
+    assert len(jsonl(result.stdout)) == 3000
+    assert _read(manifest)["inputs"] == [{"path": "-", "size": len(text), "sha256": hashlib.sha256(text).hexdigest()}]
 
 
 def test_no_manifest_is_left_by_a_failed_run(nlu, tmp_path):

@@ -229,11 +229,14 @@ class OutputOptions:
 
         return progress_bar(enabled and not self.quiet, label)
 
-    def emit(self, records: Any, columns: Sequence[Any], title: str | None = None) -> int:
-        """Write the records in the chosen format to stdout or ``--output``; return how many."""
+    def emit(self, records: Any, columns: Sequence[Any], title: str | None = None, passthrough: Any = None) -> int:
+        """Write the records in the chosen format to stdout or ``--output``; return how many.
+
+        ``passthrough`` (the result's fields the table leaves out): show the input's other columns too.
+        """
         from nlu_toolkit.cli.render import emit
 
-        return emit(records, fmt=self.fmt, output=self.output, columns=columns, title=title)
+        return emit(records, fmt=self.fmt, output=self.output, columns=columns, title=title, passthrough=passthrough)
 
     def note_model(self, task: Any) -> None:
         """The model line (with ``-v``) and the backend fallback warning (always) on stderr."""

@@ -79,4 +79,5 @@ def generate_cli(
             ("generated", lambda r: "\n---\n".join(r.get("generateds") or [r["generated"]])),
         ],
         title=f"model: {generator.model_info.describe()}",
+        passthrough=("text", "chunks"),
     )

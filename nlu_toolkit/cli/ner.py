@@ -66,4 +66,5 @@ def ner_cli(
                 ("truncated", lambda r: "yes" if r["truncated"] else ""),
             ],
             title=f"model: {recognizer.model_info.describe()}",
+            passthrough=(),
         )

@@ -107,6 +107,7 @@ def qa_cli(
                 ("truncated", lambda r: "yes" if r["truncated"] else ""),
             ],
             title=f"model: {answerer.model_info.describe()}",
+            passthrough=("context", "start", "end", "impossible"),
         )
 
 

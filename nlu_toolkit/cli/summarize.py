@@ -48,6 +48,7 @@ def _run(make, key: str, texts, input_file, source: InputOptions, out: OutputOpt
                 ("chunks", lambda r: str(r["chunks"])),
             ],
             title=f"model: {runner.model_info.describe()}",
+            passthrough=("chunks", "rounds"),
         )
 
 

@@ -116,7 +116,8 @@ def _bar_columns(bar: _Bar) -> tuple[Any, ...]:
 
         def render(self, task: Any) -> Text:
             elapsed = task.elapsed or 0.0
-            rate = f" · {bar.rows / elapsed:,.0f}/s" if elapsed >= 1 and bar.rows else ""
+            per_second = bar.rows / elapsed if elapsed >= 1 else 0.0
+            rate = f" · {per_second:,.{1 if per_second < 10 else 0}f}/s" if per_second else ""
             return Text(f"{bar.rows:,} rows{rate}", style="progress.download")
 
     class EtaColumn(ProgressColumn):
@@ -175,13 +176,17 @@ class Clip(str):
     """
 
     full: str
+    width: int
 
 
 def short(text: Any, width: int = 60) -> Clip:
-    """``text`` on one line (whitespace collapsed), cut to ``width`` characters with an ellipsis."""
+    """``text`` on one line (whitespace collapsed), cut to ``width`` characters with an ellipsis.
+
+    In a table, ``width`` is the column's weight when the cut columns share the terminal's width.
+    """
     full = " ".join(str(text).split())
     cell = Clip(full if len(full) <= width else full[: width - 1] + "…")
-    cell.full = full
+    cell.full, cell.width = full, width
     return cell
 
 

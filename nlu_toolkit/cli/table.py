@@ -22,7 +22,10 @@ def table_cells(
     columns: Sequence[tuple[str, Callable[[dict[str, Any]], Any]]],
     passthrough: Collection[str] | None,
 ) -> tuple[list[str], list[list[Any]]]:
-    """Headers and cells: the ``columns``, then (when ``passthrough`` is not None) the other scalar fields."""
+    """Headers and cells: the ``columns``, then (when ``passthrough`` is not None) the other scalar fields.
+
+    Columns empty in every row are left out.
+    """
     headers = [name for name, _ in columns]
     rows: list[tuple[list[Any], dict[str, Any]]] = []
     extra: dict[str, None] = {}
@@ -34,7 +37,10 @@ def table_cells(
     from nlu_toolkit.cli.render import short
 
     cells = [row + [short("" if r.get(k) is None else r[k]) for k in extra] for row, r in rows]
-    return headers + list(extra), cells
+    headers += list(extra)
+    # A column empty in every row (no text truncated, a passthrough column never filled) says nothing.
+    keep = [i for i in range(len(headers)) if not cells or any(str(row[i]) for row in cells)]
+    return [headers[i] for i in keep], [[row[i] for i in keep] for row in cells]
 
 
 def _scalar(value: Any) -> bool:
@@ -56,10 +62,11 @@ def fit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
     # Each column costs its text plus 3 (a space either side, one border); the table one more border.
     room = width - 3 * len(headers) - 1
     wanted = [n for n, c in zip(natural, clip, strict=True) if c]
+    weights = [rows[0][i].width for i, c in enumerate(clip) if c]
     fixed = sum(n for n, c in zip(natural, clip, strict=True) if not c)
     # Cut columns get what the others leave, but never less than CLIP_SHARE of the room between them:
     # past that, the other columns wrap (rich narrows them) so the text stays readable.
-    limits = _share(max(room - fixed, min(sum(wanted), int(room * CLIP_SHARE))), wanted)
+    limits = _share(max(room - fixed, min(sum(wanted), int(room * CLIP_SHARE))), wanted, weights)
     table = Table(caption=caption, caption_justify="left", highlight=False)
     shares = iter(limits)
     for header, is_clip in zip(headers, clip, strict=True):
@@ -72,12 +79,12 @@ def fit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
     return table
 
 
-def _share(room: int, wanted: list[int]) -> list[int]:
-    """Widths for columns that want ``wanted``: each gets what it wants if it fits, else an equal share."""
+def _share(room: int, wanted: list[int], weights: list[int]) -> list[int]:
+    """Widths for columns that want ``wanted``: what they want if it fits, else shares of ``room`` by weight."""
     limits = [0] * len(wanted)
-    left, order = room, sorted(range(len(wanted)), key=lambda i: wanted[i])
+    left, order = room, sorted(range(len(wanted)), key=lambda i: wanted[i] / weights[i])
     for n, i in enumerate(order):
-        fair = left // (len(order) - n)
+        fair = left * weights[i] // max(1, sum(weights[j] for j in order[n:]))
         limits[i] = min(wanted[i], max(MIN_CLIP, fair))
         left -= limits[i]
     return limits

@@ -45,7 +45,10 @@ def cluster_cli(
         float | None,
         task_opt(
             "--threshold",
-            help="community: cosine similarity threshold (0.75); agglomerative: cosine distance threshold.",
+            help="Cosine similarity in [-1, 1], higher = tighter clusters. community: every member is this "
+            "similar to its centre (0.75, near-paraphrases; ~0.3-0.5 for topics); agglomerative: merge clusters "
+            "while their mean similarity is above it (0.5). Was a distance for agglomerative: "
+            "distance d = similarity 1 - d.",
         ),
     ] = None,
     min_size: Annotated[int | None, task_opt("--min-size", min=1, help="Smallest community / HDBSCAN cluster.")] = None,
@@ -71,7 +74,7 @@ def cluster_cli(
 
     Examples:
       nlu cluster --input data/corpus.jsonl --method kmeans --k auto --plot clusters.png
-      nlu cluster --embeddings vectors.npy --input data/corpus.jsonl --method community --threshold 0.6 --min-size 2
+      nlu cluster --embeddings vectors.npy --input data/corpus.jsonl --method community --threshold 0.3 --min-size 2
     """
     out.start(
         input_file, embeddings, outputs={"--summary": summary, "--plot": plot}, suffixes={"--plot": PLOT_SUFFIXES}

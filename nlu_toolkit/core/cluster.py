@@ -25,7 +25,7 @@ Method = Literal["kmeans", "agglomerative", "community", "hdbscan"]
 AGGLOMERATIVE_MAX_N = 20_000  # its distance matrix takes n**2 * 8 bytes: 3.2 GB at 20,000
 AUTO_K_MAX = 20
 AUTO_K_SAMPLE = 5_000
-DEFAULT_THRESHOLDS = {"agglomerative": 0.5, "community": 0.75}  # cosine distance; cosine similarity
+DEFAULT_THRESHOLDS = {"agglomerative": 0.5, "community": 0.75}  # cosine similarities, higher = tighter
 DEFAULT_MIN_SIZES = {"community": 10, "hdbscan": 5}
 
 
@@ -53,6 +53,17 @@ def relabel_by_size(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def _similarity(method: str, threshold: float | None) -> float:
+    """``threshold`` (a cosine similarity in [-1, 1]) or the method's default."""
+    thr = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
+    if not -1.0 <= thr <= 1.0:  # also NaN
+        hint = "higher = tighter clusters; for topics try 0.3-0.5, for near-paraphrases 0.75-0.9"
+        if method == "agglomerative" and 1.0 < thr <= 2.0:
+            hint = f"it used to be a cosine distance here: distance {thr:g} is similarity {1.0 - thr:g}"
+        raise UsageError(f"{{=threshold}} is a cosine similarity in [-1, 1] for every method, got {thr}", hint)
+    return thr
+
+
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise UsageError(f"{name} must be an integer >= {low}, got {value!r}", f"use {name} >= {low}")
@@ -74,16 +85,24 @@ def cluster_embeddings(
 
     Methods (all on cosine geometry; rows are L2-normalised first):
 
+    ``threshold`` is a cosine similarity in ``[-1, 1]`` for every method that
+    takes one (higher = tighter clusters).
+
     - ``kmeans``: ``k`` clusters (default ``"auto"``). ``"auto"`` tries k in
-      ``2..min(20, n - 1)`` and keeps the best cosine silhouette, scored on a
-      seeded sample of at most 5,000 rows (silhouette is ``O(sample**2)``);
-      the final model is fitted on all rows. Never noise.
-    - ``agglomerative``: average linkage on cosine distance, cut at
-      ``threshold`` (cosine distance, default 0.5) or into ``k`` clusters.
+      ``2..min(20, n - 1)`` and keeps the best cosine silhouette in which a
+      point alone in its cluster scores -1 (the worst) instead of 0, so a k
+      that buys its score with singletons loses; scored on a seeded sample of
+      at most 5,000 rows (silhouette is ``O(sample**2)``); the final model is
+      fitted on all rows. Never noise.
+    - ``agglomerative``: average linkage on cosine distance, cut into ``k``
+      clusters, or merging clusters while their mean cosine similarity is
+      above ``threshold`` (default 0.5; a cut at cosine distance ``1 - threshold``).
       Needs the full distance matrix, ``O(n**2)`` memory, so it refuses more
       than 20,000 rows. Never noise.
-    - ``community``: `community_detection` (cosine similarity ``threshold``,
-      default 0.75; ``min_size`` default 10); rows in no community are noise.
+    - ``community``: `community_detection` (every member is at least
+      ``threshold`` similar to the community's centre; default 0.75, for
+      near-paraphrases: topics need about 0.3-0.5; ``min_size`` default 10);
+      rows in no community are noise.
     - ``hdbscan``: scikit-learn's HDBSCAN with ``min_cluster_size=min_size``
       (default 5) on the unit vectors (Euclidean distance there is monotone in
       cosine distance); its noise is noise. Slow beyond ~20k rows at
@@ -112,12 +131,7 @@ def cluster_embeddings(
     elif method == "agglomerative":
         labels = _agglomerative(x, k, threshold)
     elif method == "community":
-        thr = DEFAULT_THRESHOLDS["community"] if threshold is None else float(threshold)
-        if not -1.0 <= thr <= 1.0:
-            raise UsageError(
-                f"community threshold is a cosine similarity in [-1, 1], got {thr}",
-                "try 0.75 (0.6 looser, 0.9 tighter)",
-            )
+        thr = _similarity(method, threshold)
         size = _check_int("min_size", DEFAULT_MIN_SIZES["community"] if min_size is None else min_size, 1)
         from nlu_toolkit.core.retrieval import community_detection
 
@@ -161,26 +175,30 @@ def _fit_kmeans(x: np.ndarray, k: int, seed: int, *, n_init: int = 3) -> np.ndar
 def _auto_k(x: np.ndarray, seed: int) -> int:
     """The k in 2..min(20, n - 1) with the best cosine silhouette, on a seeded sample of at most 5,000 rows.
 
-    Candidates are fitted with one k-means++ run each (the final fit uses three).
+    Points alone in their cluster score -1 rather than silhouette's usual 0: on weakly clustered data
+    (sentence embeddings of short texts score around 0.05-0.2) a 0 beats the average, so the plain
+    silhouette rewarded k that split off singletons. Candidates are fitted with one k-means++ run each
+    (the final fit uses three).
     """
     rng = np.random.default_rng(seed)
     sample = x if len(x) <= AUTO_K_SAMPLE else x[np.sort(rng.choice(len(x), AUTO_K_SAMPLE, replace=False))]
     distances = 1.0 - sample.astype(np.float64) @ sample.T.astype(np.float64)  # once for all k: 200 MB at 5,000
     best_k, best = 2, -np.inf
     for k in range(2, min(AUTO_K_MAX, len(sample) - 1) + 1):
-        score = cosine_silhouette(distances, _fit_kmeans(sample, k, seed, n_init=1))
+        score = cosine_silhouette(distances, _fit_kmeans(sample, k, seed, n_init=1), singleton=-1.0)
         if score > best + 1e-9:  # ties keep the smaller k
             best_k, best = k, score
     return best_k
 
 
-def cosine_silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+def cosine_silhouette(distances: np.ndarray, labels: np.ndarray, *, singleton: float = 0.0) -> float:
     """Mean silhouette from an ``(n, n)`` distance matrix, as ``sklearn.metrics.silhouette_score``.
 
     Per-cluster mean distances come from one ``distances @ one_hot`` product,
     so each k costs ``O(n**2 * k)`` with the matrix computed once, instead of
     scikit-learn recomputing pairwise distances for every k. Points alone in
-    their cluster score 0; a single cluster scores -inf (never chosen).
+    their cluster score ``singleton`` (scikit-learn's 0 by default); a single
+    cluster scores -inf (never chosen).
     """
     ids, labels = np.unique(labels, return_inverse=True)
     if len(ids) < 2:
@@ -194,7 +212,7 @@ def cosine_silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
     means = sums / sizes
     means[np.arange(len(labels)), labels] = np.inf
     b = means.min(axis=1)
-    s = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    s = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), singleton)
     return float(s.mean())
 
 
@@ -208,11 +226,14 @@ def _agglomerative(x: np.ndarray, k: int | str | None, threshold: float | None) 
         )
     if k is not None and threshold is not None:
         raise UsageError(
-            "give either k or threshold for agglomerative clustering, not both",
-            "k cuts the tree into k clusters; threshold cuts it at a cosine distance",
+            "give either {=k} or {=threshold} for agglomerative clustering, not both",
+            "{=k} cuts the tree into k clusters; {=threshold} cuts it at a cosine similarity",
         )
     if k == "auto":
-        raise UsageError("k='auto' is for kmeans", "give agglomerative a threshold (cosine distance) or an integer k")
+        raise UsageError(
+            "k='auto' is for kmeans", "give agglomerative a {=threshold} (cosine similarity) or an integer {=k}"
+        )
+    thr = _similarity("agglomerative", threshold) if k is None else None
     if n == 1:
         return np.zeros(1, dtype=np.int64)
     from sklearn.cluster import AgglomerativeClustering
@@ -220,14 +241,10 @@ def _agglomerative(x: np.ndarray, k: int | str | None, threshold: float | None) 
     if k is not None:
         model = AgglomerativeClustering(n_clusters=_check_int("k", k, 1, n), metric="cosine", linkage="average")
     else:
-        thr = DEFAULT_THRESHOLDS["agglomerative"] if threshold is None else float(threshold)
-        if not 0.0 <= thr <= 2.0:
-            raise UsageError(
-                f"agglomerative threshold is a cosine distance in [0, 2], got {thr}",
-                "try 0.5 (smaller: more, tighter clusters)",
-            )
+        # Average linkage merges two clusters while their mean cosine distance is under the cut, i.e.
+        # while their mean similarity is over the threshold.
         model = AgglomerativeClustering(
-            n_clusters=None, distance_threshold=thr, metric="cosine", linkage="average", compute_full_tree=True
+            n_clusters=None, distance_threshold=1.0 - thr, metric="cosine", linkage="average", compute_full_tree=True
         )
     return model.fit_predict(x)
 

@@ -9,14 +9,20 @@ chart is written atomically (a temp file beside the target, then renamed).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nlu_toolkit.core.metrics import check_labels
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.io.writers import atomic_output
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
 
 def plot_confusion_matrix(confusion: list[list[int]], labels: list[str], path: str | os.PathLike[str]) -> Path:
@@ -67,19 +73,38 @@ def plot_confusion_matrix(confusion: list[list[int]], labels: list[str], path: s
     return target
 
 
+#: 20 colours that stay apart on a white background (after Trubetskoy's "20 distinct colours", grey left
+#: for noise): strong hues first, so a map with few clusters never shows two shades of one hue.
+CLUSTER_PALETTE = (
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#000075", "#808000",
+    "#800000", "#469990", "#bfef45", "#fabed4", "#dcbeff", "#ffe119", "#aaffc3", "#ffd8b1", "#000000", "#fffac8",
+)  # fmt: skip
+NOISE_COLOUR = "#b0b0b0"
+MAX_LABELLED = 20  # clusters named on the map and in the legend (the largest ones: cluster 0 is the largest)
+
+
 def plot_clusters(
     coords: np.ndarray,
     labels: Sequence[int] | np.ndarray,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None,
     *,
     title: str | None = None,
-) -> None:
-    """Write a PNG scatter of ``(n, 2)`` ``coords`` coloured by cluster, noise in grey.
+    keywords: Mapping[int, Sequence[str]] | None = None,
+    n_keywords: int = 2,
+) -> Figure:
+    """Draw a scatter of ``(n, 2)`` ``coords`` coloured by cluster, noise (``-1``) in grey; write it to ``path``.
 
-    Written atomically (temp file, then rename). Uses matplotlib's object API
-    with the Agg canvas, so no GUI backend or global pyplot state is touched.
+    Each cluster gets a colour of `CLUSTER_PALETTE` (20 distinct ones, then they repeat), and its
+    number and first ``n_keywords`` ``keywords`` written at its centre (the median of its points), for
+    the `MAX_LABELLED` largest clusters. The legend names them with their sizes, ``"3: refund, order
+    (12)"``, and ``"noise (5)"``. Dots shrink as the number of points grows. Written atomically (temp
+    file, then rename) when ``path`` is given. Uses matplotlib's object API with the Agg canvas, so no
+    GUI backend or global pyplot state is touched.
+
+    Returns:
+        The `Figure`: one scatter collection per cluster (its ``label`` the legend entry), noise first;
+        the cluster names are the axes' texts.
     """
-    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -90,24 +115,71 @@ def plot_clusters(
             f"coords must be (n, 2) with one label per row, got {coords.shape} and {len(labels)} labels",
             "project the embeddings with project_2d first",
         )
-    fig = Figure(figsize=(8, 6), dpi=100)
+    keywords = keywords or {}
+    fig = Figure(figsize=(10, 7), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    n = len(labels)
+    size = 40.0 if n <= 500 else 16.0 if n <= 5_000 else 5.0
+    edge = {"edgecolors": "#404040", "linewidths": 0.4} if n <= 5_000 else {"linewidths": 0}
     noise = labels < 0
-    size = 12 if len(labels) < 2_000 else 4
     if noise.any():
-        ax.scatter(coords[noise, 0], coords[noise, 1], s=size, c="lightgrey", label="noise", linewidths=0)
+        ax.scatter(
+            coords[noise, 0], coords[noise, 1], s=size * 0.6, color=NOISE_COLOUR, alpha=0.6, linewidths=0,
+            label=f"noise ({int(noise.sum())})", zorder=1,
+        )  # fmt: skip
     clusters = sorted(int(c) for c in np.unique(labels[~noise]))
-    palette = colormaps["tab20"]
-    for c in clusters:
+    for rank, c in enumerate(clusters):
         member = labels == c
-        ax.scatter(coords[member, 0], coords[member, 1], s=size, color=palette(c % 20), label=str(c), linewidths=0)
-    if 0 < len(clusters) <= 20:
-        ax.legend(title="cluster", fontsize="small", markerscale=2, loc="best")
+        words = [str(w) for w in keywords.get(c, [])[:n_keywords]]
+        name = f"{c}: {', '.join(words)}" if words else str(c)
+        labelled = rank < MAX_LABELLED
+        colour = CLUSTER_PALETTE[rank % len(CLUSTER_PALETTE)]
+        ax.scatter(
+            coords[member, 0], coords[member, 1], s=size, color=colour, alpha=0.85, zorder=2,
+            label=f"{name} ({int(member.sum())})" if labelled else "_nolegend_", **edge,
+        )  # fmt: skip
+        if labelled:
+            centre = tuple(float(v) for v in np.median(coords[member], axis=0))
+            ax.annotate(
+                name, xy=centre, xytext=(0, 0), textcoords="offset pixels", ha="center", va="center",
+                fontsize=8, weight="bold", zorder=3, arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.8},
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": colour, "alpha": 0.7},
+            )  # fmt: skip
+    if clusters or noise.any():
+        more = len(clusters) - MAX_LABELLED
+        ax.legend(
+            title="cluster: keywords (size)" + (f"; {more} more not named" if more > 0 else ""),
+            fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False,
+        )  # fmt: skip
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    with atomic_output(path, "wb") as f:
-        fig.savefig(f, format="png")
+    _spread_labels(fig, ax.texts)
+    if path is not None:
+        with atomic_output(path, "wb") as f:
+            fig.savefig(f, format="png")
+    return fig
+
+
+def _spread_labels(fig: Figure, labels: Sequence[Text]) -> None:
+    """Move cluster names that would cover an earlier (larger cluster's) name up or down, in steps of
+    their height, so none overlaps; each keeps a thin line to its centre."""
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    placed: list[Bbox] = []
+    for label in labels:
+
+        def extent(label: Text = label) -> Bbox:  # the text and its frame, not the line to the centre
+            return Text.get_window_extent(label, renderer).padded(3)
+
+        box = extent()
+        for i in range(1, 41):
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.xyann = (0.0, box.height * ((i + 1) // 2) * (1 if i % 2 else -1))  # +1, -1, +2, -2, ... rows
+            box = extent()
+        placed.append(box)

@@ -39,12 +39,17 @@ class ClusterResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def plot(self, path: str | Path, *, seed: int = 0, title: str | None = None) -> str:
-        """Draw a 2-D map coloured by cluster to a PNG; returns the projection used (umap or pca)."""
+        """Draw a 2-D map coloured by cluster to a PNG, each cluster named by its top keywords at its centre
+        and in a legend with its size; returns the projection used (umap or pca)."""
         from nlu_toolkit.core.cluster import project_2d
         from nlu_toolkit.io.plots import plot_clusters
 
         coords, method = project_2d(self.embeddings, seed=seed)
-        plot_clusters(coords, self.labels, path, title=title or f"{len(self.summary)} clusters ({method})")
+        keywords = {int(c["cluster"]): c["keywords"] for c in self.summary if c["cluster"] >= 0}
+        n_clusters = len(keywords)
+        n_noise = int((self.labels < 0).sum())
+        default = f"{n_clusters} clusters" + (f", {n_noise} noise" if n_noise else "") + f" ({method})"
+        plot_clusters(coords, self.labels, path, title=title or default, keywords=keywords)
         return method
 
 
@@ -104,7 +109,8 @@ def cluster(
         embeddings: an ``(n, dim)`` array to cluster instead of encoding ``inputs``.
         method: ``kmeans``, ``agglomerative``, ``community`` or ``hdbscan``.
         k: clusters for k-means or agglomerative; for k-means ``None`` or ``"auto"`` picks k by silhouette.
-        threshold: cosine threshold (community) or distance threshold (agglomerative).
+        threshold: a cosine similarity in [-1, 1] for community and agglomerative (higher = tighter
+            clusters; agglomerative's was a distance before: distance d is similarity 1 - d).
         min_size: smallest community / HDBSCAN cluster.
         seed: makes k-means, the silhouette sample and the 2-D map repeatable.
         long, stride: `Embedder`'s (``truncate`` or ``chunk``, and the windows' overlap).

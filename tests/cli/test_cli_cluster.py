@@ -17,7 +17,7 @@ METHODS = [
     pytest.param(["--method", "kmeans", "--k", "3"], id="kmeans-k3"),
     pytest.param(["--method", "kmeans", "--k", "auto"], id="kmeans-auto"),
     pytest.param(["--method", "agglomerative", "--k", "4"], id="agglomerative-k4"),
-    pytest.param(["--method", "agglomerative", "--threshold", "0.03"], id="agglomerative-threshold"),
+    pytest.param(["--method", "agglomerative", "--threshold", "0.97"], id="agglomerative-threshold"),
     pytest.param(["--method", "community", "--threshold", "0.97", "--min-size", "3"], id="community"),
     pytest.param(["--method", "hdbscan", "--min-size", "2"], id="hdbscan"),
 ]
@@ -182,3 +182,19 @@ def test_pickled_embeddings_are_refused(nlu, tmp_path):
     path = tmp_path / "objects.npy"
     np.save(path, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     check_error(nlu("cluster", "--embeddings", path, "--k", "2"), 2)
+
+
+def test_threshold_is_a_similarity_for_every_method(nlu, vectors_npy):
+    """--threshold means a cosine similarity, higher = tighter, for agglomerative as for community."""
+    counts = []
+    for threshold in ("0.9", "0.99"):
+        result = nlu("cluster", "--embeddings", vectors_npy, "--method", "agglomerative", "--threshold", threshold)
+        check_ok(result)
+        counts.append(len({r["cluster"] for r in jsonl(result.stdout)}))
+    assert counts[0] < counts[1]
+    message = check_error(
+        nlu("cluster", "--embeddings", vectors_npy, "--method", "agglomerative", "--threshold", "1.5"), 2
+    )
+    assert "--threshold is a cosine similarity" in message and "similarity -0.5" in message
+    help_text = nlu("cluster", "--help", env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"}).stdout
+    assert "Cosine similarity in [-1, 1], higher = tighter clusters" in help_text

@@ -86,7 +86,7 @@ def test_kmeans_auto_k(rows, st_model):
 
 
 def test_agglomerative_with_threshold_and_with_k(rows, st_model):
-    by_threshold = cluster(rows, st_model, method="agglomerative", k=None, threshold=0.03)
+    by_threshold = cluster(rows, st_model, method="agglomerative", k=None, threshold=0.97)  # a cosine similarity
     check_result(by_threshold, rows, 34)
     assert len(set(by_threshold.labels.tolist())) > 3 and -1 not in by_threshold.labels
     by_k = cluster(rows, st_model, method="agglomerative", k=4)
@@ -193,6 +193,27 @@ def test_plot_writes_a_png_and_nothing_else(rows, st_model, tmp_path):
     assert method in ("umap", "pca")
     assert (out / "map.png").read_bytes()[:8] == PNG_MAGIC
     assert sorted(p.name for p in out.iterdir()) == ["map.png"]
+
+
+def test_plot_names_clusters_by_their_summary_keywords(rows, st_model, tmp_path, monkeypatch):
+    import nlu_toolkit.io.plots as plots
+
+    drawn = {}
+    real = plots.plot_clusters
+
+    def spy(coords, labels, path, **kwargs):
+        drawn.update(kwargs, figure=real(coords, labels, path, **kwargs))
+        return drawn["figure"]
+
+    monkeypatch.setattr(plots, "plot_clusters", spy)
+    result = cluster(rows, st_model, method="community", threshold=0.97, min_size=3)
+    result.plot(tmp_path / "map.png")
+    expected = {c["cluster"]: c["keywords"] for c in result.summary if c["cluster"] >= 0}
+    assert drawn["keywords"] == expected and all(expected.values())
+    n_noise = int((result.labels == -1).sum())
+    assert drawn["title"].startswith(f"{len(expected)} clusters, {n_noise} noise (")
+    names = {t.get_text() for t in drawn["figure"].axes[0].texts}
+    assert names == {f"{c}: {', '.join(words[:2])}" for c, words in expected.items()}
 
 
 def test_plot_with_noise(tmp_path):

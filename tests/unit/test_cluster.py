@@ -66,6 +66,17 @@ def test_kmeans_auto_finds_k_on_separated_blobs():
     assert np.array_equal(cluster_embeddings(x), labels)
 
 
+def test_kmeans_auto_does_not_buy_its_score_with_singletons():
+    # 34 points in 11 loose groups of 2-4, like short texts of many topics: the plain silhouette
+    # (singletons score 0, above the ~0.05 average) picked k=20 with 9 clusters of one point.
+    sizes = [4, 4, 2, 3, 3, 2, 3, 2, 4, 3, 4]
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(len(sizes), 64))
+    x = (centres[np.repeat(np.arange(len(sizes)), sizes)] + 2.0 * rng.normal(size=(sum(sizes), 64))).astype(np.float32)
+    counts = np.bincount(cluster_embeddings(x, method="kmeans", k="auto"))
+    assert counts.min() >= 2 and 5 <= len(counts) <= 14, counts
+
+
 def test_kmeans_auto_samples_large_inputs(monkeypatch):
     import nlu_toolkit.core.cluster as cluster
 
@@ -103,8 +114,34 @@ def test_agglomerative_threshold_and_k():
     x, truth = blobs([25, 20, 15])
     assert same_partition(cluster_embeddings(x, method="agglomerative", threshold=0.5), truth)
     assert cluster_embeddings(x, method="agglomerative", k=2).max() == 1
-    # A tiny threshold puts every row in its own cluster.
-    assert len(set(cluster_embeddings(x, method="agglomerative", threshold=1e-9).tolist())) == len(x)
+    # A threshold of (nearly) 1, the tightest similarity, puts every row in its own cluster.
+    assert len(set(cluster_embeddings(x, method="agglomerative", threshold=1 - 1e-9).tolist())) == len(x)
+
+
+@pytest.mark.parametrize("similarity", [0.2, 0.5, 0.8])
+def test_agglomerative_threshold_is_a_cosine_similarity(similarity):
+    from sklearn.cluster import AgglomerativeClustering
+
+    x, _ = blobs([25, 20, 15], noise=1.2)
+    cut = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=1 - similarity, metric="cosine", linkage="average"
+    ).fit_predict(x)
+    assert same_partition(cluster_embeddings(x, method="agglomerative", threshold=similarity), cut)
+
+
+@pytest.mark.parametrize("method", ["agglomerative", "community"])
+def test_higher_threshold_means_tighter_clusters_for_every_method(method):
+    x, _ = blobs([25, 20, 15], noise=1.2)
+    options = {"min_size": 1} if method == "community" else {}
+    counts = [len(set(cluster_embeddings(x, method=method, threshold=t, **options).tolist())) for t in (0.1, 0.5, 0.9)]
+    assert counts == sorted(counts) and counts[0] < counts[-1]
+
+
+def test_an_old_agglomerative_distance_above_1_is_refused_with_its_similarity():
+    x, _ = blobs([10, 10])
+    with pytest.raises(UsageError, match=r"cosine similarity in \[-1, 1\] for every method") as info:
+        cluster_embeddings(x, method="agglomerative", threshold=1.5)
+    assert "similarity -0.5" in info.value.hint and info.value.params == ["threshold"]
 
 
 def test_agglomerative_refuses_large_inputs_and_names_the_alternative(monkeypatch):
@@ -160,6 +197,14 @@ def test_cosine_silhouette_equals_sklearn():
     assert cosine_silhouette(distances, truth) == pytest.approx(
         silhouette_score(unit, truth, metric="cosine"), abs=1e-6
     )
+
+
+def test_cosine_silhouette_can_score_singletons_as_the_worst():
+    x, truth = blobs([30, 20, 10, 1, 1], noise=1.0)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    distances = 1 - unit.astype(np.float64) @ unit.T.astype(np.float64)
+    plain = cosine_silhouette(distances, truth)
+    assert cosine_silhouette(distances, truth, singleton=-1.0) == pytest.approx(plain - 2 / len(x))
 
 
 # ---------------------------------------------------------------- describing clusters

@@ -112,6 +112,7 @@ def cluster_cli(
             ("cluster", lambda r: str(r["cluster"])),
             ("text", lambda r: short(r.get("text", ""), 70)),
         ],
+        passthrough=(),
     )
     if summary:
         write_records(result.summary, format_for_output(summary, None, isatty=False), summary)

@@ -1,5 +1,5 @@
 """Keeping the Hugging Face libraries quiet: the logs, progress bars and warnings of transformers,
-huggingface_hub and datasets.
+huggingface_hub, datasets and sentence-transformers.
 
 A command shows its own progress and its own errors; the libraries' load bars, "newly initialized
 weights" notices and advisory warnings are noise there (``--verbose`` keeps them). Each function
@@ -9,13 +9,24 @@ transformers), and ``datasets`` is silenced only where it is used, since most co
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: Read by huggingface_hub and transformers when imported, so they cover a library imported later too.
 ENVIRONMENT = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+
+#: Loggers held at ERROR: sentence-transformers warns on every int8 embedding quantization calibrated on the
+#: embeddings themselves ("Computing int8 quantization buckets based on N embeddings..."), NNCF logs its steps.
+LOGGERS = ("sentence_transformers", "nncf")
+
+#: sentence-transformers modules that draw a plain tqdm bar of their own: the model card's "Computing widget
+#: examples", drawn whenever a SentenceTransformer is saved (fine-tuning).
+_ST_BAR_MODULES = ("sentence_transformers.base.model_card",)
 
 
 def silence_libraries() -> None:
@@ -28,6 +39,8 @@ def silence_libraries() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # huggingface_hub's bars too
+    for name in LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @contextmanager
@@ -70,9 +83,50 @@ def quiet_datasets(level: int | None = None) -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
+class _NoBar:
+    """A tqdm stand-in that iterates what it wraps and draws nothing."""
+
+    def __init__(self, iterable: Any = None, *args: Any, **kwargs: Any) -> None:
+        self.iterable = iterable if iterable is not None else ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.iterable)
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:  # update, set_description, close, ...: no-ops
+        return lambda *args, **kwargs: None
+
+
+@contextmanager
+def quiet_sentence_transformers() -> Iterator[None]:
+    """For the block: sentence-transformers logs errors only and its own tqdm bars (the model card's
+    "Computing widget examples" when a model is saved) draw nothing; both are restored after.
+    Only modules already imported are touched (this imports nothing)."""
+    logger = logging.getLogger("sentence_transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    patched = [
+        (m, m.tqdm) for name in _ST_BAR_MODULES if (m := sys.modules.get(name)) is not None and hasattr(m, "tqdm")
+    ]
+    for module, _ in patched:
+        module.tqdm = _NoBar
+    try:
+        yield
+    finally:
+        for module, bar in patched:
+            module.tqdm = bar
+        logger.setLevel(level)
+
+
 @contextmanager
 def quiet_libraries() -> Iterator[None]:
-    """`quiet_transformers` and `quiet_datasets` together, restored after (fine-tuning: loading the
-    weights, mapping and writing the data draw no bar; the training bar is the command's own)."""
-    with quiet_transformers(), quiet_datasets():
+    """`quiet_transformers`, `quiet_datasets` and `quiet_sentence_transformers` together, restored after
+    (fine-tuning: loading the weights, mapping and writing the data and saving the model draw no bar; the
+    training bar is the command's own)."""
+    with quiet_transformers(), quiet_datasets(), quiet_sentence_transformers():
         yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nlu_toolkit.errors import UsageError
+from nlu_toolkit.models.quiet import quiet_sentence_transformers
 from nlu_toolkit.train.args import PAIR_LOSSES, SCORED_LOSSES, FinetuneResult
 from nlu_toolkit.train.parts import _save_atomically
 
@@ -56,17 +57,20 @@ def train_embedding(run: _Run) -> FinetuneResult:
         # The evaluator reports e.g. eval_sts_spearman_cosine; the user names it "spearman".
         full = {v: k for k, v in aliases.items()}.get(run.settings["metric"], run.settings["metric"])
         args.metric_for_best_model = full if full.startswith("eval_") else f"eval_{full}"
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=run.data.train,
-        eval_dataset=run.data.eval,
-        loss=loss,
-        evaluator=evaluator,
-        callbacks=run.callbacks(),
-    )
-    seconds, sps = run.fit(trainer)
-    return run.finish(trainer, [], seconds, sps, lambda out: _save_atomically(out, model.save_pretrained))
+    # The trainer's model-card callback and the save draw sentence-transformers' own bar ("Computing widget
+    # examples"), which the libraries' switches do not reach.
+    with quiet_sentence_transformers():
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=args,
+            train_dataset=run.data.train,
+            eval_dataset=run.data.eval,
+            loss=loss,
+            evaluator=evaluator,
+            callbacks=run.callbacks(),
+        )
+        seconds, sps = run.fit(trainer)
+        return run.finish(trainer, [], seconds, sps, lambda out: _save_atomically(out, model.save_pretrained))
 
 
 def _embedding_evaluator(eval_ds: Any, kind: str) -> tuple[Any, dict[str, str]]:

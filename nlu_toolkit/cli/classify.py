@@ -24,12 +24,13 @@ def classify_cli(
         task_opt(
             "--labels",
             "-l",
-            help="Zero-shot: candidate labels, comma-separated. Without --model, uses the embedded MiniLM (offline).",
+            help="Zero-shot: candidate labels, comma-separated. Without --model, uses the embedded MiniLM (offline). "
+            "One label is scored on its own, as with --multi-label.",
         ),
     ] = None,
     hypothesis_template: Annotated[
         str, task_opt("--hypothesis-template", help="Zero-shot template; {} is replaced by each label.")
-    ] = "This example is {}.",
+    ] = "This text is {}.",
     top_k: Annotated[
         int | None, task_opt("--top-k", "-k", min=1, help="Labels to keep per text (default: all).")
     ] = None,

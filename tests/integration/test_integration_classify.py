@@ -7,7 +7,7 @@ import pytest
 
 from nlu_toolkit import Classifier, classify
 from nlu_toolkit.errors import UsageError
-from nlu_toolkit.tasks.classify import COSINE_THRESHOLD
+from nlu_toolkit.tasks.classify import COSINE_THRESHOLD, DEFAULT_TEMPLATE
 
 #: About 140 tokens: over the tiny models' 64-token limit.
 LONG_TEXT = "the movie was good and the actors were great but the plot was boring " * 10
@@ -159,7 +159,8 @@ def test_embedding_zero_shot_multi_label_is_cosine(st_model):
     (r,) = clf.predict(["The striker scored"])
     model = clf._scorer.loaded.model
     text_vec = model.encode(["The striker scored"], normalize_embeddings=True)[0]
-    label_vecs = model.encode(["This example is sports.", "This example is politics."], normalize_embeddings=True)
+    hypotheses = [DEFAULT_TEMPLATE.format("sports"), DEFAULT_TEMPLATE.format("politics")]
+    label_vecs = model.encode(hypotheses, normalize_embeddings=True)
     expected = np.clip(label_vecs @ text_vec, 0.0, 1.0)
     got = {x.label: x.score for x in r.labels}
     assert got["sports"] == pytest.approx(float(expected[0]), abs=1e-4)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
@@ -34,13 +36,24 @@ MaxInputOpt = Annotated[
 def _run(make, key: str, texts, input_file, source: InputOptions, out: OutputOptions, label: str) -> None:
     """Check the outputs, read the records, then build the model with ``make()`` and write its results."""
     out.start(input_file)
+    notes: list[str] = []
+
+    def noted(results: Any) -> Any:
+        """The records, noting each long document's chunks and summary rounds (on stderr after the results)."""
+        for r in results:
+            if r.chunks > 1 and r.rounds is not None:
+                notes.append(
+                    f"record {r.id!r}: summarized {r.chunks} chunks in {r.rounds} round{'s' * (r.rounds != 1)}"
+                )
+            yield r.to_dict(key)
+
     with out.progress(input_file is not None, label) as progress:
         records = source.read(texts, input_file, progress=progress)
         # Inputs are checked (file exists, format, columns) before the slow model load.
         runner = make()
         out.note_model(runner)
         out.emit(
-            (r.to_dict(key) for r in runner.predict(records)),
+            noted(runner.predict(records)),
             [
                 ("id", lambda r: str(r["id"])),
                 ("text", lambda r: short(r["text"], 40)),
@@ -50,6 +63,9 @@ def _run(make, key: str, texts, input_file, source: InputOptions, out: OutputOpt
             title=f"model: {runner.model_info.describe()}",
             passthrough=("chunks", "rounds"),
         )
+    if not out.quiet:
+        for note in notes:
+            typer.echo(f"nlu summarize: {note}", err=True)
 
 
 # --max-length is the output's length here, so the run bundle's --max-length (input limit) is not

@@ -21,10 +21,14 @@ from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, load_model
 from nlu_toolkit.records import merge_passthrough
 from nlu_toolkit.tasks.common import Inputs, as_records, check_positive, passthrough, token_limit
-from nlu_toolkit.tasks.generation_settings import generation_run, resolve_lengths
+from nlu_toolkit.tasks.generation_settings import generation_run, reduce_rounds, resolve_lengths
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
+
+#: Summarization rounds at most (map-reduce, `generation_settings.reduce_rounds`): each round divides a
+#: document's length by about the encoder's limit over ``max_length`` (1024 / 142 for distilbart-cnn).
+MAX_ROUNDS = 8
 
 # Sentence ends: whitespace after ., ! or ?, or after one of them plus a closing quote or bracket.
 _SENTENCE_END = re.compile(r"(?<=[.!?][\"')\]])\s+|(?<=[.!?])\s+")
@@ -32,7 +36,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?][\"')\]])\s+|(?<=[.!?])\s+")
 
 @dataclass
 class GeneratedText:
-    """``{"id", "text", "output", "chunks", **passthrough}``; ``outputs`` when several sequences were asked for."""
+    """``{"id", "text", "output", "chunks", **passthrough}``; ``outputs`` when several sequences were asked for.
+
+    ``rounds`` (summaries only): how many times the text was summarized; 1, or more when the joined
+    summaries of a long document's chunks were over ``max_length`` and were summarized again.
+    """
 
     id: Any
     text: str
@@ -40,9 +48,12 @@ class GeneratedText:
     chunks: int = 1
     outputs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    rounds: int | None = None
 
     def to_dict(self, key: str = "output") -> dict[str, Any]:
         record = {"id": self.id, "text": self.text, key: self.output, "chunks": self.chunks}
+        if self.rounds is not None:
+            record["rounds"] = self.rounds
         if len(self.outputs) > 1:
             record[key + "s"] = self.outputs
         return merge_passthrough(record, self.extra)
@@ -190,11 +201,15 @@ class _Seq2Seq:
             per_record: list[list[str]] = [[] for _ in window]
             for r, out in zip(owner, outputs, strict=True):
                 per_record[r].append(out)
-            for record, outs in zip(window, per_record, strict=True):
-                joined = " ".join(o for o in outs if o)
+            joined, rounds = self._reduce(per_record)
+            for record, outs, text, n in zip(window, per_record, joined, rounds, strict=True):
                 yield GeneratedText(
-                    record["id"], record["text"], joined, len(outs), extra=passthrough(record, ["text"])
+                    record["id"], record["text"], text, len(outs), rounds=n, extra=passthrough(record, ["text"])
                 )
+
+    def _reduce(self, per_record: list[list[str]]) -> tuple[list[str], list[int | None]]:
+        """Each text's pieces' outputs joined with spaces (no rounds: translations are not reduced)."""
+        return [" ".join(o for o in outs if o) for outs in per_record], [None] * len(per_record)
 
 
 class Summarizer(_Seq2Seq):
@@ -203,6 +218,11 @@ class Summarizer(_Seq2Seq):
     Documents longer than the encoder's input are cut into chunks of whole
     sentences that fit; each chunk is summarized and the summaries joined
     (``chunks`` in the record says how many), so nothing is silently dropped.
+    While the joined summaries are longer than ``max_length`` tokens they are
+    chunked and summarized again (map-reduce; ``rounds`` in the record says how
+    many times), so the summary keeps the bound. The rounds stop at `MAX_ROUNDS`,
+    or when a round no longer shortens the text (a ``min_length`` or ``max_length``
+    near the encoder's limit): only then is a summary longer than ``max_length``.
 
     Args:
         model: hub id, local folder or preset (default: sshleifer/distilbart-cnn-12-6).
@@ -221,6 +241,18 @@ class Summarizer(_Seq2Seq):
     """
 
     task = "summarization"
+
+    def _reduce(self, per_record: list[list[str]]) -> tuple[list[str], list[int | None]]:
+        """Join each document's chunk summaries; summarize the joined text again while it is over the bound."""
+        joined, _ = super()._reduce(per_record)
+        tok = self.loaded.tokenizer
+
+        def count(text: str) -> int:
+            return len(tok(text, add_special_tokens=False)["input_ids"])
+
+        several = [len(outs) > 1 for outs in per_record]
+        texts, rounds = reduce_rounds(joined, several, self.max_length, self._chunks, self._run, count, MAX_ROUNDS)
+        return texts, list(rounds)
 
 
 class Translator(_Seq2Seq):

@@ -1,4 +1,5 @@
-"""The checked settings of the generation tasks: the run options they honour, the output length bounds.
+"""The checked settings of the generation tasks: the run options they honour, the output length bounds
+and how a long document's summary is brought under its bound (`reduce_rounds`).
 
 Generation calls ``model.generate`` on torch, so of `RunOptions` it honours the device, the batch
 size (seq2seq), the input token limit, the threads and trust_remote_code; an exported backend or a
@@ -7,7 +8,7 @@ quantization is refused here rather than silently ignored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nlu_toolkit.engine.options import RunOptions
@@ -77,3 +78,47 @@ def generation_run(
             "leave {=batch_size} out",
         )
     return run
+
+
+def reduce_rounds(
+    joined: Sequence[str],
+    several: Sequence[bool],
+    bound: int | None,
+    chunks: Callable[[str], list[str]],
+    run: Callable[[list[str]], list[str]],
+    count: Callable[[str], int],
+    max_rounds: int,
+) -> tuple[list[str], list[int]]:
+    """Map-reduce: the summaries of a long document's chunks, joined, summarized again until they fit.
+
+    ``joined[i]`` is document i's chunk summaries joined (round 1); ``several[i]`` whether it had more
+    than one chunk (one summary is already within ``bound`` tokens, as ``generate`` made it). While a
+    joined text is over ``bound`` (counted by ``count``), it is cut by ``chunks`` into pieces that fit the
+    encoder, the pieces are summarized by ``run`` (every document still over, in one call per round) and
+    their summaries joined again. A document stops when it fits, after ``max_rounds`` rounds, or when a
+    round no longer shortens it (a ``min_length`` near the encoder's limit). Returns the texts and each
+    document's rounds.
+    """
+    texts = list(joined)
+    rounds = [1] * len(texts)
+    if bound is None:
+        return texts, rounds
+    lengths = {i: count(t) for i, t in enumerate(texts) if several[i]}
+    active = [i for i, n in lengths.items() if n > bound and max_rounds > 1]
+    while active:
+        pieces: list[str] = []
+        owner: list[int] = []
+        for i in active:
+            for piece in chunks(texts[i]):
+                pieces.append(piece)
+                owner.append(i)
+        outputs = run(pieces)
+        still = []
+        for i in active:
+            outs = [o for o, r in zip(outputs, owner, strict=True) if r == i and o]
+            texts[i], rounds[i] = " ".join(outs), rounds[i] + 1
+            before, lengths[i] = lengths[i], count(texts[i])
+            if len(outs) > 1 and bound < lengths[i] < before and rounds[i] < max_rounds:
+                still.append(i)
+        active = still
+    return texts, rounds

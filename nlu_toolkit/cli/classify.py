@@ -89,8 +89,9 @@ def classify_cli(
                 ("text", lambda r: short(r["text"])),
                 ("label", lambda r: str(r["label"] or "")),
                 ("score", lambda r: num(r["score"])),
-                ("labels", lambda r: ", ".join(f"{x['label']} {x['score']:.2f}" for x in r["labels"][:5])),
+                ("labels", lambda r: short(", ".join(f"{x['label']} {x['score']:.2f}" for x in r["labels"][:5]), 30)),
                 ("truncated", lambda r: "yes" if r["truncated"] else ""),
             ],
             title=f"model: {classifier.model_info.describe()}",
+            passthrough=(),
         )

@@ -14,8 +14,14 @@ from nlu_toolkit.errors import UsageError
 
 Column = tuple[str, Callable[[dict[str, Any]], str]]
 
+#: The progress bars on screen; a table is printed only once they are gone (they share the terminal).
+_LIVE_BARS: list[Any] = []
+
 
 def stderr_console():
+    """The console for stderr: the live progress bar's while one is drawn, so lines print above it."""
+    if _LIVE_BARS:
+        return _LIVE_BARS[-1].console
     from rich.console import Console
 
     return Console(stderr=True)
@@ -44,7 +50,7 @@ def warn_runtime(embedder: Any) -> None:
     """Say on stderr when the asked-for runtime (ONNX) failed its check against torch and torch runs instead."""
     warning = getattr(embedder, "runtime_warning", None)
     if warning:
-        print(f"nlu: warning: {warning}", file=sys.stderr)
+        stderr_console().print(f"nlu: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 def read_inputs(
@@ -79,10 +85,6 @@ def read_inputs(
     if not texts:
         raise UsageError("no input", "pass texts as arguments, '-' to read stdin, or --input FILE")
     return records_from_texts(texts, field=next(iter(fields)), max_chars=max_chars)
-
-
-#: The progress bars on screen; a table is printed only once they are gone (they share the terminal).
-_LIVE_BARS: list[Any] = []
 
 
 class _Bar:

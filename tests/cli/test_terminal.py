@@ -131,3 +131,10 @@ def test_progress_bar_shows_count_rate_percent_and_eta() -> None:
     text = console.file.getvalue()
     assert "classifying" in text and "50%" in text and "250 rows" in text, text
     assert "/s" in text and "eta 0:00:" in text, text
+
+
+def test_verbose_model_line_is_printed_above_the_bar(reviews: Path, cls_model: str) -> None:
+    """``-v`` prints the model line while the bar is drawn: it must get a line of its own."""
+    screen, _ = run_in_terminal(["classify", "--input", str(reviews), "--model", cls_model, "-v"], 200)
+    model_lines = [line for line in screen if "backend:" in line]
+    assert model_lines and all(line.startswith("model: ") for line in model_lines), screen[:5]

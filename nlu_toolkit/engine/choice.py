@@ -66,6 +66,13 @@ def store(task: str, model_sha: str, entry: dict[str, Any], *, on: dict[str, Any
     return path
 
 
+def measured(task: str) -> bool:
+    """Whether ``nlu bench`` stored a choice for ``task`` (any model) on this machine: when not, ``auto`` needs
+    no model checksum (a read of every weights file) to know that torch runs."""
+    prefix = f"{task}:"
+    return any(key.startswith(prefix) for key in _read_store().get(_machine_key(machine()), {}))
+
+
 def recommended(task: str, model_sha: str, *, quantize: str | None = None) -> str | None:
     """The backend ``nlu bench`` recommended for ``task`` and this model on this machine, or None.
 

@@ -219,6 +219,10 @@ class PackedRunner:
             model.__dict__["_nlu_packed_runner"] = runner
         return runner
 
+    def saves_rows(self, batch: dict[str, np.ndarray]) -> bool:
+        """Whether packing ``batch`` would run fewer rows than padding it (`pack_batch` does not give up)."""
+        return pack_batch(batch, pad_id=self.pad_id, position_offset=self.offset) is not None
+
     def inputs(self, batch: dict[str, np.ndarray], width: int | None = None) -> tuple[dict[str, Any], Layout] | None:
         """The packed model inputs (torch tensors on the CPU) and their layout, or None to run padded."""
         packed = pack_batch(batch, pad_id=self.pad_id, position_offset=self.offset, width=width)
@@ -274,7 +278,9 @@ class PackedRunner:
         def forward(batch: dict[str, np.ndarray]) -> Any:
             if self.verified is False or len(batch["input_ids"]) < 2:
                 return padded(batch)
-            if self.verified is None and not self.check(padded, packed, probe):
+            # No check (a padded and a packed pass over the probe) until a batch would pack: a batch that
+            # packing saves no rows on (two short texts) runs padded, unchecked, at no start-up cost.
+            if self.verified is None and (not self.saves_rows(batch) or not self.check(padded, packed, probe)):
                 return padded(batch)
             return packed(batch)
 

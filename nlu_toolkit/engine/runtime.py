@@ -55,8 +55,10 @@ def resolve_auto(
     check_backend(backend, quantize)
     if backend != "auto":
         return backend, quantize
-    from nlu_toolkit.engine.choice import recommended
+    from nlu_toolkit.engine.choice import measured, recommended
 
+    if not measured(task):  # nothing benchmarked here: torch, without hashing the weights
+        return "torch", None
     sha = model_sha() if callable(model_sha) else model_sha
     choice = recommended(task, sha, quantize=quantize)
     if choice is None or choice == "torch":

@@ -226,8 +226,8 @@ def test_a_packed_pass_that_raises_counts_as_a_failed_check(monkeypatch):
         raise RuntimeError("no 4D masks here")
 
     monkeypatch.setattr(forward.packer, "inputs", broken)
-    batch = pad_features(_random_features(6, 1, 0), 0)
-    assert forward(batch).shape == (6, 3)
+    batch = pad_features(_random_features(12, 1, 0), 0)  # lengths that pack into fewer rows: the check runs
+    assert forward(batch).shape == (12, 3)
     assert forward.packer.verified is False and "no 4D masks here" in forward.packer.reason
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
-from nlu_toolkit.cli.render import emit, num, short
+from nlu_toolkit.cli.render import emit, num, short, short_lines
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
 
@@ -250,7 +250,7 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
                 ("rank", lambda r: "\n".join(str(h["rank"]) for h in r["hits"])),
                 ("score", lambda r: "\n".join(num(h["score"]) for h in r["hits"])),
                 ("id", lambda r: "\n".join(str(h["id"]) for h in r["hits"])),
-                ("text", lambda r: "\n".join(short(h.get("text", ""), 60) for h in r["hits"])),
+                ("text", lambda r: short_lines(h.get("text", "") for h in r["hits"])),
             ],
             title=f"model: {idx.model_info.describe()}",
         )

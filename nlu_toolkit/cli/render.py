@@ -192,6 +192,14 @@ def short(text: Any, width: int = 60) -> Clip:
     return cell
 
 
+def short_lines(texts: Iterable[Any], width: int = 60) -> Clip:
+    """One cut line per text, in one cell (a query's hits beside their ranks and scores)."""
+    cells = [short(t, width) for t in texts]
+    cell = Clip("\n".join(cells))
+    cell.full, cell.width = "\n".join(c.full for c in cells), width
+    return cell
+
+
 def emit(
     records: Iterable[dict[str, Any]],
     *,

@@ -258,6 +258,7 @@ def ctfidf_keywords(
     *,
     top_n: int = 5,
     stop_words: str | list[str] | None = "english",
+    centrality: Sequence[float] | np.ndarray | None = None,
 ) -> dict[int, list[str]]:
     """Top ``top_n`` keywords per cluster by class-based TF-IDF (c-TF-IDF, as BERTopic).
 
@@ -267,9 +268,13 @@ def ctfidf_keywords(
     per cluster and ``f(t)`` the term's count over all clusters. Noise (``-1``)
     is left out, both as a class and from the frequencies.
 
+    ``centrality`` (one value per text, e.g. its cosine to its cluster's centroid) breaks ties:
+    in a small cluster most words occur once and weigh the same, and the words of its most
+    central texts describe it best. Without it, or among equal sums, ties are alphabetical.
+
     Returns:
-        ``{cluster: [keyword, ...]}`` for every cluster id present, best first
-        (ties alphabetical); empty lists when a cluster has no usable words.
+        ``{cluster: [keyword, ...]}`` for every cluster id present, best first;
+        empty lists when a cluster has no usable words.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -289,12 +294,31 @@ def ctfidf_keywords(
     words_per_class = counts.sum(axis=1)
     tf = counts / np.maximum(words_per_class, 1)[:, None]
     idf = np.log(1 + words_per_class.mean() / counts.sum(axis=0))
-    weights = tf * idf
+    weights = np.round(tf * idf, 12)  # equal weights compare equal, whatever the float rounding
+    ties = np.zeros_like(weights)
+    if centrality is not None:
+        central = np.asarray(centrality, dtype=np.float64)
+        present = (vectorizer.transform([str(t) for t in texts]) > 0).astype(np.float64)
+        for row, c in enumerate(clusters):
+            members = np.flatnonzero(labels == c)
+            ties[row] = present[members].T @ central[members]
     result = {}
     for row, c in enumerate(clusters):
         nonzero = np.flatnonzero(weights[row] > 0)
-        order = nonzero[np.lexsort((terms[nonzero], -weights[row, nonzero]))][:top_n]
+        order = nonzero[np.lexsort((terms[nonzero], -ties[row, nonzero], -weights[row, nonzero]))][:top_n]
         result[c] = [str(t) for t in terms[order]]
+    return result
+
+
+def centrality(embeddings: np.ndarray, labels: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``(n,)`` each text's cosine to its cluster's centroid (0 for noise)."""
+    x = _unit_rows(embeddings)
+    labels = np.asarray(labels)
+    result = np.zeros(len(x))
+    for c in (int(c) for c in np.unique(labels) if c >= 0):
+        members = np.flatnonzero(labels == c)
+        centroid = x[members].mean(axis=0)
+        result[members] = x[members] @ (centroid / max(float(np.linalg.norm(centroid)), 1e-12))
     return result
 
 
@@ -304,17 +328,15 @@ def representatives(embeddings: np.ndarray, labels: Sequence[int] | np.ndarray, 
     The centroid is the mean of the cluster's unit vectors; ties go to the
     lower index. Noise (``-1``) is left out.
     """
-    x = _unit_rows(embeddings)
     labels = np.asarray(labels)
-    if len(labels) != len(x):
-        raise UsageError(f"{len(x)} embeddings but {len(labels)} labels", "give one label per embedding")
+    if len(labels) != len(embeddings):
+        raise UsageError(f"{len(embeddings)} embeddings but {len(labels)} labels", "give one label per embedding")
     _check_int("n", n, 1)
+    central = centrality(embeddings, labels)
     result = {}
     for c in sorted(int(c) for c in np.unique(labels) if c >= 0):
         members = np.flatnonzero(labels == c)
-        centroid = x[members].mean(axis=0)
-        sims = x[members] @ (centroid / max(float(np.linalg.norm(centroid)), 1e-12))
-        result[c] = members[np.lexsort((members, -sims))][:n].tolist()
+        result[c] = members[np.lexsort((members, -central[members]))][:n].tolist()
     return result
 
 
@@ -333,7 +355,7 @@ def summarize_clusters(
     representatives.
     """
     labels = np.asarray(labels)
-    keywords = ctfidf_keywords(texts, labels, top_n=top_n_keywords)
+    keywords = ctfidf_keywords(texts, labels, top_n=top_n_keywords, centrality=centrality(embeddings, labels))
     reps = representatives(embeddings, labels, n=n_representatives)
     records: list[dict[str, object]] = [
         {

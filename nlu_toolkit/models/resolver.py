@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 from nlu_toolkit.core.device import cast_for_inference, resolve_device
 from nlu_toolkit.errors import ModelNotAvailable, UsageError
+from nlu_toolkit.io.checksums import hash_stream
 from nlu_toolkit.models.cache import ModelCache
 from nlu_toolkit.models.embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, EMBEDDED_SHA256, embedded_path
 from nlu_toolkit.models.presets import OFFLINE_ALTERNATIVES, PRESETS, TASK_DEFAULTS
@@ -289,8 +290,7 @@ def weights_sha256(info: ModelInfo) -> str:
         for file in files:
             digest.update(os.path.relpath(file, root).encode())
             with open(file, "rb") as f:
-                while block := f.read(1 << 20):
-                    digest.update(block)
+                hash_stream(f, digest)
         _WEIGHTS_SHA[key] = digest.hexdigest()
     return _WEIGHTS_SHA[key]
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import IndexCorrupted, InputError
+from nlu_toolkit.io.checksums import hash_stream
 
 FORMAT = "nlu-semantic-index"
 VERSION = 2
@@ -166,12 +167,11 @@ def _not_regular(folder: Path, name: str) -> IndexCorrupted:
 
 
 def sha256_of(handle: Any) -> str:
-    digest = hashlib.sha256()
+    """The sha256 of an open file's whole content; the handle is left at its start."""
     handle.seek(0)
-    while block := handle.read(1 << 20):
-        digest.update(block)
+    digest = hash_stream(handle).hexdigest()
     handle.seek(0)
-    return digest.hexdigest()
+    return digest
 
 
 def open_snapshot(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:

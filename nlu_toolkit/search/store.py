@@ -17,7 +17,6 @@ inherits these methods from `IndexStore`.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ import numpy as np
 from nlu_toolkit._version import __version__
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import IndexCorrupted, ModelMismatch, ModelNotAvailable
+from nlu_toolkit.io.checksums import sha256_file
 from nlu_toolkit.io.guard import check_output_folder, output_error
 from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
 from nlu_toolkit.io.run_manifest import MANIFEST_FILE as RUN_MANIFEST
@@ -64,14 +64,6 @@ if TYPE_CHECKING:
 
 #: The entries of an index folder; anything else in it belongs to the user. ``run_manifest.json``: what wrote it.
 INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN, RUN_MANIFEST})
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _model_record(info: ModelInfo) -> dict[str, Any]:
@@ -174,7 +166,7 @@ class IndexStore:
             "max_length": self.embedder.limit,
             "long": self.embedder.long,
             "corpus_fingerprint": self.fingerprint.hexdigest(),
-            "files": {name: _sha256(tmp / name) for name in files},
+            "files": {name: sha256_file(tmp / name) for name in files},
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "nlu_toolkit": __version__,
         }

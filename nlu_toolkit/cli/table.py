@@ -49,6 +49,7 @@ def _scalar(value: Any) -> bool:
 
 def fit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int, caption: str | None = None) -> Any:
     """A rich Table whose cut columns (`Clip` cells) fill the ``width`` the others leave, one line per row."""
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
@@ -57,7 +58,9 @@ def fit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
     clip = [bool(rows) and all(isinstance(row[i], Clip) for row in rows) for i in range(len(headers))]
     texts = [[(c.full if isinstance(c, Clip) else str(c)) for c in row] for row in rows]
     natural = [
-        max([len(h)] + [max(map(len, t[i].split("\n")), default=0) for t in texts]) for i, h in enumerate(headers)
+        # terminal cells, not characters: a CJK character or an emoji takes two
+        max([cell_len(h)] + [max(map(cell_len, t[i].split("\n")), default=0) for t in texts])
+        for i, h in enumerate(headers)
     ]
     # Each column costs its text plus 3 (a space either side, one border); the table one more border.
     room = width - 3 * len(headers) - 1

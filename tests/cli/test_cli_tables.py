@@ -59,3 +59,10 @@ def test_search_hits_stay_beside_their_ranks(nlu, st_model: str, tmp_path: Path)
 def test_short_lines_keeps_one_line_per_text() -> None:
     cell = short_lines(["a  b", "c\nd"])
     assert cell.full == "a b\nc d" and str(cell) == "a b\nc d"
+
+
+def test_wide_characters_are_measured_in_terminal_cells() -> None:
+    """A CJK text that fits in the terminal's cells is shown whole, not cut at half its width."""
+    text = "日本語のテキスト" * 2  # 16 characters, 32 cells
+    lines = draw(["id", "text"], [["1", short(text)]], 60)
+    assert text in lines[3], lines

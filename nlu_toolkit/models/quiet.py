@@ -9,13 +9,13 @@ transformers), and ``datasets`` is silenced only where it is used, since most co
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 #: Read by huggingface_hub and transformers when imported, so they cover a library imported later too.
 ENVIRONMENT = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
@@ -83,25 +83,6 @@ def quiet_datasets(level: int | None = None) -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
-class _NoBar:
-    """A tqdm stand-in that iterates what it wraps and draws nothing."""
-
-    def __init__(self, iterable: Any = None, *args: Any, **kwargs: Any) -> None:
-        self.iterable = iterable if iterable is not None else ()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.iterable)
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def __getattr__(self, name: str) -> Any:  # update, set_description, close, ...: no-ops
-        return lambda *args, **kwargs: None
-
-
 @contextmanager
 def quiet_sentence_transformers() -> Iterator[None]:
     """For the block: sentence-transformers logs errors only and its own tqdm bars (the model card's
@@ -113,8 +94,8 @@ def quiet_sentence_transformers() -> Iterator[None]:
     patched = [
         (m, m.tqdm) for name in _ST_BAR_MODULES if (m := sys.modules.get(name)) is not None and hasattr(m, "tqdm")
     ]
-    for module, _ in patched:
-        module.tqdm = _NoBar
+    for module, bar in patched:
+        module.tqdm = functools.partial(bar, disable=True)  # tqdm's own switch: iterates, draws nothing
     try:
         yield
     finally:

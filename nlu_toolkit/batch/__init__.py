@@ -1,0 +1,1 @@
+"""Distributed batch inference on Ray Data: a task mapped over a ray.data.Dataset, and file-to-file jobs."""

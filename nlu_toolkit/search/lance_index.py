@@ -8,9 +8,10 @@ A Lance index is a Lance table (a folder or URI whose name ends in ``.lance``: a
     vector    fixed_size_list<float32>[dim]
     ...       the passthrough columns of the corpus, each its own column
 
-and, in the table's metadata under ``nlu_index``, a record like an index folder's manifest: the model
+and, in the table's schema metadata under ``nlu_index``, a record like an index folder's manifest: the model
 (name, spec, source, path, revision, weights sha256), dimension, normalisation, token limit, the
-toolkit's version and the ANN index built, with a checksum of its own. A table of fewer than
+toolkit's version, with a checksum of its own. It is written in the same commit as the data
+(schema metadata travels with every version), so a reader never sees rows without their model. A table of fewer than
 `ANN_MIN_ROWS` rows is searched exactly (every vector); above it an IVF-PQ index is built, and its
 candidates are re-scored on the stored float32 vectors (``refine_factor``).
 
@@ -121,7 +122,7 @@ def damaged(uri: Any, error: BaseException | str) -> IndexCorrupted:
 
 
 def metadata_record(
-    model_info: ModelInfo, *, dimension: int, normalized: bool, max_length: int | None, long: str, ann: dict[str, Any]
+    model_info: ModelInfo, *, dimension: int, normalized: bool, max_length: int | None, long: str
 ) -> dict[str, Any]:
     """The ``nlu_index`` record of a table (without its checksum)."""
     from nlu_toolkit.search.store import _model_record
@@ -136,24 +137,27 @@ def metadata_record(
         "backend": KIND,  # the index kind, under the key an index folder's manifest uses
         "max_length": max_length,
         "long": long,
-        "ann": ann,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "nlu_toolkit": __version__,
     }
 
 
-def write_metadata(table: Any, record: dict[str, Any]) -> dict[str, Any]:
-    """Store ``record`` (with its checksum) in ``table``'s metadata; returns what was stored."""
-    stored = {**record, "record_sha256": manifest_checksum({k: v for k, v in record.items() if k != "record_sha256"})}
-    table.to_lance().update_metadata({META_KEY: json.dumps(stored, sort_keys=True)})
+def stamp(record: dict[str, Any]) -> str:
+    """``record`` with its checksum, as the schema metadata holds it."""
+    body = {k: v for k, v in record.items() if k != "record_sha256"}
+    return json.dumps({**body, "record_sha256": manifest_checksum(body)}, sort_keys=True)
+
+
+def write_metadata(table: Any, record: dict[str, Any]) -> None:
+    """Store ``record`` (with its checksum) in ``table``'s schema metadata (a commit of its own)."""
+    table.to_lance().update_schema_metadata({META_KEY: stamp(record)})
     table.checkout_latest()
-    return stored
 
 
 def read_metadata(table: Any, uri: Any) -> dict[str, Any]:
     """The validated ``nlu_index`` record of ``table`` (`IndexCorrupted` when missing or damaged)."""
     try:
-        raw = table.to_lance().metadata.get(META_KEY)
+        raw = (table.schema.metadata or {}).get(META_KEY.encode())
     except Exception as e:
         raise damaged(uri, e) from e
     if raw is None:
@@ -252,19 +256,20 @@ def build_ann(table: Any, plan: dict[str, Any]) -> None:
     )
 
 
-def refresh_ann(table: Any, record: dict[str, Any]) -> dict[str, Any]:
-    """After rows were added or deleted: build the index once the table is big enough, else fold the new
-    rows into it (`optimize`); returns the ``ann`` entry for the record."""
-    rows = table.count_rows()
-    current = record.get("ann") or {"type": "exact"}
-    if current.get("type") == "exact":
-        plan = ann_plan(rows, record["dimension"])
-        build_ann(table, plan)
-        return plan
+def has_ann(table: Any) -> bool:
+    """Whether the table's ``vector`` column has a vector index."""
+    return any(VECTOR in i.columns for i in table.list_indices())
+
+
+def refresh_ann(table: Any, dim: int) -> None:
+    """After rows were added or deleted: build the vector index once the table is big enough, or fold the
+    new rows into the one it has (`optimize`: until then, lancedb scans unindexed rows exactly)."""
+    if not has_ann(table):
+        build_ann(table, ann_plan(table.count_rows(), dim))
+        return
     from datetime import timedelta
 
     table.optimize(cleanup_older_than=timedelta(days=7))
-    return current
 
 
 # -- the contract with jobs that write tables themselves ------------------------------------------
@@ -282,7 +287,7 @@ def finish_lance_index(
     """Make the Lance table at ``uri`` (columns ``id``, ``text``, ``vector`` and passthrough) an nlu index.
 
     Stores the model record (name, spec, revision, weights checksum), dimension, normalisation and
-    the toolkit's version in the table's metadata, and builds the ANN index (IVF-PQ) when the table
+    the toolkit's version in the table's schema metadata (key ``nlu_index``), and builds the ANN index (IVF-PQ) when the table
     has `ANN_MIN_ROWS` rows or more; a smaller table stays exact. ``max_length`` and ``long``: how the
     texts were embedded (the query side uses the same).
 
@@ -292,12 +297,9 @@ def finish_lance_index(
     """
     table = open_table(uri, storage_options)
     dim = vector_dimension(table, uri)
-    plan = ann_plan(table.count_rows(), dim)
-    build_ann(table, plan)
-    record = metadata_record(
-        model_info, dimension=dim, normalized=normalized, max_length=max_length, long=long, ann=plan
-    )
+    record = metadata_record(model_info, dimension=dim, normalized=normalized, max_length=max_length, long=long)
     write_metadata(table, record)
+    build_ann(table, ann_plan(table.count_rows(), dim))
 
 
 # -- damage ------------------------------------------------------------------------------------

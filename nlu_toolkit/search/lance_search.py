@@ -1,0 +1,414 @@
+"""`LanceIndex`: a Lance table searched, grown and shrunk behind the interface of `SemanticIndex`.
+
+``search`` (query texts to `SearchResult`), ``add`` (upsert by id), ``delete``, ``documents``,
+``model_info``, ``manifest``, ``len``, ``close``: what ``open_index``/``search()``, the CLI, ``nlu serve``
+and ``nlu app`` call. The table format and its metadata are `nlu_toolkit.search.lance_index`'s.
+Writes are Lance commits (atomic; readers hold no lock); a build is one commit, data and model record
+together, so a failed build leaves nothing behind (or the previous version, with ``overwrite``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nlu_toolkit.engine.options import RunFields, RunOptions
+from nlu_toolkit.errors import InputError, NluError, UsageError
+from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.models.resolver import ModelInfo
+from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key
+from nlu_toolkit.search.index import Hit, SearchResult, _rerank
+from nlu_toolkit.search.lance_index import (
+    ID,
+    KIND,
+    META_KEY,
+    NPROBES,
+    REFINE_FACTOR,
+    TEXT,
+    VECTOR,
+    ann_plan,
+    build_ann,
+    connect,
+    damaged,
+    has_ann,
+    metadata_record,
+    open_table,
+    read_metadata,
+    refresh_ann,
+    stamp,
+    vector_dimension,
+    verify_files,
+)
+from nlu_toolkit.tasks.common import Inputs, check_positive
+from nlu_toolkit.tasks.embed import Embedder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
+
+TRUNCATED = "truncated"
+#: Columns of the table that are not passthrough.
+OWN = (ID, TEXT, VECTOR)
+
+
+class LanceIndex:
+    """A Lance table of documents and vectors, with the model that made them (see `lance_index`)."""
+
+    kind = KIND
+    precision = "float32"
+
+    def __init__(
+        self, uri: str, table: Any, embedder: Embedder, record: dict[str, Any], storage_options: dict | None
+    ) -> None:
+        self.uri, self.table, self.embedder, self.record = str(uri), table, embedder, record
+        self.storage_options = storage_options
+        self._next_id: int | None = None
+
+    # -- life ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        uri: str | os.PathLike[str],
+        model: str | None = None,
+        *,
+        storage_options: dict[str, str] | None = None,
+        verify: bool = True,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
+    ) -> LanceIndex:
+        """Open the Lance index at ``uri`` with its own model (``model``, if given, must have the same weights).
+
+        Raises:
+            InputError: no table there. IndexCorrupted: no or a damaged model record, a missing or
+            truncated file. ModelMismatch: ``model`` is another model.
+        """
+        from nlu_toolkit.search.store import _embedder_for
+
+        table = open_table(uri, storage_options)
+        record = read_metadata(table, uri)
+        if vector_dimension(table, uri) != record["dimension"]:
+            raise damaged(uri, "its vector column and its model record disagree on the dimension")
+        if verify:
+            verify_files(table, uri)
+        embedder = _embedder_for(uri, record, model, RunOptions.merge(run, **options))  # type: ignore[arg-type]
+        return cls(str(uri), table, embedder, record, storage_options)
+
+    @classmethod
+    def create(
+        cls,
+        uri: str | os.PathLike[str],
+        inputs: Inputs,
+        model: str | None = None,
+        *,
+        long: str = "truncate",
+        overwrite: bool = False,
+        storage_options: dict[str, str] | None = None,
+        run: RunOptions | None = None,
+        **options: Unpack[RunFields],
+    ) -> LanceIndex:
+        """Encode ``inputs`` into a new Lance table at ``uri`` (one commit), then build its ANN index.
+
+        An existing table is replaced only with ``overwrite`` (as a new version: readers of the old one
+        are not disturbed).
+        """
+        import pyarrow as pa
+
+        embedder = Embedder(model, normalize=True, long=long, run=RunOptions.merge(run, **options))
+        record = metadata_record(
+            embedder.model_info, dimension=embedder.dimension, normalized=True, max_length=embedder.limit, long=long
+        )
+        conn, name = connect(uri, storage_options)
+        if not overwrite and name in _table_names(conn):
+            from nlu_toolkit.errors import OutputError
+
+            raise OutputError(
+                f"{uri} is a Lance index already", "add --overwrite to replace it, or nlu index add to grow it"
+            )
+        batches = _Batches(embedder, inputs, id_start=0)
+        first = batches.first()
+        schema = _schema(first, embedder.dimension).with_metadata({META_KEY: stamp(record)})
+        batches.schema = schema
+        try:
+            table = conn.create_table(
+                name, pa.RecordBatchReader.from_batches(schema, batches), mode="overwrite" if overwrite else "create"
+            )
+        except Exception:
+            if batches.error is not None:
+                raise batches.error from None
+            raise
+        build_ann(table, ann_plan(table.count_rows(), embedder.dimension))
+        return cls(str(uri), table, embedder, record, storage_options)
+
+    def close(self) -> None:
+        """Nothing to remove (the table is on disk); kept for the interface of `SemanticIndex`."""
+
+    def __enter__(self) -> LanceIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return int(self.table.count_rows())
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.embedder.model_info
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The model record, with the count and the ANN index: the keys an index folder's manifest has."""
+        return {
+            **{k: v for k, v in self.record.items() if k != "record_sha256"},
+            "count": len(self),
+            "ann": "IVF_PQ" if has_ann(self.table) else "exact",
+            "version": self.table.version,
+            "corpus_fingerprint": None,
+        }
+
+    # -- searching ------------------------------------------------------------------------------
+
+    def search(
+        self,
+        queries: str | Sequence[str],
+        *,
+        top_k: int = 10,
+        rerank: str | None = None,
+        rerank_top: int | None = None,
+        where: str | None = None,
+    ) -> list[SearchResult]:
+        """Search with query texts, as `SemanticIndex.search`; ``where`` is an SQL filter on the passthrough
+        columns (``topic = 'shipping'``), applied before the search so ``top_k`` matching hits come back."""
+        check_positive("top_k", top_k)
+        texts = [queries] if isinstance(queries, str) else list(queries)
+        if not texts:
+            raise InputError("no queries given", "give at least one query in {=queries}")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise UsageError(f"query {i + 1} is empty", "give a query with some words, e.g. 'refund policy'")
+            check_text(text, None, what=f"query {i + 1}")
+        vectors, _ = self.embedder.encode(texts)
+        pool = top_k if rerank is None else max(rerank_top or 4 * top_k, top_k, 20)
+        results = [
+            SearchResult(qi, text, self._hits(vector, pool, where))
+            for qi, (text, vector) in enumerate(zip(texts, vectors, strict=True))
+        ]
+        if rerank is not None:
+            _rerank(results, rerank, device=self.model_info.device)
+        for result in results:
+            result.hits = result.hits[:top_k]
+            for rank, hit in enumerate(result.hits, 1):
+                hit.rank = rank
+        return results
+
+    def search_embeddings(
+        self, queries: np.ndarray, *, top_k: int = 10, where: str | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Top-k ``(id, cosine score)`` per query vector."""
+        return [[(h.doc[ID], h.score) for h in self._hits(q, top_k, where)] for q in np.asarray(queries, np.float32)]
+
+    def _hits(self, vector: np.ndarray, k: int, where: str | None) -> list[Hit]:
+        columns = [c for c in self.table.schema.names if c != VECTOR]
+        query = self.table.search(np.asarray(vector, np.float32), vector_column_name=VECTOR).distance_type("cosine")
+        if has_ann(self.table):
+            query = query.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
+        else:
+            query = query.bypass_vector_index()
+        if where is not None:
+            query = query.where(where, prefilter=True)
+        try:
+            rows = query.select(columns).limit(k).to_arrow().to_pylist()
+        except Exception as e:
+            raise self._read_error(e, where) from e
+        hits = []
+        for i, row in enumerate(rows):
+            score = 1.0 - float(row.pop("_distance"))
+            doc = {c: v for c, v in row.items() if v is not None and not c.startswith("_")}
+            hits.append(Hit(i + 1, -1, score, doc))
+        return hits
+
+    def _read_error(self, error: Exception, where: str | None) -> NluError:
+        text = str(error)
+        if where is not None and any(w in text for w in ("parse", "SQL", "Schema error", "No field", "not found")):
+            passthrough = [c for c in self.table.schema.names if c not in OWN]
+            return UsageError(
+                f"{{=where}} {where!r} is not a filter on this index ({text.splitlines()[0][:200]})",
+                f"write an SQL condition on its columns: {', '.join(['id', 'text', *passthrough])}",
+            )
+        return damaged(self.uri, error)
+
+    def documents(self) -> Iterable[dict[str, Any]]:
+        """Every document (id, text, passthrough), in table order."""
+        columns = [c for c in self.table.schema.names if c != VECTOR]
+        for batch in self.table.to_lance().to_batches(columns=columns):
+            for row in batch.to_pylist():
+                yield {c: v for c, v in row.items() if v is not None}
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """Every vector, in table order (the whole column in memory: for small tables)."""
+        column = self.table.to_lance().to_table(columns=[VECTOR]).column(VECTOR).combine_chunks()
+        return np.asarray(column.values, dtype=np.float32).reshape(-1, self.record["dimension"])
+
+    # -- editing ----------------------------------------------------------------------------------
+
+    @property
+    def next_id(self) -> int:
+        """The id the next text without one gets: past every integer id and the count."""
+        if self._next_id is None:
+            ids = self.table.to_lance().to_table(columns=[ID]).column(ID).to_pylist()
+            self._next_id = IdMap.of({ID: i} for i in ids).next_id(len(ids))
+        return self._next_id
+
+    def add(self, inputs: Inputs) -> AddResult:
+        """Encode and upsert documents by id (one whose id is in the table replaces it), then refresh the ANN
+        index. Each window of records is one commit."""
+        batches = _Batches(self.embedder, inputs, id_start=self.next_id, schema=self.table.schema)
+        added = replaced = 0
+        self._next_id = None
+        try:
+            for batch in batches:
+                result = (
+                    self.table.merge_insert(ID).when_matched_update_all().when_not_matched_insert_all().execute(batch)
+                )
+                added += result.num_inserted_rows
+                replaced += result.num_updated_rows - batches.seen_before
+        except NluError:
+            raise
+        except Exception as e:
+            raise damaged(self.uri, e) from e
+        refresh_ann(self.table, self.record["dimension"])
+        return AddResult(added=added, replaced=replaced, repeated=batches.repeated, count=len(self))
+
+    def delete(self, ids: Iterable[Any] | str | int) -> DeleteResult:
+        """Remove the documents with these ids (matched by text); unknown ids are counted in ``not_found``."""
+        given = [ids] if isinstance(ids, (str, int)) else list(ids)
+        if not given:
+            raise InputError("no ids given", "give the ids of the documents to delete")
+        keys = list(dict.fromkeys(id_key(i) for i in given))
+        found: set[str] = set()
+        for start in range(0, len(keys), 1000):
+            condition = _in_list(keys[start : start + 1000])
+            rows = self.table.to_lance().to_table(columns=[ID], filter=condition)
+            found.update(rows.column(ID).to_pylist())
+            if rows.num_rows:
+                self.table.delete(condition)
+        not_found = [g for g in dict.fromkeys(given) if id_key(g) not in found]
+        if found:
+            self._next_id = None
+            refresh_ann(self.table, self.record["dimension"])
+        return DeleteResult(deleted=len(found), not_found=not_found, count=len(self))
+
+
+def _in_list(keys: list[str]) -> str:
+    quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
+    return f"{ID} IN ({quoted})"
+
+
+def _table_names(conn: Any) -> list[str]:
+    listed = conn.table_names() if hasattr(conn, "table_names") else conn.list_tables().tables
+    return list(listed)
+
+
+def _schema(rows: list[dict[str, Any]], dim: int) -> Any:
+    """The table's schema from the first window's rows: id, text, vector, truncated, then the passthrough."""
+    import pyarrow as pa
+
+    passthrough = {k: None for row in rows for k in row if k not in (ID, TEXT, TRUNCATED)}
+    inferred = pa.Table.from_pylist([{k: row.get(k) for k in passthrough} for row in rows]) if passthrough else None
+    fields = [
+        pa.field(ID, pa.string(), nullable=False),
+        pa.field(TEXT, pa.string()),
+        pa.field(VECTOR, pa.list_(pa.float32(), dim)),
+        pa.field(TRUNCATED, pa.bool_()),
+    ]
+    for name in passthrough:
+        kind = inferred.schema.field(name).type  # type: ignore[union-attr]
+        fields.append(pa.field(name, pa.string() if pa.types.is_null(kind) else kind))
+    return pa.schema(fields)
+
+
+class _Batches:
+    """Windows of embedded records as Arrow record batches of the table's schema.
+
+    Within one window a repeated id keeps its last record; ``repeated`` counts the records dropped so,
+    and ``seen_before`` the ids of the last window that an earlier window of this call already wrote.
+    An error raised while reading or embedding is kept in ``error`` (Lance re-raises it as its own).
+    """
+
+    def __init__(self, embedder: Embedder, inputs: Inputs, *, id_start: int, schema: Any = None) -> None:
+        self.stream = embedder.embed(inputs, id_start=id_start)
+        self.dim, self.schema = embedder.dimension, schema
+        self.error: BaseException | None = None
+        self.repeated = self.seen_before = 0
+        self.seen: set[str] = set()
+        self._peeked: list[Any] | None = None
+
+    def first(self) -> list[dict[str, Any]]:
+        """The rows of the first window (read ahead, for the schema)."""
+        item = next(self.stream, None)
+        self._peeked = [item] if item is not None else []
+        return _rows(*item)[0] if item is not None else []
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._batches()
+        except BaseException as e:
+            self.error = e
+            raise
+
+    def _batches(self) -> Iterator[Any]:
+        import pyarrow as pa
+
+        items = self._peeked if self._peeked is not None else []
+        self._peeked = None
+        for item in _chain(items, self.stream):
+            rows, vectors = _rows(*item)
+            self.repeated += len(item[0]) - len(rows)
+            keys = [r[ID] for r in rows]
+            self.seen_before = sum(k in self.seen for k in keys)
+            self.seen.update(keys)
+            names = set(self.schema.names)
+            for row in rows:
+                if TRUNCATED not in names:  # a table written by another job may have no such column
+                    row.pop(TRUNCATED, None)
+                if extra := [k for k in row if k not in names]:
+                    raise InputError(
+                        f"record {row[ID]!r} has the column {extra[0]!r}, which the index's table has not",
+                        "give every record the same columns (a Lance table has a fixed set of columns)",
+                    )
+            plain = pa.schema([f for f in self.schema if f.name != VECTOR])
+            try:
+                table = pa.Table.from_pylist(rows, schema=plain)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
+                raise InputError(
+                    f"a passthrough column of the records near id {keys[0]!r} has values of another type than "
+                    f"the index's table ({e})",
+                    "give each column one type in every record",
+                ) from e
+            vector = pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), self.dim)
+            arrays = [vector if f.name == VECTOR else table.column(f.name).combine_chunks() for f in self.schema]
+            yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def _rows(window: list[dict], vectors: np.ndarray, truncated: list[bool]) -> tuple[list[dict], np.ndarray]:
+    """A window's records as table rows (the last of each repeated id) and their vectors."""
+    last: dict[str, int] = {}
+    for j, record in enumerate(window):
+        last[id_key(record.get(ID))] = j
+    keep = sorted(last.values())
+    rows = []
+    for j in keep:
+        record = window[j]
+        row = {k: v for k, v in record.items() if k not in (ID, TEXT, TRUNCATED)}
+        row.update({ID: id_key(record.get(ID)), TEXT: record[TEXT], TRUNCATED: True if truncated[j] else None})
+        rows.append(row)
+    return rows, vectors[keep]
+
+
+def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from first
+    yield from rest

@@ -90,6 +90,14 @@ def embed_cli(
             "--rerank", help="Re-score the top candidates with this cross-encoder (hub id, folder or preset 'rerank')."
         ),
     ] = None,
+    where: Annotated[
+        str | None,
+        search_opt(
+            "--where",
+            help="Search mode, Lance index (--index DIR.lance): an SQL filter on its passthrough columns, "
+            "e.g. \"topic = 'shipping'\".",
+        ),
+    ] = None,
     kind: Annotated[
         Backend,
         search_opt(
@@ -138,11 +146,14 @@ def embed_cli(
             out=out,
             source=source,
             run=run,
+            where=where,
         )
         _search(request, texts, input_file)
         return
-    if corpus or index or rerank:
-        raise UsageError("--corpus, --index and --rerank are for search mode", "add --search QUERY or --queries FILE")
+    if corpus or index or rerank or where:
+        raise UsageError(
+            "--corpus, --index, --rerank and --where are for search mode", "add --search QUERY or --queries FILE"
+        )
     from nlu_toolkit.io.writers import embedding_format, write_embeddings
     from nlu_toolkit.records import with_fields
     from nlu_toolkit.tasks.embed import Embedder, quantize
@@ -196,6 +207,7 @@ class _SearchRequest:
     out: OutputOptions
     source: InputOptions
     run: RunOptions
+    where: str | None = None  # an SQL filter, for Lance indexes
 
 
 def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None) -> None:
@@ -228,6 +240,12 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
         check_text(text, req.source.max_chars, what="--search query")
     if req.index is not None and req.kind != "exact":
         raise UsageError("--index-backend applies when building an index", "pass it to nlu index build")
+    if req.where is not None:
+        from nlu_toolkit.search.api import check_where
+        from nlu_toolkit.search.lance_index import is_lance_uri
+
+        if req.index is None or not is_lance_uri(req.index):
+            check_where(None, req.where)  # refused before any model loads: only Lance indexes filter
     with (
         req.out.progress(req.corpus is not None, "indexing") as progress,
         open_index(
@@ -242,7 +260,8 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
         ) as idx,
     ):
         req.out.note_model(idx.embedder)
-        results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank)
+        filtering = {} if req.where is None else {"where": req.where}
+        results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank, **filtering)
         req.out.emit(
             (r.to_dict() for r in results),
             [

@@ -1,4 +1,7 @@
-"""``nlu index build|add|delete|info``: a persisted semantic index, so a corpus is encoded once."""
+"""``nlu index build|add|delete|info``: a persisted semantic index, so a corpus is encoded once.
+
+An index is a folder (kinds exact, usearch) or a Lance table (``--index-backend lance``, a path or URI
+ending in ``.lance``; `nlu_toolkit.search.lance_search`): each command dispatches on the name."""
 
 from __future__ import annotations
 
@@ -9,14 +12,46 @@ import typer
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
-from nlu_toolkit.cli.embed import Backend, Precision, PrecisionOpt, reading_of, with_backend
+from nlu_toolkit.cli.embed import Precision, PrecisionOpt, reading_of, with_backend
 from nlu_toolkit.cli.render import emit
 from nlu_toolkit.engine.options import RunOptions
 
 app = typer.Typer(help="Build, grow and inspect semantic indexes.", no_args_is_help=True)
 
 FileArg = Annotated[str, typer.Argument(help="Corpus file: txt, csv, tsv, jsonl, json or parquet ('-' for stdin).")]
-DirArg = Annotated[str, typer.Argument(help="The index folder.")]
+DirArg = Annotated[str, typer.Argument(help="The index folder, or a Lance table (DIR.lance, s3://.../DIR.lance).")]
+IndexKind = o.choices("IndexKind", "exact", "usearch", "lance")
+StorageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--storage-option",
+        help="KEY=VALUE for a Lance table on object storage (e.g. region=eu-west-1); repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def _storage(values: list[str] | None) -> dict[str, str] | None:
+    """``--storage-option KEY=VALUE`` values as lancedb's storage_options."""
+    from nlu_toolkit.errors import UsageError
+
+    if not values:
+        return None
+    pairs = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--storage-option {value!r} is not KEY=VALUE", "e.g. --storage-option region=eu-west-1")
+        pairs[key.strip()] = val
+    return pairs
+
+
+def _is_lance(path: str) -> bool:
+    from nlu_toolkit.search.lance_index import is_lance_uri
+
+    return is_lance_uri(path)
+
+
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace an existing index at --out (never a folder that is not an index).")
 ]
@@ -64,11 +99,17 @@ def build_cli(
     model: o.ModelOpt = None,
     precision: PrecisionOpt = Precision.float32,
     kind: Annotated[
-        Backend, typer.Option("--index-backend", help="exact, or usearch (approximate, the ann extra).")
-    ] = Backend.exact,
+        IndexKind,
+        typer.Option(
+            "--index-backend",
+            help="exact, usearch (approximate, the ann extra), or lance (a Lance table DIR.lance with an ANN "
+            "index, on disk or object storage; the lance extra).",
+        ),
+    ] = IndexKind.exact,
     long: o.LongOpt = "truncate",
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
+    storage: StorageOpt = None,
     *,
     out: OutputOptions,
     source: InputOptions,
@@ -77,9 +118,13 @@ def build_cli(
     """Encode a corpus once and save vectors, documents and a manifest to a folder.
 
     Example: nlu index build data/corpus.jsonl --out corpus.idx
+    (or --out corpus.lance --index-backend lance: a Lance table, searchable with --where filters)
     """
     out.start()
-    run, index_kind = with_backend(run, backend, quantize, kind.value)
+    run, index_kind = with_backend(run, backend, quantize, "exact" if kind.value == "lance" else kind.value)
+    if kind.value == "lance" or _is_lance(folder):
+        _build_lance(file, folder, kind.value, precision.value, overwrite, model, long, storage, out, source, run)
+        return
     from nlu_toolkit.io.guard import check_output_folder
     from nlu_toolkit.search.index import SemanticIndex, is_index_folder
 
@@ -95,6 +140,54 @@ def build_cli(
     _summary(index.manifest, folder)
 
 
+def _build_lance(
+    file: str,
+    folder: str,
+    kind: str,
+    precision: str,
+    overwrite: bool,
+    model: str | None,
+    long: str,
+    storage: list[str] | None,
+    out: OutputOptions,
+    source: InputOptions,
+    run: RunOptions,
+) -> None:
+    """``nlu index build --index-backend lance``: the corpus into a Lance table."""
+    from nlu_toolkit.errors import UsageError
+
+    if not _is_lance(folder):
+        raise UsageError(
+            "--index-backend lance writes a Lance table: its name ends in .lance", "e.g. --out corpus.lance"
+        )
+    if kind == "usearch":
+        raise UsageError("--out DIR.lance is a Lance table", "add --index-backend lance, or name the folder otherwise")
+    if precision != "float32":
+        raise UsageError("a Lance index keeps float32 vectors", "drop --precision (its ANN index compresses them)")
+    from nlu_toolkit.search.lance_index import local_path
+    from nlu_toolkit.search.lance_search import LanceIndex
+
+    local = local_path(folder)
+    if local is not None:
+        from nlu_toolkit.io.guard import check_output_folder
+
+        check_output_folder(
+            local, kind="Lance index", is_kind=lambda p: (p / "_versions").is_dir(), inputs=[file], overwrite=overwrite
+        )
+    with out.progress(True, "indexing") as progress:
+        index = LanceIndex.create(
+            folder,
+            _read(file, source, progress),
+            model,
+            long=long,
+            overwrite=overwrite,
+            storage_options=_storage(storage),
+            run=run,
+        )
+        out.note_model(index.embedder)
+    _summary(index.manifest, folder)
+
+
 @app.command("add")
 @output_options("verbose", "quiet")
 @input_options()
@@ -103,6 +196,7 @@ def add_cli(
     index_dir: DirArg,
     file: FileArg,
     lock_timeout: LockTimeoutOpt = 60.0,
+    storage: StorageOpt = None,
     *,
     out: OutputOptions,
     source: InputOptions,
@@ -115,6 +209,16 @@ def add_cli(
     to save, so concurrent `nlu index add` runs wait for each other.
     """
     out.start()
+    if _is_lance(index_dir):  # a Lance commit per window: atomic, and readers hold no lock
+        from nlu_toolkit.search.lance_search import LanceIndex
+
+        with out.progress(True, "adding") as progress:
+            lance = LanceIndex.open(index_dir, storage_options=_storage(storage), run=run)
+            out.note_model(lance.embedder)
+            result = lance.add(_read(file, source, progress, id_start=lance.next_id))
+        _say(out, result.message())
+        _summary(lance.manifest, index_dir)
+        return
     from pathlib import Path
 
     from nlu_toolkit.io.lock import artefact_lock
@@ -147,6 +251,7 @@ def delete_cli(
         bool, typer.Option("--missing-ok", help="Succeed even when none of the ids is in the index.")
     ] = False,
     lock_timeout: LockTimeoutOpt = 60.0,
+    storage: StorageOpt = None,
     *,
     out: OutputOptions,
 ) -> None:
@@ -171,15 +276,25 @@ def delete_cli(
         given += [r["text"].strip() for r in iter_records(input_file, fmt="txt")]
     if not given:
         raise UsageError("no ids given", "give ids as arguments, or --input FILE with one id per line")
-    read_manifest(Path(index_dir))  # a missing or foreign folder fails before the lock and the model
-    refuse_foreign_entries(Path(index_dir).resolve())
-    result = SemanticIndex.delete_from(index_dir, given, lock_timeout=lock_timeout, run_info=out.run_info([input_file]))
+    if _is_lance(index_dir):
+        from nlu_toolkit.search.lance_search import LanceIndex
+
+        lance = LanceIndex.open(index_dir, storage_options=_storage(storage))
+        result = lance.delete(given)
+        manifest = lance.manifest
+    else:
+        read_manifest(Path(index_dir))  # a missing or foreign folder fails before the lock and the model
+        refuse_foreign_entries(Path(index_dir).resolve())
+        result = SemanticIndex.delete_from(
+            index_dir, given, lock_timeout=lock_timeout, run_info=out.run_info([input_file])
+        )
+        manifest = None
     if not result.deleted and not missing_ok:
         raise InputError(
             f"none of the {len(result.not_found)} ids is in the index", "check the ids, or add --missing-ok"
         )
     _say(out, result.message())
-    _summary(read_manifest(Path(index_dir)), index_dir)
+    _summary(manifest or read_manifest(Path(index_dir)), index_dir)
 
 
 def _say(out: OutputOptions, line: str) -> None:
@@ -197,13 +312,18 @@ def _read(file: str, source: InputOptions, progress: Any, id_start: int = 0) -> 
 
 @app.command("info")
 @output_options("fmt")
-def info_cli(index_dir: DirArg, *, out: OutputOptions) -> None:
+def info_cli(index_dir: DirArg, storage: StorageOpt = None, *, out: OutputOptions) -> None:
     """Show an index's manifest (model, checksum, dimension, precision, count, fingerprint)."""
     from pathlib import Path
 
     from nlu_toolkit.search.index import read_manifest
 
-    m = read_manifest(Path(index_dir))
+    if _is_lance(index_dir):
+        from nlu_toolkit.search.lance_index import lance_info
+
+        m = lance_info(index_dir, _storage(storage))
+    else:
+        m = read_manifest(Path(index_dir))
     flat = {
         **{k: v for k, v in m.items() if k not in ("model", "files")},
         "model": m["model"]["name"],

@@ -19,12 +19,49 @@ from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text, iter_records
 from nlu_toolkit.search.index import SearchResult, SemanticIndex
+from nlu_toolkit.search.lance_index import is_lance_uri
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
+    from nlu_toolkit.search.lance_search import LanceIndex
+
+    AnyIndex = SemanticIndex | LanceIndex
+
 #: Run options that do not apply to a loaded index: its model and token limit are the index's own.
 NOT_FOR_LOADED = {"max_length": None, "trust_remote_code": False}
+
+
+def load_index(
+    path: str | os.PathLike[str],
+    model: str | None = None,
+    *,
+    storage_options: dict[str, str] | None = None,
+    run: RunOptions | None = None,
+    **options: Unpack[RunFields],
+) -> AnyIndex:
+    """The saved index at ``path``: a Lance table (a path or URI ending in ``.lance``, the ``lance`` extra;
+    ``storage_options`` for object storage) or an index folder. Close it (or use ``with``) when done."""
+    run = RunOptions.merge(run, **options)
+    if is_lance_uri(path):
+        from nlu_toolkit.search.lance_search import LanceIndex
+
+        return LanceIndex.open(path, model, storage_options=storage_options, run=run)
+    if storage_options:
+        raise UsageError("{=storage_options} apply to Lance indexes (.lance) only", "drop them for an index folder")
+    return SemanticIndex.load(path, model, run=run)
+
+
+def check_where(index: Any, where: str | None) -> None:
+    """Refuse ``where`` on an index that cannot filter (only Lance tables have passthrough columns to filter)."""
+    if where is None or getattr(index, "kind", None) == "lance":
+        return
+    if not where.strip():
+        raise UsageError("{=where} is empty", "give an SQL condition, e.g. \"topic = 'shipping'\"")
+    raise UsageError(
+        "{=where} filters the passthrough columns of Lance indexes only",
+        "build the index with: nlu index build FILE --out DIR.lance --index-backend lance, or drop {=where}",
+    )
 
 
 def check_queries(queries: str | Iterable[str], *, max_chars: int | None = None) -> list[str]:
@@ -45,19 +82,22 @@ def check_queries(queries: str | Iterable[str], *, max_chars: int | None = None)
 def open_index(
     *,
     corpus: Iterable[Any] | str | os.PathLike[str] | None = None,
-    index: SemanticIndex | str | os.PathLike[str] | None = None,
+    index: AnyIndex | str | os.PathLike[str] | None = None,
     model: str | None = None,
     kind: str = "exact",
     long: str = "truncate",
     progress: Callable[[int], None] | None = None,
     reading: dict[str, Any] | None = None,
     index_backend: str | None = None,
+    storage_options: dict[str, str] | None = None,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
-) -> Iterator[SemanticIndex]:
+) -> Iterator[AnyIndex]:
     """The index to search: built from ``corpus`` (texts, records, or a file path read with ``reading``,
     the options of `iter_records`), or loaded from the folder ``index``, or ``index`` itself when it is a
-    `SemanticIndex` already open (left open). Exactly one of ``corpus`` and ``index``.
+    `SemanticIndex` already open (left open). Exactly one of ``corpus`` and ``index``. An ``index`` path
+    ending in ``.lance`` (local, ``file://``, ``s3://``, ``gs://``; ``storage_options`` for the latter) is
+    a Lance table (`nlu_toolkit.search.lance_search.LanceIndex`).
 
     ``kind`` (``exact`` or ``usearch``; ``index_backend`` is its deprecated name) and ``long`` apply
     when ``corpus`` is indexed. ``run`` (or its fields as keywords) says how the model runs; a loaded
@@ -74,13 +114,15 @@ def open_index(
         raise UsageError(
             "search needs exactly one of {=corpus} or {=index}", "give {=corpus} (texts or a file) or {=index}"
         )
-    if isinstance(index, SemanticIndex):
-        yield index
+    if index is not None and not isinstance(index, (str, os.PathLike)):
+        yield index  # an index already open (SemanticIndex or LanceIndex), left open
         return
     if index is not None:
         if kind != "exact":
             raise UsageError("{=kind} applies when building an index", "give it when the index is built")
-        loaded = SemanticIndex.load(index, model, run=dataclasses.replace(run, **NOT_FOR_LOADED))
+        loaded = load_index(
+            index, model, storage_options=storage_options, run=dataclasses.replace(run, **NOT_FOR_LOADED)
+        )
         with loaded:
             yield loaded
         return
@@ -95,13 +137,15 @@ def search(
     queries: str | Iterable[str],
     *,
     corpus: Iterable[Any] | str | os.PathLike[str] | None = None,
-    index: SemanticIndex | str | os.PathLike[str] | None = None,
+    index: AnyIndex | str | os.PathLike[str] | None = None,
     model: str | None = None,
     top_k: int = 10,
     rerank: str | None = None,
     kind: str = "exact",
     long: str = "truncate",
     index_backend: str | None = None,
+    where: str | None = None,
+    storage_options: dict[str, str] | None = None,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> list[SearchResult]:
@@ -109,13 +153,32 @@ def search(
 
     One `SearchResult` per query, hits by descending score; with ``rerank`` (a cross-encoder), the
     best candidates are re-scored. A folder's or corpus's index is closed before returning.
-    ``kind``, ``long``, ``run`` (or its fields as keywords): as `open_index` takes them.
+    ``where``: an SQL filter on the passthrough columns (``"topic = 'shipping'"``), for Lance indexes
+    (``index="corpus.lance"``); the ``top_k`` best matching documents come back.
+    ``kind``, ``long``, ``storage_options``, ``run`` (or its fields as keywords): as `open_index` takes them.
 
     Example:
         >>> search("refund", corpus=["Refunds take 5 days.", "Shipping is free."], top_k=1)
     """
     listed = check_queries(queries)  # before any model loads
+    if where is not None and (corpus is not None or not _is_lance(index)):
+        check_where(None, where)  # before any model loads
     with open_index(
-        corpus=corpus, index=index, model=model, kind=kind, long=long, index_backend=index_backend, run=run, **options
+        corpus=corpus,
+        index=index,
+        model=model,
+        kind=kind,
+        long=long,
+        index_backend=index_backend,
+        storage_options=storage_options,
+        run=run,
+        **options,
     ) as opened:
-        return opened.search(listed, top_k=top_k, rerank=rerank)
+        if where is None:
+            return opened.search(listed, top_k=top_k, rerank=rerank)
+        check_where(opened, where)
+        return opened.search(listed, top_k=top_k, rerank=rerank, where=where)  # type: ignore[call-arg]
+
+
+def _is_lance(index: Any) -> bool:
+    return is_lance_uri(index) if isinstance(index, (str, os.PathLike)) else getattr(index, "kind", None) == "lance"

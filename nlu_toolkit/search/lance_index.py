@@ -50,7 +50,11 @@ REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://", "mem
 
 
 def lancedb() -> Any:
-    """The ``lancedb`` module, or `MissingExtra` with the install hint."""
+    """The ``lancedb`` module, or `MissingExtra` with the install hint.
+
+    Lance's own log (Rust, on stderr) is kept to errors unless ``LANCE_LOG`` says otherwise: its warnings
+    ("no existing dataset, it will be created") are not the user's business."""
+    os.environ.setdefault("LANCE_LOG", "error")
     return require("lancedb", extra="lance")
 
 
@@ -327,3 +331,21 @@ def verify_files(table: Any, uri: Any) -> None:
     for index in indices:
         if not index.is_dir() or not any(index.iterdir()):
             raise damaged(uri, f"its vector index {index.name} is missing")
+
+
+def lance_info(uri: str | os.PathLike[str], storage_options: dict[str, str] | None = None) -> dict[str, Any]:
+    """The table's model record with its count, vector index and version (what ``nlu index info`` shows);
+    no model is loaded."""
+    table = open_table(uri, storage_options)
+    record = read_metadata(table, uri)
+    verify_files(table, uri)
+    try:
+        return {
+            **{k: v for k, v in record.items() if k != "record_sha256"},
+            "count": table.count_rows(),
+            "ann": "IVF_PQ" if has_ann(table) else "exact",
+            "table_version": table.version,
+            "corpus_fingerprint": None,
+        }
+    except Exception as e:
+        raise damaged(uri, e) from e

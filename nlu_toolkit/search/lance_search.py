@@ -10,7 +10,7 @@ together, so a failed build leaves nothing behind (or the previous version, with
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,13 +42,13 @@ from nlu_toolkit.search.lance_index import (
     vector_dimension,
     verify_files,
 )
+from nlu_toolkit.search.lance_rows import Batches, table_schema
 from nlu_toolkit.tasks.common import Inputs, check_positive
 from nlu_toolkit.tasks.embed import Embedder
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
-TRUNCATED = "truncated"
 #: Columns of the table that are not passthrough.
 OWN = (ID, TEXT, VECTOR)
 
@@ -127,9 +127,9 @@ class LanceIndex:
             raise OutputError(
                 f"{uri} is a Lance index already", "add --overwrite to replace it, or nlu index add to grow it"
             )
-        batches = _Batches(embedder, inputs, id_start=0)
+        batches = Batches(embedder, inputs, id_start=0)
         first = batches.first()
-        schema = _schema(first, embedder.dimension).with_metadata({META_KEY: stamp(record)})
+        schema = table_schema(first, embedder.dimension).with_metadata({META_KEY: stamp(record)})
         batches.schema = schema
         try:
             table = conn.create_table(
@@ -165,7 +165,7 @@ class LanceIndex:
             **{k: v for k, v in self.record.items() if k != "record_sha256"},
             "count": len(self),
             "ann": "IVF_PQ" if has_ann(self.table) else "exact",
-            "version": self.table.version,
+            "table_version": self.table.version,
             "corpus_fingerprint": None,
         }
 
@@ -220,7 +220,7 @@ class LanceIndex:
         if where is not None:
             query = query.where(where, prefilter=True)
         try:
-            rows = query.select(columns).limit(k).to_arrow().to_pylist()
+            rows = query.select([*columns, "_distance"]).limit(k).to_arrow().to_pylist()
         except Exception as e:
             raise self._read_error(e, where) from e
         hits = []
@@ -266,7 +266,7 @@ class LanceIndex:
     def add(self, inputs: Inputs) -> AddResult:
         """Encode and upsert documents by id (one whose id is in the table replaces it), then refresh the ANN
         index. Each window of records is one commit."""
-        batches = _Batches(self.embedder, inputs, id_start=self.next_id, schema=self.table.schema)
+        batches = Batches(self.embedder, inputs, id_start=self.next_id, schema=self.table.schema)
         added = replaced = 0
         self._next_id = None
         try:
@@ -311,104 +311,3 @@ def _in_list(keys: list[str]) -> str:
 def _table_names(conn: Any) -> list[str]:
     listed = conn.table_names() if hasattr(conn, "table_names") else conn.list_tables().tables
     return list(listed)
-
-
-def _schema(rows: list[dict[str, Any]], dim: int) -> Any:
-    """The table's schema from the first window's rows: id, text, vector, truncated, then the passthrough."""
-    import pyarrow as pa
-
-    passthrough = {k: None for row in rows for k in row if k not in (ID, TEXT, TRUNCATED)}
-    inferred = pa.Table.from_pylist([{k: row.get(k) for k in passthrough} for row in rows]) if passthrough else None
-    fields = [
-        pa.field(ID, pa.string(), nullable=False),
-        pa.field(TEXT, pa.string()),
-        pa.field(VECTOR, pa.list_(pa.float32(), dim)),
-        pa.field(TRUNCATED, pa.bool_()),
-    ]
-    for name in passthrough:
-        kind = inferred.schema.field(name).type  # type: ignore[union-attr]
-        fields.append(pa.field(name, pa.string() if pa.types.is_null(kind) else kind))
-    return pa.schema(fields)
-
-
-class _Batches:
-    """Windows of embedded records as Arrow record batches of the table's schema.
-
-    Within one window a repeated id keeps its last record; ``repeated`` counts the records dropped so,
-    and ``seen_before`` the ids of the last window that an earlier window of this call already wrote.
-    An error raised while reading or embedding is kept in ``error`` (Lance re-raises it as its own).
-    """
-
-    def __init__(self, embedder: Embedder, inputs: Inputs, *, id_start: int, schema: Any = None) -> None:
-        self.stream = embedder.embed(inputs, id_start=id_start)
-        self.dim, self.schema = embedder.dimension, schema
-        self.error: BaseException | None = None
-        self.repeated = self.seen_before = 0
-        self.seen: set[str] = set()
-        self._peeked: list[Any] | None = None
-
-    def first(self) -> list[dict[str, Any]]:
-        """The rows of the first window (read ahead, for the schema)."""
-        item = next(self.stream, None)
-        self._peeked = [item] if item is not None else []
-        return _rows(*item)[0] if item is not None else []
-
-    def __iter__(self) -> Iterator[Any]:
-        try:
-            yield from self._batches()
-        except BaseException as e:
-            self.error = e
-            raise
-
-    def _batches(self) -> Iterator[Any]:
-        import pyarrow as pa
-
-        items = self._peeked if self._peeked is not None else []
-        self._peeked = None
-        for item in _chain(items, self.stream):
-            rows, vectors = _rows(*item)
-            self.repeated += len(item[0]) - len(rows)
-            keys = [r[ID] for r in rows]
-            self.seen_before = sum(k in self.seen for k in keys)
-            self.seen.update(keys)
-            names = set(self.schema.names)
-            for row in rows:
-                if TRUNCATED not in names:  # a table written by another job may have no such column
-                    row.pop(TRUNCATED, None)
-                if extra := [k for k in row if k not in names]:
-                    raise InputError(
-                        f"record {row[ID]!r} has the column {extra[0]!r}, which the index's table has not",
-                        "give every record the same columns (a Lance table has a fixed set of columns)",
-                    )
-            plain = pa.schema([f for f in self.schema if f.name != VECTOR])
-            try:
-                table = pa.Table.from_pylist(rows, schema=plain)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
-                raise InputError(
-                    f"a passthrough column of the records near id {keys[0]!r} has values of another type than "
-                    f"the index's table ({e})",
-                    "give each column one type in every record",
-                ) from e
-            vector = pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), self.dim)
-            arrays = [vector if f.name == VECTOR else table.column(f.name).combine_chunks() for f in self.schema]
-            yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-
-
-def _rows(window: list[dict], vectors: np.ndarray, truncated: list[bool]) -> tuple[list[dict], np.ndarray]:
-    """A window's records as table rows (the last of each repeated id) and their vectors."""
-    last: dict[str, int] = {}
-    for j, record in enumerate(window):
-        last[id_key(record.get(ID))] = j
-    keep = sorted(last.values())
-    rows = []
-    for j in keep:
-        record = window[j]
-        row = {k: v for k, v in record.items() if k not in (ID, TEXT, TRUNCATED)}
-        row.update({ID: id_key(record.get(ID)), TEXT: record[TEXT], TRUNCATED: True if truncated[j] else None})
-        rows.append(row)
-    return rows, vectors[keep]
-
-
-def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
-    yield from first
-    yield from rest

@@ -43,9 +43,10 @@ class AppBackend:
         self.config = config or AppConfig()
         self.index: SemanticIndex | None = None
         if self.config.index:
-            from nlu_toolkit.search.index import SemanticIndex
+            from nlu_toolkit.search.api import load_index
 
-            self.index = SemanticIndex.load(self.config.index, device=self.config.device)
+            # An index folder, or a Lance table (DIR.lance, local or on object storage).
+            self.index = load_index(self.config.index, device=self.config.device)  # type: ignore[assignment]
             weakref.finalize(self, _close, self.index)  # at exit too: no nlu-index-* folder left
         self._objects: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()

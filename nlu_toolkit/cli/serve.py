@@ -71,7 +71,7 @@ def serve_cli(
         ),
     ] = None,
     index: Annotated[
-        str | None, tasks_opt("--index", help="Serve /search on this index folder (nlu index build).")
+        str | None, tasks_opt("--index", help="Serve /search on this index (a folder, or a Lance table DIR.lance).")
     ] = None,
     device: o.DeviceOpt = o.Device.auto,
     backend: o.BackendOpt = "torch",

@@ -28,7 +28,7 @@ def app_cli(
         str | None,
         o.input_opt(
             "--index",
-            help="Index folder (from nlu index build) for the search tab; its documents are also the default corpus "
+            help="Index folder or Lance table DIR.lance (from nlu index build) for the search tab; its documents are also the default corpus "
             "to cluster. Without it, the tabs take a pasted or uploaded corpus.",
         ),
     ] = None,

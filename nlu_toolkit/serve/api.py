@@ -204,7 +204,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         queries = [body.query] if body.queries is None else body.queries
         check_count(len(queries), config)
         check_body(body, config)
-        out = await service.run("search", body.top_k, queries)
+        # Requests batch together only with the same filter: (top_k, where) is the batch's group.
+        out = await service.run("search", body.top_k if body.where is None else (body.top_k, body.where), queries)
         for i, record in enumerate(out):
             record["query_index"] = i  # the position in this request, not in the shared batch
         return _reply(out, body.queries is None)

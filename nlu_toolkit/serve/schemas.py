@@ -190,6 +190,12 @@ class SearchBody(_Body):
     query: str | None = None
     queries: list[str] | None = Field(None, min_length=1)
     top_k: Count = Field(10, ge=1, le=1000, description="Hits per query.")
+    where: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="SQL filter on the passthrough columns, e.g. topic = 'shipping' (Lance indexes only).",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SearchBody:

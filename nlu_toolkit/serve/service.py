@@ -159,7 +159,13 @@ class SearchTask(_OneModel):
         }
 
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
-        return [r.to_dict() for r in self.index.search(payloads, top_k=int(group))]  # type: ignore[arg-type]
+        if not isinstance(group, tuple):
+            return [r.to_dict() for r in self.index.search(payloads, top_k=int(group))]  # type: ignore[arg-type]
+        from nlu_toolkit.search.api import check_where
+
+        top_k, where = group
+        check_where(self.index, where)
+        return [r.to_dict() for r in self.index.search(payloads, top_k=int(top_k), where=where)]  # type: ignore
 
     def close(self) -> None:
         """Close the index: its staging folder (``nlu-index-*`` in the temp dir) is removed."""

@@ -52,8 +52,9 @@ REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://", "mem
 def lancedb() -> Any:
     """The ``lancedb`` module, or `MissingExtra` with the install hint.
 
-    Lance's own log (Rust, on stderr) is kept to errors unless ``LANCE_LOG`` says otherwise: its warnings
-    ("no existing dataset, it will be created") are not the user's business."""
+    Lance's own log (Rust, on stderr) is kept to errors unless ``LANCEDB_LOG`` / ``LANCE_LOG`` say otherwise:
+    its warnings ("no existing dataset, it will be created") are not the user's business."""
+    os.environ.setdefault("LANCEDB_LOG", "error")
     os.environ.setdefault("LANCE_LOG", "error")
     return require("lancedb", extra="lance")
 

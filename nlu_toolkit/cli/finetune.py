@@ -83,7 +83,10 @@ def finetune_cli(
     batch_size: Annotated[
         int | None,
         training_opt(
-            "--batch-size", "-b", min=1, help="Examples per step, per device (default 16; 32 for embeddings)."
+            "--batch-size",
+            "-b",
+            min=1,
+            help="Examples per step, per device or process (default 16; 32 for embeddings).",
         ),
     ] = None,
     max_length: Annotated[
@@ -163,7 +166,11 @@ def finetune_cli(
 
       nlu finetune --task seq2seq --model ./my-t5 --source-prefix "summarize: " --train pairs.jsonl --output sum-model
 
-      accelerate launch --num_processes 4 -m nlu_toolkit finetune --task classification --train train.csv --output m
+      accelerate launch --multi_gpu --num_processes 4 -m nlu_toolkit finetune --task classification --train train.csv --output m
+
+      torchrun --nproc_per_node 2 -m nlu_toolkit finetune --task classification --train train.csv --output m --device cpu
+
+    Across processes (GPUs, or CPUs over gloo): --batch-size is per process, losses and metrics are averaged.
     """
     import sys
 

@@ -96,7 +96,7 @@ class _Run:
     def logging_steps(self) -> int:
         """About 20 loss points per epoch for the curve, never fewer than one step apart."""
         s = self.settings
-        steps = len(self.data.train) / (s["batch_size"] * s["gradient_accumulation"])
+        steps = len(self.data.train) / (s["batch_size"] * s["gradient_accumulation"] * s.get("processes", 1))
         if s["max_steps"]:
             steps = min(steps, s["max_steps"])
         return max(1, int(steps // 20))
@@ -123,6 +123,7 @@ class _Run:
         # The stock callbacks print log dicts to stdout and draw tqdm bars; the library reports through `progress`.
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
+        per_batch_mean_loss(trainer)
         start = time.perf_counter()
         try:
             output = trainer.train(resume_from_checkpoint=True if self.resume else None)
@@ -134,6 +135,8 @@ class _Run:
                 f"training failed on the data: {e}", "run with NLU_DEBUG=1 for the traceback"
             ) from e
         seconds = time.perf_counter() - start
+        # Every process has loaded the best checkpoint before the main one saves and removes the checkpoints.
+        trainer.accelerator.wait_for_everyone()
         return seconds, (output.metrics or {}).get("train_samples_per_second")
 
     def fit_and_save(self, trainer: Any, tokenizer: Any, labels: list[str]) -> FinetuneResult:
@@ -378,6 +381,22 @@ class _Run:
 
     def train_embedding(self) -> FinetuneResult:
         return train_embedding(self)
+
+
+def per_batch_mean_loss(trainer: Any) -> None:
+    """Tell the Trainer that the loss is a mean over the batch, as every head we train computes it.
+
+    The heads we train (BERT-style classification, token classification and QA, T5/BART generation,
+    sentence-transformers losses) take ``**kwargs`` in ``forward``, so transformers 5 believes they
+    normalise the loss by ``num_items_in_batch`` counted over the whole step: it then skips dividing by
+    ``gradient_accumulation`` and multiplies the loss by the number of processes (to undo DDP's gradient
+    mean). Their losses ignore that count (a plain ``CrossEntropyLoss()`` mean), so the loss, and its
+    gradients, came out multiplied by the processes (and by the accumulation steps): 1.37 instead of
+    0.69 on 2 processes. With the flag off, each micro-batch's mean is divided by the accumulation steps,
+    DDP averages the gradients over processes, and the logged loss is the mean over processes.
+    """
+    trainer.model_accepts_loss_kwargs = False
+    trainer.loss_is_scaled_for_ga = False
 
 
 def _planned_epochs(state: Any) -> float | None:

@@ -18,8 +18,11 @@ Beside it: ``metrics.json`` (per epoch), ``training_curve.png``, a model card an
 (versions, base model and data checksums, settings, seed: `nlu_toolkit.io.run_manifest`; also under
 ``manifest`` in metrics.json).
 
-Multi-GPU: run the same command under ``accelerate launch`` (see README); only
-the main process writes files.
+Several processes (GPUs, nodes, or CPU processes over gloo): run the same command under
+``accelerate launch --multi_gpu --num_processes N`` or ``torchrun --nproc_per_node N`` (see README and
+`nlu_toolkit.train.launch`). Each process trains on its own shard of every epoch (``batch_size`` is per
+process); losses and metrics are averaged over all processes; only the main process writes files.
+A launch that asked for N processes but started one is refused (`check_launch`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from nlu_toolkit.train.args import (
 from nlu_toolkit.train.data import TASKS, load_task_data
 from nlu_toolkit.train.driver import _Run
 from nlu_toolkit.train.guard import CHECKPOINTS, check_base, check_output, output_run
+from nlu_toolkit.train.launch import check_launch, world_size
 from nlu_toolkit.train.progress import TrainProgress
 
 __all__ = ["FinetuneResult", "TrainProgress", "finetune"]
@@ -153,6 +157,7 @@ def finetune(
     if source_prefix is not None and task != "seq2seq":
         raise UsageError("{=source_prefix} is for {=task} seq2seq", "drop {=source_prefix}")
     _check_numbers(epochs=epochs, batch_size=batch_size, max_length=max_length, max_steps=max_steps, patience=patience)
+    check_launch()
     _check_numbers(max_target_length=max_target_length)
     batch_size = batch_size or DEFAULT_BATCH_SIZE.get(task, 32)
     if lr is not None and not lr > 0:
@@ -195,6 +200,7 @@ def finetune(
         "learning_rate": lr or DEFAULT_LR[task],
         "batch_size": batch_size,
         "gradient_accumulation": gradient_accumulation,
+        "processes": world_size(),  # one optimiser step sees batch_size * gradient_accumulation * processes examples
         "max_length": max_length,
         "warmup": warmup,
         "weight_decay": weight_decay,

@@ -38,6 +38,7 @@ from nlu_toolkit.errors import (
     UnsafeModel,
     UsageError,
 )
+from nlu_toolkit.train.launch import is_main_process
 
 CHECKPOINTS = "checkpoints"
 KIND = "fine-tune output"
@@ -180,8 +181,8 @@ def output_run(out: Path, *, resume: bool, overwrite: bool) -> Iterator[None]:
     from nlu_toolkit.io.lock import artefact_lock
 
     created = _first_missing(out)
-    # Under `accelerate launch` every process runs this; the main one (rank 0) holds the lock for them all.
-    main = os.environ.get("RANK", "0") == "0"
+    # Under a launcher every process runs this; the main one (global rank 0) holds the lock for them all.
+    main = is_main_process()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)  # the lock file lives beside the folder
         with artefact_lock(out, timeout=0, what=KIND) if main else contextlib.nullcontext():

@@ -27,15 +27,14 @@ def _sequential_eval_trainer_class() -> type:
     class SequentialEvalTrainer(Trainer):
         """A Trainer that evaluates in dataset order.
 
-        With ``group_by_length``, transformers 5 also groups eval batches by length,
-        which reorders predictions; QA needs them in feature order to map windows
-        back to questions.
+        With ``group_by_length``, transformers 5 also groups eval batches by length (in a distributed run
+        too), which reorders predictions; QA and NER need them in feature order to map windows back to
+        questions and tokens. Across processes, accelerate deals the sequential batches out in turn and
+        ``gather_for_metrics`` puts them back in order (dropping the padding of the last round).
         """
 
         def _get_eval_sampler(self, eval_dataset: Any) -> Any:
-            if self.args.world_size <= 1:
-                return torch.utils.data.SequentialSampler(eval_dataset)
-            return super()._get_eval_sampler(eval_dataset)
+            return torch.utils.data.SequentialSampler(eval_dataset)
 
     return SequentialEvalTrainer
 

@@ -46,6 +46,9 @@ ANN_MIN_ROWS = 5000
 #: the float32 vectors per hit wanted (see benchmarks/bench_lance.py for the recall they give).
 NPROBES = 32
 REFINE_FACTOR = 10
+#: An opened index checks for a newer version of its table at most this often (lancedb's
+#: ``read_consistency_interval``), so a server replica serves documents added after it started.
+REFRESH_S = 5.0
 REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://", "memory://")
 
 
@@ -92,20 +95,28 @@ def local_path(uri: str | os.PathLike[str]) -> Path | None:
     return Path(db) / f"{name}.lance"
 
 
-def connect(uri: str | os.PathLike[str], storage_options: dict[str, str] | None = None) -> tuple[Any, str]:
-    """``(connection, table name)`` for the table at ``uri``."""
+def connect(
+    uri: str | os.PathLike[str], storage_options: dict[str, str] | None = None, refresh_s: float | None = None
+) -> tuple[Any, str]:
+    """``(connection, table name)`` for the table at ``uri``; with ``refresh_s``, tables opened from it look for
+    a newer version at most that often (None: they keep the version they opened)."""
+    from datetime import timedelta
+
     db, name = split_uri(uri)
-    return lancedb().connect(db, storage_options=storage_options or None), name
+    interval = None if refresh_s is None else timedelta(seconds=refresh_s)
+    return lancedb().connect(db, storage_options=storage_options or None, read_consistency_interval=interval), name
 
 
-def open_table(uri: str | os.PathLike[str], storage_options: dict[str, str] | None = None) -> Any:
+def open_table(
+    uri: str | os.PathLike[str], storage_options: dict[str, str] | None = None, refresh_s: float | None = None
+) -> Any:
     """The lancedb table at ``uri``: `InputError` when there is none, `IndexCorrupted` when it cannot be read."""
     where = local_path(uri)
     if where is not None and not where.is_dir():
         raise InputError(
             "no such Lance index", "build one with: nlu index build FILE --out DIR.lance --index-backend lance"
         )
-    conn, name = connect(uri, storage_options)
+    conn, name = connect(uri, storage_options, refresh_s)
     try:
         return conn.open_table(name)
     except Exception as e:  # lancedb raises ValueError, OSError, RuntimeError or its own errors

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import InputError, NluError, UsageError
+from nlu_toolkit.errors import IndexCorrupted, InputError, NluError, UsageError
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key
@@ -27,6 +27,7 @@ from nlu_toolkit.search.lance_index import (
     META_KEY,
     NPROBES,
     REFINE_FACTOR,
+    REFRESH_S,
     TEXT,
     VECTOR,
     ann_plan,
@@ -65,6 +66,8 @@ class LanceIndex:
         self.uri, self.table, self.embedder, self.record = str(uri), table, embedder, record
         self.storage_options = storage_options
         self._next_id: int | None = None
+        self._stamp = _stamp_of(table)
+        self._seen: tuple[int, bool, list[str]] | None = None  # (table version, has an ANN index, columns)
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -76,10 +79,15 @@ class LanceIndex:
         *,
         storage_options: dict[str, str] | None = None,
         verify: bool = True,
+        refresh_s: float | None = REFRESH_S,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
     ) -> LanceIndex:
         """Open the Lance index at ``uri`` with its own model (``model``, if given, must have the same weights).
+
+        Searches look for a newer version of the table at most every ``refresh_s`` seconds (None: never),
+        so documents added meanwhile (by ``nlu index add`` or a job) are found; a table replaced by one with
+        another model record is refused (`IndexCorrupted`), never searched with the wrong model.
 
         Raises:
             InputError: no table there. IndexCorrupted: no or a damaged model record, a missing or
@@ -87,7 +95,7 @@ class LanceIndex:
         """
         from nlu_toolkit.search.store import _embedder_for
 
-        table = open_table(uri, storage_options)
+        table = open_table(uri, storage_options, refresh_s)
         record = read_metadata(table, uri)
         if vector_dimension(table, uri) != record["dimension"]:
             raise damaged(uri, "its vector column and its model record disagree on the dimension")
@@ -210,13 +218,29 @@ class LanceIndex:
         """Top-k ``(id, cosine score)`` per query vector."""
         return [[(h.doc[ID], h.score) for h in self._hits(q, top_k, where)] for q in np.asarray(queries, np.float32)]
 
+    def _state(self) -> tuple[bool, list[str]]:
+        """Whether the table (as of its latest version) has an ANN index, and the columns a hit reads;
+        refuses a table whose model record changed since it was opened."""
+        try:
+            version = self.table.version
+            if self._seen is None or self._seen[0] != version:
+                if _stamp_of(self.table) != self._stamp:
+                    raise IndexCorrupted(
+                        f"Lance index {self.uri} was replaced since it was opened, with another model",
+                        "open it again (restart the server) to search the new table with its model",
+                    )
+                columns = [c for c in self.table.schema.names if c != VECTOR]
+                self._seen = (version, has_ann(self.table), columns)
+        except NluError:
+            raise
+        except Exception as e:
+            raise damaged(self.uri, e) from e
+        return self._seen[1], self._seen[2]
+
     def _hits(self, vector: np.ndarray, k: int, where: str | None) -> list[Hit]:
-        columns = [c for c in self.table.schema.names if c != VECTOR]
+        ann, columns = self._state()
         query = self.table.search(np.asarray(vector, np.float32), vector_column_name=VECTOR).distance_type("cosine")
-        if has_ann(self.table):
-            query = query.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
-        else:
-            query = query.bypass_vector_index()
+        query = query.nprobes(NPROBES).refine_factor(REFINE_FACTOR) if ann else query.bypass_vector_index()
         if where is not None:
             query = query.where(where, prefilter=True)
         try:
@@ -301,6 +325,19 @@ class LanceIndex:
             self._next_id = None
             refresh_ann(self.table, self.record["dimension"])
         return DeleteResult(deleted=len(found), not_found=not_found, count=len(self))
+
+
+def _stamp_of(table: Any) -> tuple[Any, ...] | None:
+    """What queries depend on in a table's model record: the weights, dimension and token handling."""
+    import json
+
+    raw = (table.schema.metadata or {}).get(META_KEY.encode())
+    try:
+        record = json.loads(raw) if raw else {}
+    except ValueError:
+        return None
+    model = record.get("model") if isinstance(record.get("model"), dict) else {}
+    return (model.get("sha256"), record.get("dimension"), record.get("max_length"), record.get("long"))
 
 
 def _in_list(keys: list[str]) -> str:

@@ -219,13 +219,19 @@ def test_a_large_table_gets_an_ivf_pq_index_with_high_recall(st_model, tmp_path)
     assert recall >= 0.9, recall
 
 
-def test_two_readers_share_a_table_while_a_writer_adds(copy):
-    with LanceIndex.open(copy) as one, LanceIndex.open(copy) as two, LanceIndex.open(copy) as writer:
+def test_readers_hold_no_lock_and_see_what_a_writer_adds(copy):
+    with LanceIndex.open(copy, refresh_s=0) as one, LanceIndex.open(copy, refresh_s=0) as two:
         before = _ids_scores(one.search(QUERIES, top_k=3))
         assert _ids_scores(two.search(QUERIES, top_k=3)) == before
-        writer.add([{"id": "w", "text": "written while others read", "topic": "refund", "n": 0}])
-        # Readers hold no lock and keep answering from the version they opened.
-        assert _ids_scores(one.search(QUERIES, top_k=3)) == before
-        assert _ids_scores(two.search(QUERIES, top_k=3)) == before
-    with LanceIndex.open(copy) as fresh:
-        assert "w" in {d["id"] for d in fresh.documents()}
+        with LanceIndex.open(copy) as writer:
+            writer.add([{"id": "w", "text": "written while others read", "topic": "refund", "n": 0}])
+        for reader in (one, two):  # the new version is searched, without reopening
+            hits = reader.search("written while others read", top_k=1)[0].hits
+            assert hits[0].doc["id"] == "w"
+
+
+def test_a_reader_refuses_a_table_replaced_with_another_model(copy, st_model_other):
+    with LanceIndex.open(copy, refresh_s=0) as reader:
+        LanceIndex.create(copy, CORPUS[:3], st_model_other, overwrite=True).close()
+        with pytest.raises(IndexCorrupted, match="replaced since it was opened"):
+            reader.search("x")

@@ -1,0 +1,97 @@
+"""Join a Ray cluster, or start a local one for the run.
+
+``address=None`` starts a local Ray for the run (as many CPUs as the machine, or the workers asked
+for if more) and shuts it down after; ``"auto"`` or ``"ray://HOST:PORT"`` (or ``HOST:PORT``) joins
+a running cluster and leaves it running. A Ray session the caller already started is used as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+from nlu_toolkit.errors import UsageError
+from nlu_toolkit.extras import require
+
+
+def ray_module() -> ModuleType:
+    """``ray`` with Ray Data, or `MissingExtra` with ``pip install 'nlu-toolkit[ray]'``."""
+    ray = require("ray", extra="ray", package="ray[data]")
+    require("ray.data", extra="ray", package="ray[data]")
+    return ray
+
+
+def check_address(address: str | None) -> None:
+    """Refuse an ``address`` that is neither ``auto``, ``ray://HOST:PORT`` nor ``HOST:PORT``."""
+    if address is None or address == "auto":
+        return
+    rest = address[len("ray://") :] if address.startswith("ray://") else address
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit() or "/" in rest:
+        raise UsageError(
+            f"{{=address}} {address!r} is not a Ray cluster address",
+            "use auto (the cluster this machine belongs to) or ray://HOST:PORT; leave it out for a local Ray",
+        )
+
+
+def local_cpus(workers: int | None) -> int:
+    """Logical CPUs for a local Ray: the machine's, or one per worker if that is more."""
+    return max(os.cpu_count() or 1, workers or 1)
+
+
+@contextmanager
+def ray_session(
+    address: str | None = None,
+    *,
+    workers: int | None = None,
+    num_gpus: int | None = None,
+    quiet: bool = True,
+    progress_bars: bool = True,
+) -> Iterator[ModuleType]:
+    """A connected Ray for the duration of the block (see the module docs); yields the ``ray`` module.
+
+    ``quiet`` keeps the workers' logs and Ray's own INFO lines off the driver's stderr;
+    ``progress_bars`` switches Ray Data's progress bars (on stderr).
+    """
+    check_address(address)
+    ray = ray_module()
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = progress_bars
+    context.enable_operator_progress_bars = progress_bars
+    if quiet:
+        _quiet_ray_loggers()
+    if ray.is_initialized():  # the caller's own session: use it, leave it
+        yield ray
+        return
+    settings: dict[str, Any] = {
+        "log_to_driver": not quiet,
+        "logging_level": logging.ERROR if quiet else logging.INFO,
+        "configure_logging": True,
+    }
+    if address is None:
+        ray.init(num_cpus=local_cpus(workers), num_gpus=num_gpus, include_dashboard=False, **settings)
+    else:
+        try:
+            ray.init(address=address, **settings)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise UsageError(
+                f"cannot join the Ray cluster at {{=address}} {address!r}: {str(e).splitlines()[0][:200]}",
+                "start it first (ray start --head), or leave {=address} out to run a local Ray",
+            ) from e
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _quiet_ray_loggers() -> None:
+    """Ray Data logs its plan and stats at INFO on the driver: keep them to warnings and worse."""
+    for name in ("ray", "ray.data", "ray._private", "ray.util"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")

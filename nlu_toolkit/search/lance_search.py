@@ -10,6 +10,7 @@ together, so a failed build leaves nothing behind (or the previous version, with
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from nlu_toolkit.search.lance_index import (
     connect,
     damaged,
     has_ann,
+    local_path,
     metadata_record,
     open_table,
     read_metadata,
@@ -139,13 +141,25 @@ class LanceIndex:
         first = batches.first()
         schema = table_schema(first, embedder.dimension).with_metadata({META_KEY: stamp(record)})
         batches.schema = schema
+        folder = local_path(uri)
+        fresh = folder is not None and not folder.exists()
         try:
             table = conn.create_table(
                 name, pa.RecordBatchReader.from_batches(schema, batches), mode="overwrite" if overwrite else "create"
             )
-        except Exception:
+        except BaseException as e:
+            if fresh and folder is not None and not (folder / "_versions").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # nothing was committed: leave no half-written folder
             if batches.error is not None:
                 raise batches.error from None
+            if isinstance(e, Exception) and not isinstance(e, NluError):
+                from nlu_toolkit.errors import OutputError
+
+                raise OutputError(
+                    f"cannot write the Lance index ({str(e).splitlines()[0][:300]})",
+                    "check the path, its permissions and the free space",
+                    path=str(uri),
+                ) from e
             raise
         build_ann(table, ann_plan(table.count_rows(), embedder.dimension))
         return cls(str(uri), table, embedder, record, storage_options)

@@ -125,3 +125,11 @@ def test_a_damaged_table_is_reported_with_a_remedy(nlu, copy):
 
 def test_a_missing_table_is_an_input_error(nlu, tmp_path):
     check_error(nlu("embed", "--search", "x", "--index", tmp_path / "none.lance"), 2, contains="no such Lance index")
+
+
+def test_a_build_that_fails_midway_leaves_no_folder(nlu, st_model, tmp_path):
+    lines = [json.dumps({"id": i, "text": f"text {i}"}) for i in range(2500)] + ["{not json"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    check_error(nlu("index", "build", bad, "--out", tmp_path / "f.lance", "--model", st_model), 2, contains="bad.jsonl")
+    assert not (tmp_path / "f.lance").exists()

@@ -53,8 +53,12 @@ def load_index(
 
 
 def check_where(index: Any, where: str | None) -> None:
-    """Refuse ``where`` on an index that cannot filter (only Lance tables have passthrough columns to filter)."""
-    if where is None or getattr(index, "kind", None) == "lance":
+    """Refuse ``where`` on an index that cannot filter (only Lance tables have passthrough columns to filter),
+    and a filter that a Lance index cannot apply (checked without reading rows)."""
+    if where is None:
+        return
+    if getattr(index, "kind", None) == "lance":
+        index.check_where(where)
         return
     if not where.strip():
         raise UsageError("{=where} is empty", "give an SQL condition, e.g. \"topic = 'shipping'\"")
@@ -176,7 +180,7 @@ def search(
     ) as opened:
         if where is None:
             return opened.search(listed, top_k=top_k, rerank=rerank)
-        check_where(opened, where)
+        check_where(opened, where)  # before any query is encoded
         return opened.search(listed, top_k=top_k, rerank=rerank, where=where)  # type: ignore[call-arg]
 
 

@@ -268,9 +268,19 @@ class LanceIndex:
             hits.append(Hit(i + 1, -1, score, doc))
         return hits
 
+    def check_where(self, where: str) -> None:
+        """Refuse (`UsageError` naming ``where``) a filter that does not parse or names no column of the table;
+        plans the query, reads no rows."""
+        if not where.strip():
+            raise UsageError("{=where} is empty", "give an SQL condition, e.g. \"topic = 'shipping'\"")
+        try:
+            self.table.to_lance().scanner(filter=where, columns=[ID]).explain_plan()
+        except Exception as e:
+            raise self._read_error(e, where) from e
+
     def _read_error(self, error: Exception, where: str | None) -> NluError:
         text = str(error)
-        if where is not None and any(w in text for w in ("parse", "SQL", "Schema error", "No field", "not found")):
+        if where is not None and any(w in text for w in ("parse", "SQL", "Schema error", "No field", "user input")):
             passthrough = [c for c in self.table.schema.names if c not in OWN]
             return UsageError(
                 f"{{=where}} {where!r} is not a filter on this index ({text.splitlines()[0][:200]})",

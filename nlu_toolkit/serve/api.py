@@ -200,7 +200,9 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     @router.post("/search", response_model=SearchRecord | list[SearchRecord], summary="Search the loaded index")
     async def search(body: SearchBody) -> Response:
-        service.task("search")
+        task = service.task("search")
+        if body.where is not None:
+            task.check_where(body.where)  # type: ignore[attr-defined]
         queries = [body.query] if body.queries is None else body.queries
         check_count(len(queries), config)
         check_body(body, config)

@@ -161,11 +161,15 @@ class SearchTask(_OneModel):
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
         if not isinstance(group, tuple):
             return [r.to_dict() for r in self.index.search(payloads, top_k=int(group))]  # type: ignore[arg-type]
+        top_k, where = group
+        return [r.to_dict() for r in self.index.search(payloads, top_k=int(top_k), where=where)]  # type: ignore
+
+    def check_where(self, where: str) -> None:
+        """Refuse a ``where`` this index cannot apply, before the request joins a batch (an error there
+        would fail the other requests of the batch too)."""
         from nlu_toolkit.search.api import check_where
 
-        top_k, where = group
         check_where(self.index, where)
-        return [r.to_dict() for r in self.index.search(payloads, top_k=int(top_k), where=where)]  # type: ignore
 
     def close(self) -> None:
         """Close the index: its staging folder (``nlu-index-*`` in the temp dir) is removed."""

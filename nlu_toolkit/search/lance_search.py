@@ -212,6 +212,8 @@ class LanceIndex:
             if not isinstance(text, str) or not text.strip():
                 raise UsageError(f"query {i + 1} is empty", "give a query with some words, e.g. 'refund policy'")
             check_text(text, None, what=f"query {i + 1}")
+        if where is not None:
+            self.check_where(where)
         vectors, _ = self.embedder.encode(texts)
         pool = top_k if rerank is None else max(rerank_top or 4 * top_k, top_k, 20)
         results = [

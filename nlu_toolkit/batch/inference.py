@@ -207,7 +207,7 @@ def map_dataset(
     gpus_per_worker: float = 0,
     cpus_per_worker: float = 1,
     batch_size: int | None = None,
-    rows_per_call: int = DEFAULT_ROWS_PER_CALL,
+    rows_per_call: int | None = DEFAULT_ROWS_PER_CALL,
     run: RunOptions | None = None,
     **task_options: Any,
 ) -> Any:
@@ -220,7 +220,8 @@ def map_dataset(
         gpus_per_worker: GPUs reserved per actor (the model then runs on ``cuda``).
         cpus_per_worker: CPUs reserved per actor (torch threads follow, unless ``run.threads`` says).
         batch_size: inputs per forward pass (`RunOptions.batch_size`); overrides ``run``'s.
-        rows_per_call: rows handed to an actor per call (it sorts them by length into batches).
+        rows_per_call: rows handed to an actor per call (it sorts them by length into batches); None:
+            a whole block per call (`run_job` hands blocks that are the single process's windows).
         run: `RunOptions` (backend, quantize, max_length, ...).
         task_options: the task class's options (``normalize``, ``labels``, ``aggregation``, ``long``, ...).
 

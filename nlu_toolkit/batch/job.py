@@ -181,7 +181,9 @@ def _compute(
         ds = ds.map_batches(
             _read_batch, fn_kwargs={"reading": reading}, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS
         )
-        mapped = map_dataset(ds, task, model, run=run, **pool, **task_options)
+        # A block is a reader's chunk: the first CHUNK records of a file, the next, ...: the windows the
+        # single process sorts by length, so the forward passes see the same batches.
+        mapped = map_dataset(ds, task, model, run=run, rows_per_call=None, **pool, **task_options)
         gathered: dict[int, list[Any]] = {}
         finished = 0
         try:

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nlu_toolkit.engine.batching import WINDOW
 from nlu_toolkit.errors import InputError, UsageError
 
 #: Input suffixes a job reads, and their format.
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-#: Rows per block a reader hands on.
-CHUNK = 1024
+#: Rows per block a reader hands on: the single process's window (it sorts each window by length into
+#: batches), so the actors' forward passes see the same batches and give the same numbers.
+CHUNK = WINDOW
 #: The helper columns of a read row: input file number, row number in it, the file's row count (on
 #: the rows of its last block only, else -1), the whole record (pickled: ids and passthrough values
 #: of any type travel unchanged), and the text.

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.distributed import DistributedOptions, distributed_options, run_distributed
 from nlu_toolkit.cli.render import num, short
 from nlu_toolkit.engine.options import RunOptions
 
@@ -15,6 +16,7 @@ task_opt = o.panel("Classification")
 @output_options()
 @input_options()
 @run_options()
+@distributed_options()
 def classify_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -56,6 +58,7 @@ def classify_cli(
     out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
+    dist: DistributedOptions,
 ) -> None:
     """Classify texts: sentiment by default, your labels with --labels (zero-shot), or any fine-tuned model.
 
@@ -63,7 +66,15 @@ def classify_cli(
       nlu classify "I loved this film" "Dull and far too long"
       nlu classify --input data/reviews.txt --labels positive,negative
       cat texts.txt | nlu classify - --model ./my-model --format json
+      nlu classify --engine ray --workers 2 --input data/ -o labelled/
     """
+    options = {"labels": labels, "hypothesis_template": hypothesis_template, "top_k": top_k,
+               "multi_label": multi_label, "threshold": threshold, "long": long, "stride": stride}  # fmt: skip
+    if dist.engine == "ray":  # files to a Parquet folder on Ray Data (cli/distributed.py)
+        run_distributed("classify", dist, texts=texts, input_file=input_file, model=model, out=out, source=source,
+                        run=run, task_options=options)  # fmt: skip
+        return
+    dist.check_local()
     out.start(input_file)
     from nlu_toolkit.tasks.classify import Classifier
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.distributed import DistributedOptions, distributed_options, run_distributed
 from nlu_toolkit.cli.render import emit, num, short, short_lines
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import UsageError
@@ -59,6 +60,7 @@ def reading_of(source: InputOptions) -> dict[str, Any]:
 @output_options("output", "verbose", "quiet", "manifest")
 @input_options()
 @run_options(*INDEX_RUN_FIELDS)
+@distributed_options()
 def embed_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -119,6 +121,7 @@ def embed_cli(
     out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
+    dist: DistributedOptions,
 ) -> None:
     """Embed texts to vectors (.npy, .parquet or .jsonl), or search a corpus with --search.
 
@@ -128,6 +131,14 @@ def embed_cli(
       nlu index build data/corpus.jsonl --out corpus.idx && nlu embed --search "refund" --index corpus.idx
     """
     out = dataclasses.replace(out, fmt=fmt)
+    if dist.engine == "ray":  # files to a Parquet folder or a .lance index on Ray Data (cli/distributed.py)
+        run_distributed("embed", dist, texts=texts, input_file=input_file, model=model, out=out, source=source,
+                        run=with_backend(run, backend, quantize, kind.value)[0],
+                        task_options={"normalize": normalize, "long": long, "stride": stride},
+                        not_with={"--search": search, "--queries": queries, "--corpus": corpus, "--index": index,
+                                  "--rerank": rerank, "--precision": precision != Precision.float32})  # fmt: skip
+        return
+    dist.check_local()
     out.start(input_file, queries, corpus, index)
     run, index_kind = with_backend(run, backend, quantize, kind.value)
     if search or queries:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from nlu_toolkit.cli import options as o
 from nlu_toolkit.cli.bundles import InputOptions, OutputOptions, input_options, output_options, run_options
+from nlu_toolkit.cli.distributed import DistributedOptions, distributed_options, run_distributed
 from nlu_toolkit.cli.render import short
 from nlu_toolkit.engine.options import RunOptions
 
@@ -18,6 +19,7 @@ Aggregation = o.choices("Aggregation", "none", "simple", "first", "average", "ma
 @output_options()
 @input_options()
 @run_options()
+@distributed_options()
 def ner_cli(
     texts: o.TextsArg = None,
     input_file: o.InputOpt = None,
@@ -37,13 +39,21 @@ def ner_cli(
     out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
+    dist: DistributedOptions,
 ) -> None:
     """Find named entities (people, places, organisations, ...) with exact character offsets.
 
     Examples:
       nlu ner "Ada Lovelace was born in London."
       nlu ner --input news.jsonl --model ./my-ner --format jsonl -o entities.jsonl
+      nlu ner --engine ray --workers 2 --input news/ -o entities/
     """
+    if dist.engine == "ray":  # files to a Parquet folder on Ray Data (cli/distributed.py)
+        options = {"aggregation": aggregation.value, "long": long, "stride": stride}
+        run_distributed("ner", dist, texts=texts, input_file=input_file, model=model, out=out, source=source,
+                        run=run, task_options=options)  # fmt: skip
+        return
+    dist.check_local()
     out.start(input_file)
     from nlu_toolkit.tasks.ner import EntityRecognizer
 

@@ -74,24 +74,50 @@ def ray_session(
         "logging_level": logging.ERROR if quiet else logging.INFO,
         "configure_logging": True,
     }
-    if address is None:
-        ray.init(num_cpus=local_cpus(workers), num_gpus=num_gpus, include_dashboard=False, **settings)
-    else:
-        try:
-            ray.init(address=address, **settings)
-        except (ConnectionError, RuntimeError, ValueError) as e:
+    try:
+        with _stderr_muted(quiet):
+            if address is None:
+                ray.init(num_cpus=local_cpus(workers), num_gpus=num_gpus, include_dashboard=False, **settings)
+            else:
+                ray.init(address=address, **settings)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        if address is not None:
             raise UsageError(
                 f"cannot join the Ray cluster at {{=address}} {address!r}: {str(e).splitlines()[0][:200]}",
                 "start it first (ray start --head), or leave {=address} out to run a local Ray",
             ) from e
+        raise
     try:
         yield ray
     finally:
         ray.shutdown()
 
 
+@contextmanager
+def _stderr_muted(quiet: bool) -> Iterator[None]:
+    """File descriptor 2 to /dev/null while Ray's C++ core starts (it logs its log level there)."""
+    if not quiet:
+        yield
+        return
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _quiet_ray_loggers() -> None:
-    """Ray Data logs its plan and stats at INFO on the driver: keep them to warnings and worse."""
+    """Ray Data logs its plan and stats on the driver, and a failed task with its traceback: the error
+    reaches the user as the one line of the `NluError` it carries."""
     for name in ("ray", "ray.data", "ray._private", "ray.util"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # its errors reach the user as ours
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    # The C++ core's own log lines (an advisory about actor restarts at each pool start) go to stderr.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")

@@ -145,8 +145,12 @@ def run_job(
         progress(len(kept), len(sources))
     if todo:
         pool = {"workers": workers, "gpus_per_worker": gpus_per_worker, "cpus_per_worker": cpus_per_worker}
-        _compute(task, model, todo, target, reading, run, pool, task_options, address, quiet, progress_bars,
-                 lambda n: progress(len(kept) + n, len(sources)) if progress else None)  # fmt: skip
+        try:
+            _compute(task, model, todo, target, reading, run, pool, task_options, address, quiet, progress_bars,
+                     lambda n: progress(len(kept) + n, len(sources)) if progress else None)  # fmt: skip
+        except BaseException:
+            target.discard_if_empty()
+            raise
     if lance:
         _finish_lance(target, model, run, task_options)
     result.files = [

@@ -33,6 +33,7 @@ class Target:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     lance_version: int | None = None
     schema: Any = None
+    created: bool = False  # the folder was made by this run (removed again if the run fails before a file)
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -123,7 +124,10 @@ class Target:
         for source in redo:
             self.files.pop(source.uri, None)
         if not self.lance:
+            import pyarrow.fs as pafs
+
             fs, path = self.fs()
+            self.created = fs.get_file_info(path).type == pafs.FileType.NotFound
             fs.create_dir(path, recursive=True)
             return
         table = self._table()
@@ -158,6 +162,17 @@ class Target:
                 raise
         self.files[source.uri] = {"output": source.output, "rows": len(rows), **source.signature()}
         self.write_manifest()
+
+    def discard_if_empty(self) -> None:
+        """After a failed run: remove the output folder this run made if it wrote nothing into it."""
+        import pyarrow.fs as pafs
+
+        if not self.created or self.files:
+            return
+        fs, path = self.fs()
+        with contextlib.suppress(OSError):
+            if not fs.get_file_info(pafs.FileSelector(path, recursive=False)):
+                fs.delete_dir(path)
 
     def write_manifest(self) -> None:
         fs, path = self.fs()

@@ -153,6 +153,7 @@ def test_bad_record_is_named_with_its_file_and_row(ray_local, st_model, tmp_path
     assert caught.value.path == str(folder / "bad.jsonl") or caught.value.path.endswith("bad.jsonl")
     assert caught.value.line == row
     assert f"bad.jsonl:{row}: " in str(caught.value)
+    assert not (tmp_path / "out").exists()  # the folder the failed run made is removed again
 
 
 def test_map_dataset_composes_with_ray_pipelines(ray_local, st_model):

@@ -20,7 +20,7 @@ from typing import Any
 
 from nlu_toolkit.batch.inference import check_task_options, map_dataset, original_error
 from nlu_toolkit.batch.outputs import Target
-from nlu_toolkit.batch.sources import FILE, RECORD, ROW, TOTAL, InputFile, find_inputs, read_rows
+from nlu_toolkit.batch.sources import FILE, RECORD, ROW, TOTAL, InputFile, check_apart, find_inputs, read_rows
 from nlu_toolkit.engine.options import RunOptions
 from nlu_toolkit.errors import NluError
 from nlu_toolkit.io.readers import DEFAULT_MAX_CHARS
@@ -124,6 +124,7 @@ def run_job(
     if batch_size is not None:
         run = dataclasses.replace(run, batch_size=batch_size)
     sources = find_inputs(inputs)
+    check_apart(inputs, str(output))
     reading = {"fields": {"text": text_column}, "id_column": id_column, "encoding": encoding, "max_chars": max_chars}
     lance = str(output).rstrip("/").endswith(".lance")
     if lance:

@@ -120,6 +120,26 @@ def find_inputs(inputs: str | Sequence[str]) -> list[InputFile]:
     ]
 
 
+def check_apart(inputs: str | Sequence[str], output: str) -> None:
+    """Refuse an output that is an input or lies inside an input folder (its files would be read as
+    inputs by the next run), or an input folder inside the output."""
+    from nlu_toolkit.errors import OutputError
+
+    out_fs, out = filesystem(output)
+    for location in [inputs] if isinstance(inputs, str) else list(inputs):
+        in_fs, path = filesystem(location)
+        if type(in_fs) is not type(out_fs):
+            continue
+        base = path[: min((path.find(c) for c in "*?[" if c in path), default=len(path))].rstrip("/")
+        if out == base or out.startswith(base + "/") or base.startswith(out.rstrip("/") + "/"):
+            raise OutputError(
+                f"{{=output}} is or lies inside the input {location} (or holds it): a job's outputs must not "
+                "be read as its inputs",
+                "write the output to a folder outside the inputs",
+                path=output,
+            )
+
+
 def _fmt(path: str) -> str | None:
     return SUFFIXES.get(Path(path).suffix.lower())
 

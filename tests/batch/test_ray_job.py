@@ -103,29 +103,24 @@ def test_resume_redoes_only_missing_or_incomplete_outputs(ray_local, inputs, st_
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     run_job("embed", str(inputs), str(whole), model=st_model)
     shutil.copytree(whole, cut)
-    # An interrupted run: c.parquet never written, a.parquet written but its manifest entry not yet;
-    # b.parquet was truncated after its entry (a damaged file).
+    # An interrupted run: c.parquet never written (nor its manifest entry); b.parquet damaged after its
+    # entry was written (cut to 10 rows); a.parquet whole.
     (cut / "c.parquet").unlink()
     manifest = json.loads((cut / "_nlu_job.json").read_text())
-    key_a = next(k for k in manifest["files"] if k.endswith("a.jsonl"))
     key_c = next(k for k in manifest["files"] if k.endswith("c.jsonl"))
-    del manifest["files"][key_a]
+    del manifest["files"][key_c]
     (cut / "_nlu_job.json").write_text(json.dumps(manifest))
-    table = pq.read_table(cut / "b.parquet")
-    pq.write_table(table.slice(0, 10), cut / "b.parquet")
+    pq.write_table(pq.read_table(cut / "b.parquet").slice(0, 10), cut / "b.parquet")
+    kept = (cut / "a.parquet").stat().st_mtime_ns
 
     with pytest.raises(OutputError, match="resume"):
         run_job("embed", str(inputs), str(cut), model=st_model)
     with pytest.raises(UsageError, match="another job"):
         run_job("embed", str(inputs), str(cut), model=st_model, resume=True, normalize=True)
     result = run_job("embed", str(inputs), str(cut), model=st_model, resume=True)
-    assert sorted(Path(p).name for p in result.computed) == ["a.jsonl", "b.parquet", "c.jsonl"]
-    # Now only c is missing: a and b are kept as they are (not rewritten).
-    (cut / "c.parquet").unlink()
-    before = {name: (cut / name).stat().st_mtime_ns for name in ("a.parquet", "b.parquet")}
-    again = run_job("embed", str(inputs), str(cut), model=st_model, resume=True)
-    assert [Path(p).name for p in again.computed] == ["c.jsonl"]
-    assert {name: (cut / name).stat().st_mtime_ns for name in before} == before
+    assert sorted(Path(p).name for p in result.computed) == ["b.parquet", "c.jsonl"]
+    assert (cut / "a.parquet").stat().st_mtime_ns == kept  # a is not recomputed nor rewritten
+    assert [f.rows for f in result.files] == [100, 100, 100]
     for name in ("a.parquet", "b.parquet", "c.parquet"):
         assert pq.read_table(cut / name).to_pylist() == pq.read_table(whole / name).to_pylist()
     assert key_c in json.loads((cut / "_nlu_job.json").read_text())["files"]

@@ -82,3 +82,10 @@ def test_engine_ray_equals_local_and_resumes(nlu, corpus, cls_model, tmp_path):
     check_ok(resumed)
     assert "1 computed, 1 kept from before" in resumed.stderr
     assert sorted(p.name for p in out.iterdir()) == ["_nlu_job.json", "part-0.parquet", "part-1.parquet"]
+
+
+def test_engine_ray_refuses_an_output_inside_the_inputs(nlu, corpus):
+    pytest.importorskip("ray")
+    result = nlu("ner", "--engine", "ray", "--input", corpus, "-o", corpus / "out")
+    check_error(result, 2, contains="lies inside the input")
+    assert not (corpus / "out").exists()

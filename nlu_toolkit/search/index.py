@@ -236,32 +236,16 @@ class SemanticIndex(IndexStore, IndexEdits):
         candidates (default ``max(4 * top_k, 20)``) are re-scored by the cross-encoder;
         each hit then carries ``score`` (cross-encoder) and ``retrieval_score`` (cosine).
         """
-        check_positive("top_k", top_k)
-        texts = [queries] if isinstance(queries, str) else list(queries)
-        if not texts:
-            raise InputError("no queries given", "give at least one query in {=queries}")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise UsageError(
-                    f"query {i + 1} is empty" if len(texts) > 1 else "the query is empty",
-                    "give a query with some words, e.g. 'refund policy'",
-                )
-            check_text(text, None, what=f"query {i + 1}" if len(texts) > 1 else "the query")
+        texts = query_texts(queries, top_k)
         vectors, _ = self.embedder.encode(texts)
-        pool = top_k if rerank is None else max(rerank_top or 4 * top_k, top_k, 20)
+        pool = candidate_pool(top_k, rerank, rerank_top)
         found = self.search_embeddings(vectors, top_k=pool)
         results = []
         with open(self._docs_path, "rb") as docs:
             for qi, (query, row_hits) in enumerate(zip(texts, found, strict=True)):
                 hits = [Hit(0, int(i), float(s), self._doc(docs, int(i))) for i, s in row_hits]
                 results.append(SearchResult(qi, query, hits))
-        if rerank is not None:
-            _rerank(results, rerank, device=self.model_info.device)
-        for result in results:
-            result.hits = result.hits[:top_k]
-            for rank, hit in enumerate(result.hits, 1):
-                hit.rank = rank
-        return results
+        return finish_results(results, top_k, rerank, device=self.model_info.device)
 
     def _doc(self, f: Any, i: int) -> dict[str, Any]:
         f.seek(int(self.offsets[i]))
@@ -272,6 +256,38 @@ class SemanticIndex(IndexStore, IndexEdits):
         with open(self._docs_path, encoding="utf-8") as f:
             for line in f:
                 yield json.loads(line)
+
+
+def query_texts(queries: str | Sequence[str], top_k: int) -> list[str]:
+    """The query texts of a search, checked: ``top_k`` positive, at least one query, none empty or too long."""
+    check_positive("top_k", top_k)
+    texts = [queries] if isinstance(queries, str) else list(queries)
+    if not texts:
+        raise InputError("no queries given", "give at least one query in {=queries}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError(
+                f"query {i + 1} is empty" if len(texts) > 1 else "the query is empty",
+                "give a query with some words, e.g. 'refund policy'",
+            )
+        check_text(text, None, what=f"query {i + 1}" if len(texts) > 1 else "the query")
+    return texts
+
+
+def candidate_pool(top_k: int, rerank: str | None, rerank_top: int | None) -> int:
+    """How many hits per query to retrieve: ``top_k``, or the candidates a cross-encoder re-scores."""
+    return top_k if rerank is None else max(rerank_top or 4 * top_k, top_k, 20)
+
+
+def finish_results(results: list[SearchResult], top_k: int, rerank: str | None, *, device: str) -> list[SearchResult]:
+    """Re-score with the cross-encoder if asked, keep the best ``top_k`` hits per query and number them."""
+    if rerank is not None:
+        _rerank(results, rerank, device=device)
+    for result in results:
+        result.hits = result.hits[:top_k]
+        for rank, hit in enumerate(result.hits, 1):
+            hit.rank = rank
+    return results
 
 
 def _deprecated_kind(backend: str, kind: str) -> str:

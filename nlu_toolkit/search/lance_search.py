@@ -18,10 +18,9 @@ import numpy as np
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import IndexCorrupted, InputError, NluError, UsageError
-from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key
-from nlu_toolkit.search.index import Hit, SearchResult, _rerank
+from nlu_toolkit.search.index import Hit, SearchResult, candidate_pool, finish_results, query_texts
 from nlu_toolkit.search.lance_index import (
     ID,
     KIND,
@@ -46,7 +45,7 @@ from nlu_toolkit.search.lance_index import (
     verify_files,
 )
 from nlu_toolkit.search.lance_rows import Batches, table_schema
-from nlu_toolkit.tasks.common import Inputs, check_positive
+from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import Embedder
 
 if TYPE_CHECKING:
@@ -204,29 +203,16 @@ class LanceIndex:
     ) -> list[SearchResult]:
         """Search with query texts, as `SemanticIndex.search`; ``where`` is an SQL filter on the passthrough
         columns (``topic = 'shipping'``), applied before the search so ``top_k`` matching hits come back."""
-        check_positive("top_k", top_k)
-        texts = [queries] if isinstance(queries, str) else list(queries)
-        if not texts:
-            raise InputError("no queries given", "give at least one query in {=queries}")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise UsageError(f"query {i + 1} is empty", "give a query with some words, e.g. 'refund policy'")
-            check_text(text, None, what=f"query {i + 1}")
+        texts = query_texts(queries, top_k)
         if where is not None:
             self.check_where(where)
         vectors, _ = self.embedder.encode(texts)
-        pool = top_k if rerank is None else max(rerank_top or 4 * top_k, top_k, 20)
+        pool = candidate_pool(top_k, rerank, rerank_top)
         results = [
             SearchResult(qi, text, self._hits(vector, pool, where))
             for qi, (text, vector) in enumerate(zip(texts, vectors, strict=True))
         ]
-        if rerank is not None:
-            _rerank(results, rerank, device=self.model_info.device)
-        for result in results:
-            result.hits = result.hits[:top_k]
-            for rank, hit in enumerate(result.hits, 1):
-                hit.rank = rank
-        return results
+        return finish_results(results, top_k, rerank, device=self.model_info.device)
 
     def search_embeddings(
         self, queries: np.ndarray, *, top_k: int = 10, where: str | None = None

@@ -138,9 +138,8 @@ def run_job(
     }
     target = Target.open(str(output), job, resume=resume, storage_options=storage_options)
     started = time.perf_counter()
-    kept = [s for s in sources if target.done(s)]
-    todo = [s for s in sources if s not in kept]
-    target.prepare(todo)
+    todo = target.plan(sources)
+    kept = [s for s in sources if s not in todo]
     result = JobResult(task, str(output))
     if progress is not None:
         progress(len(kept), len(sources))

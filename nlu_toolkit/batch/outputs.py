@@ -4,6 +4,12 @@ The manifest (``_nlu_job.json``, written atomically after each finished input) n
 model, options: a resumed job must be the same job) and, per finished input, its output file, row
 count, and the input's size and mtime. A resumed job keeps the inputs whose entry matches the input
 and whose output is whole (its row count), and redoes the others.
+
+A Lance table holds every input's rows in one table, appended one input at a time; each entry records
+the table version its append made. A resumed job rolls the table back to the last version whose inputs
+all still match (rows appended after the manifest's last version, or by an input that changed or is
+gone since, are dropped, with every input appended after them) and redoes the rest, so the table ends
+as an uninterrupted job's: no input's rows twice, none of an input that is no longer there.
 """
 
 from __future__ import annotations
@@ -102,6 +108,33 @@ class Target:
 
     # -- what is done ---------------------------------------------------------------------------
 
+    def plan(self, sources: list[InputFile]) -> list[InputFile]:
+        """The inputs to (re)compute, the output made ready for them (`prepare`); the others are kept."""
+        kept = [s for s in sources if self.done(s)]
+        if self.lance:
+            kept = self._lance_prefix(kept)
+        todo = [s for s in sources if s not in kept]
+        self.prepare(todo)
+        return todo
+
+    def _lance_prefix(self, kept: list[InputFile]) -> list[InputFile]:
+        """The ``kept`` inputs whose rows precede, in the table, those of every recorded input that is not
+        kept (changed or gone); the table goes back to the version after the last of them."""
+        keep = {s.uri for s in kept}
+        stale = [e for uri, e in self.files.items() if uri not in keep]
+        if not stale:
+            return kept
+        if any(not isinstance(e.get("lance_version"), int) for e in self.files.values()):
+            cut = None  # an entry without its version: which rows are whose is unknown, the table is written anew
+        else:
+            first = min(e["lance_version"] for e in stale)
+            cut = max((e["lance_version"] for e in self.files.values() if e["lance_version"] < first), default=None)
+        self.files = {
+            uri: e for uri, e in self.files.items() if cut is not None and uri in keep and e["lance_version"] <= cut
+        }
+        self.lance_version = cut
+        return [s for s in kept if s.uri in self.files]
+
     def done(self, source: InputFile) -> bool:
         """Whether ``source``'s output is there whole, from this very input (size and mtime)."""
         entry = self.files.get(source.uri)
@@ -137,7 +170,14 @@ class Target:
         if self.lance_version is None or not self.files:
             self.lance_version = None  # nothing recorded: the table is written anew
         elif dataset.version != self.lance_version:
-            dataset.checkout_version(self.lance_version).restore()
+            try:
+                dataset.checkout_version(self.lance_version).restore()
+            except Exception as e:  # lance: the version was cleaned up (or the table is damaged)
+                raise OutputError(
+                    f"cannot go back to version {self.lance_version} of its table to resume ({e})",
+                    "give a new folder",
+                    path=self.location,
+                ) from e
         self.schema = None if self.lance_version is None else dataset.schema
 
     # -- writing ----------------------------------------------------------------------------------
@@ -161,6 +201,8 @@ class Target:
                 _remove(fs, temp)
                 raise
         self.files[source.uri] = {"output": source.output, "rows": len(rows), **source.signature()}
+        if self.lance:
+            self.files[source.uri]["lance_version"] = self.lance_version  # the version its rows end at
         self.write_manifest()
 
     def discard_if_empty(self) -> None:

@@ -166,20 +166,73 @@ def test_map_dataset_composes_with_ray_pipelines(ray_local, st_model):
     np.testing.assert_allclose(np.stack([r["embedding"] for r in rows]), vectors, atol=1e-6)
 
 
-def test_lance_output_is_a_search_index(ray_local, st_model, tmp_path):
+@pytest.fixture(scope="module")
+def lance_job(ray_local, st_model, tmp_path_factory) -> tuple[Path, str, object]:
+    """A finished ``.lance`` job over 100 records in four files: (inputs folder, table, result)."""
     pytest.importorskip("lancedb")
     from nlu_toolkit.batch import run_job
+
+    folder = tmp_path_factory.mktemp("lance-job") / "in"
+    folder.mkdir()
+    for k in range(4):  # unique ids across the files: a Lance index holds one row per id
+        rows = [{"id": f"d{i}", "text": _text(i), "topic": TOPICS[i % 4]} for i in range(k * 25, (k + 1) * 25)]
+        (folder / f"p{k}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    uri = str(folder.parent / "corpus.lance")
+    return folder, uri, run_job("embed", str(folder), uri, model=st_model, workers=2)
+
+
+def test_lance_output_is_a_search_index(lance_job):
     from nlu_toolkit.search.lance_search import LanceIndex
 
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for k in range(2):  # unique ids across the files: a Lance index holds one row per id
-        rows = [{"id": f"d{i}", "text": _text(i), "topic": TOPICS[i % 4]} for i in range(k * 50, (k + 1) * 50)]
-        (folder / f"p{k}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    uri = str(tmp_path / "corpus.lance")
-    result = run_job("embed", str(folder), uri, model=st_model, workers=2)
+    _, uri, result = lance_job
     assert result.rows == 100
     with LanceIndex.open(uri) as index:
         assert len(index) == 100
         hits = index.search([_text(7)], top_k=1)[0].hits
         assert hits[0].doc["id"] == "d7"
+
+
+def test_lance_resume_gives_the_uninterrupted_table(lance_job, st_model, tmp_path):
+    import os
+
+    import lance
+
+    from nlu_toolkit.batch import run_job
+    from nlu_toolkit.search.lance_index import lance_info
+    from nlu_toolkit.search.lance_search import LanceIndex
+
+    folder, uri, _ = lance_job
+    cut = tmp_path / "cut.lance"
+    shutil.copytree(uri, cut)
+    # The inputs in the order the job appended them (25 rows each), and the table version after each append.
+    ids = lance.dataset(str(cut)).to_table(columns=["id"]).column("id").to_pylist()
+    order = list(dict.fromkeys(f"p{int(i[1:]) // 25}.jsonl" for i in ids))
+    counts = {
+        v["version"]: lance.dataset(str(cut), version=v["version"]).count_rows()
+        for v in lance.dataset(str(cut)).versions()
+    }
+    after = [min(v for v, n in counts.items() if n == 25 * (k + 1)) for k in range(4)]
+    # An interrupted run: the last input's rows were appended but its manifest entry never written; the
+    # third input was rewritten since (same records, new mtime), so its rows in the table are stale.
+    manifest = json.loads((cut / "_nlu_job.json").read_text())
+    del manifest["files"][next(k for k in manifest["files"] if k.endswith(order[3]))]
+    manifest["lance_version"] = after[2]
+    (cut / "_nlu_job.json").write_text(json.dumps(manifest))
+    stat = (folder / order[2]).stat()
+    os.utime(folder / order[2], ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+
+    result = run_job("embed", str(folder), str(cut), model=st_model, resume=True)
+    assert sorted(Path(p).name for p in result.computed) == sorted(order[2:])
+    assert result.rows == 100 and len(json.loads((cut / "_nlu_job.json").read_text())["files"]) == 4
+    got, want = (lance.dataset(str(t)).to_table().sort_by("id").to_pylist() for t in (cut, uri))
+    assert [r["id"] for r in got] == [r["id"] for r in want] and len({r["id"] for r in got}) == 100
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a.pop("vector"), b.pop("vector"), atol=1e-6)
+        assert a == b
+    info, whole = lance_info(str(cut)), lance_info(uri)
+    assert {k: v for k, v in info.items() if k not in ("created", "table_version")} == {
+        k: v for k, v in whole.items() if k not in ("created", "table_version")
+    }
+    with LanceIndex.open(str(cut)) as index:
+        assert len(index) == 100
+        assert index.search([_text(7)], top_k=1)[0].hits[0].doc["id"] == "d7"

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lance_fixtures import lance_table  # noqa: F401  (the shared Lance index fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -427,13 +427,13 @@ def test_json_is_read_whatever_the_content_type(api):
 
 def test_library_errors_map_to_their_status_and_unexpected_ones_to_a_one_line_500(api, monkeypatch):
     from nlu_toolkit.errors import IndexCorrupted
-    from nlu_toolkit.serve import service as service_module
+    from nlu_toolkit.serve import tasks as served_tasks
 
     def fail_with(error: BaseException):
         def run(self, group, payloads):
             raise error
 
-        monkeypatch.setattr(service_module._PredictTask, "run", run)
+        monkeypatch.setattr(served_tasks.PredictTask, "run", run)
 
     fail_with(InputError("this text cannot be tagged", "shorten it"))
     assert_error(api.post("/ner", json={"text": "x"}), 422, "cannot be tagged", "shorten it")

@@ -4,7 +4,8 @@
     app = create_app(ServeConfig(models={"ner": "./my-ner"}))   # loads the models now
 
 Modules: `config` (the settings), `batcher` (model-free dynamic batching), `service`
-(which tasks load; one batching worker thread per model), `api` (the app and its routes),
+(which tasks load; one batching worker thread per model), `tasks` (what each served task
+runs), `api` (the app and its routes),
 `schemas` (request and response models, the limits published in /openapi.json), `limits`
 (every text field and list checked before work is queued), `errors` (the one JSON error
 shape), `guard` (the API key and body size), `protocol` (a JSON 400 for requests the HTTP

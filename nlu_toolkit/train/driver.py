@@ -1,4 +1,5 @@
-"""The training run behind `finetune`: `_Run` builds the Trainer for a task, trains, and writes the output folder.
+"""The training run behind `finetune`: `_Run` builds the Trainer for a task and trains it; `nlu_toolkit.train.outputs`
+then writes the output folder.
 
 Classification, multi-label, NER and QA go through HF ``Trainer``; seq2seq through ``Seq2SeqTrainer``;
 embeddings through ``SentenceTransformerTrainer`` (`nlu_toolkit.train.embedding`).
@@ -13,20 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from nlu_toolkit.errors import NluError, TrainingDataError, UsageError
-from nlu_toolkit.io.run_manifest import MANIFEST_FILE, build_manifest, write_manifest
-from nlu_toolkit.io.writers import atomic_output
-from nlu_toolkit.train.args import (
-    CARD_FILE,
-    CURVE_FILE,
-    DEFAULT_MAX_LENGTH,
-    METRICS_FILE,
-    FinetuneResult,
-)
+from nlu_toolkit.train.args import DEFAULT_MAX_LENGTH, FinetuneResult
 from nlu_toolkit.train.data import TaskData
 from nlu_toolkit.train.embedding import train_embedding
 from nlu_toolkit.train.guard import CHECKPOINTS
+from nlu_toolkit.train.outputs import finish_run
 from nlu_toolkit.train.parts import (
-    _best_row,
     _save_atomically,
     _SequentialEvalTrainer,
     _token_limit,
@@ -34,7 +27,6 @@ from nlu_toolkit.train.parts import (
 )
 from nlu_toolkit.train.prepare import _TASK_PREP, _generation_limit, _Seq2SeqPrep
 from nlu_toolkit.train.progress import TrainProgress, progress_callback
-from nlu_toolkit.train.report import epoch_history, model_card, plot_training_curve, step_losses, write_json
 
 
 @dataclass
@@ -152,86 +144,8 @@ class _Run:
         return self.finish(trainer, labels, seconds, sps, save)
 
     def finish(self, trainer: Any, labels: list[str], seconds: float, sps: float | None, save: Callable) -> Any:
-        history = epoch_history(trainer.state.log_history)
-        for row in history:  # sentence-transformers' long metric names -> ours
-            for long, short in getattr(self, "aliases", {}).items():
-                if long in row:
-                    row[short] = row.pop(long)
-        metric = self.settings["metric"]
-        best = _best_row(history, metric)
-        result = FinetuneResult(
-            task=self.task,
-            output_dir=self.out,
-            base_model=self.base["name"],
-            labels=labels,
-            metrics={k: v for k, v in (best or {}).items() if k not in ("epoch", "step")},
-            history=history,
-            metric=metric if self.data.eval is not None else None,
-            best_epoch=(best or {}).get("epoch"),
-            train_seconds=seconds,
-            train_samples_per_second=sps,
-            train_rows=len(self.data.train),
-            eval_rows=len(self.data.eval) if self.data.eval is not None else 0,
-            steps=int(trainer.state.global_step),
-            device=self.device,
-            train_precision=self.mixed or "fp32",
-            stopped_early=self.stopped_early(trainer),
-            planned_epochs=_planned_epochs(trainer.state),
-        )
-        if result.stopped_early:
-            result.stopped_at_epoch = round(float(trainer.state.epoch or 0), 4)
-        if not trainer.is_world_process_zero():
-            return result
-        save(self.out)
-        files = {"model": self.out}
-        result.manifest = build_manifest(
-            "finetune",
-            settings={"task": self.task, **self.settings},
-            seed=self.settings.get("seed"),
-            model=self.base,
-            inputs=self.inputs,
-            outputs=[self.out],
-        )
-        files["manifest"] = write_manifest(result.manifest, self.out / MANIFEST_FILE)
-        files["metrics"] = write_json(
-            {
-                "task": self.task,
-                "metric": result.metric,
-                "best_epoch": result.best_epoch,
-                "stopped_early": result.stopped_early,
-                "stopped_at_epoch": result.stopped_at_epoch,
-                "planned_epochs": result.planned_epochs,
-                "final": result.metrics,
-                "epochs": history,
-                "steps": result.steps,
-                "train_seconds": round(seconds, 2),
-                "train_samples_per_second": sps,
-                "settings": self.settings,
-                "data": self.data.info,
-                "manifest": result.manifest,
-            },
-            self.out / METRICS_FILE,
-        )
-        files["curve"] = plot_training_curve(
-            history, step_losses(trainer.state.log_history), result.metric, self.out / CURVE_FILE
-        )
-        card = model_card(
-            task=self.task,
-            base_model=self.base["name"],
-            data=self.data.info,
-            labels=labels,
-            settings=self.settings,
-            history=history,
-            final=result.metrics,
-            metric=result.metric,
-            train_seconds=seconds,
-            device=self.device,
-        )
-        with atomic_output(self.out / CARD_FILE) as f:
-            f.write(card)
-        files["card"] = self.out / CARD_FILE
-        result.files = files
-        return result
+        """The result record, the saved model and the output folder's files (`nlu_toolkit.train.outputs`)."""
+        return finish_run(self, trainer, labels, seconds, sps, save)
 
     # ---- classification, multi-label, NER, QA ------------------------------------------------------------------
 
@@ -397,9 +311,3 @@ def per_batch_mean_loss(trainer: Any) -> None:
     """
     trainer.model_accepts_loss_kwargs = False
     trainer.loss_is_scaled_for_ga = False
-
-
-def _planned_epochs(state: Any) -> float | None:
-    """The epochs the run was set to take (``max_steps`` included), from the Trainer's state."""
-    epochs = getattr(state, "num_train_epochs", None)
-    return float(epochs) if epochs else None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text, iter_records
+from nlu_toolkit.search.fusion import ALPHA, RRF_K, Ranking
 from nlu_toolkit.search.index import SearchResult, SemanticIndex
 from nlu_toolkit.search.lance_index import is_lance_uri
 
@@ -94,6 +95,7 @@ def open_index(
     reading: dict[str, Any] | None = None,
     index_backend: str | None = None,
     storage_options: dict[str, str] | None = None,
+    hybrid: bool = False,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> Iterator[AnyIndex]:
@@ -106,7 +108,7 @@ def open_index(
     ``kind`` (``exact`` or ``usearch``; ``index_backend`` is its deprecated name) and ``long`` apply
     when ``corpus`` is indexed. ``run`` (or its fields as keywords) says how the model runs; a loaded
     index keeps its own model and token limit, so ``max_length`` and ``trust_remote_code`` do not
-    apply to it.
+    apply to it. ``hybrid``: a ``corpus``'s index also gets a lexical (BM25) part.
     """
     run = RunOptions.merge(run, **options)
     if index_backend is not None:
@@ -132,7 +134,7 @@ def open_index(
         return
     if isinstance(corpus, (str, os.PathLike)):
         corpus = iter_records(corpus, progress=progress, **(reading or {}))
-    built = SemanticIndex.build(corpus, model, kind=kind, long=long, run=run)  # type: ignore[arg-type]
+    built = SemanticIndex.build(corpus, model, kind=kind, long=long, hybrid=hybrid, run=run)  # type: ignore[arg-type]
     with built:
         yield built
 
@@ -150,6 +152,10 @@ def search(
     index_backend: str | None = None,
     where: str | None = None,
     storage_options: dict[str, str] | None = None,
+    mode: str = "dense",
+    fusion: str = "rrf",
+    rrf_k: float = RRF_K,
+    alpha: float = ALPHA,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> list[SearchResult]:
@@ -160,11 +166,16 @@ def search(
     ``where``: an SQL filter on the passthrough columns (``"topic = 'shipping'"``), for Lance indexes
     (``index="corpus.lance"``); the ``top_k`` best matching documents come back.
     ``kind``, ``long``, ``storage_options``, ``run`` (or its fields as keywords): as `open_index` takes them.
+    ``mode``: ``dense`` (vectors), ``lexical`` (BM25) or ``hybrid`` (both, fused by ``fusion`` ``rrf`` with
+    ``rrf_k``, or ``weighted`` with ``alpha`` the dense weight); a saved index needs its lexical part for the
+    last two (built with ``hybrid``), a ``corpus`` gets one for this call. See `nlu_toolkit.search.fusion`.
 
     Example:
         >>> search("refund", corpus=["Refunds take 5 days.", "Shipping is free."], top_k=1)
     """
     listed = check_queries(queries)  # before any model loads
+    ranking = Ranking(mode, fusion, rrf_k, alpha)
+    ranked = dataclasses.asdict(ranking) if ranking.lexical else {}
     if where is not None and (corpus is not None or not _is_lance(index)):
         check_where(None, where)  # before any model loads
     with open_index(
@@ -175,13 +186,14 @@ def search(
         long=long,
         index_backend=index_backend,
         storage_options=storage_options,
+        hybrid=ranking.lexical,
         run=run,
         **options,
     ) as opened:
         if where is None:
-            return opened.search(listed, top_k=top_k, rerank=rerank)
+            return opened.search(listed, top_k=top_k, rerank=rerank, **ranked)
         check_where(opened, where)  # before any query is encoded
-        return opened.search(listed, top_k=top_k, rerank=rerank, where=where)  # type: ignore[call-arg]
+        return opened.search(listed, top_k=top_k, rerank=rerank, where=where, **ranked)  # type: ignore[call-arg]
 
 
 def _is_lance(index: Any) -> bool:

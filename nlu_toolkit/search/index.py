@@ -33,13 +33,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import InputError, NluError, UsageError, check_choice
+from nlu_toolkit.errors import InputError, UsageError, check_choice
 from nlu_toolkit.io.readers import check_text
 from nlu_toolkit.io.staging import staging_folder
 from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.records import merge_passthrough, with_fields
 from nlu_toolkit.search.edits import IndexEdits
+from nlu_toolkit.search.fusion import ALPHA, RRF_K, Ranking
+from nlu_toolkit.search.hybrid import LexicalPart
 from nlu_toolkit.search.ids import AddResult, DeleteResult
+from nlu_toolkit.search.passage_edits import PassageEdits
+from nlu_toolkit.search.passages import check_passages, model_limit, per_document_results
 from nlu_toolkit.search.manifest import (
     ANN,
     BACKENDS,
@@ -104,7 +108,7 @@ class SearchResult:
         return {"query_index": self.query_index, "query": self.query, "hits": [h.to_dict() for h in self.hits]}
 
 
-class SemanticIndex(IndexStore, IndexEdits):
+class SemanticIndex(IndexStore, PassageEdits, IndexEdits, LexicalPart):
     """Vectors of a corpus plus its documents; exact, quantized or approximate search.
 
     Build one with `build` (or `load` a saved one), grow it with `add` (a document whose id is
@@ -181,6 +185,9 @@ class SemanticIndex(IndexStore, IndexEdits):
         precision: str = "float32",
         kind: str = "exact",
         long: str = "truncate",
+        hybrid: bool = False,
+        passages: int | None = None,
+        overlap: int | None = None,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
     ) -> SemanticIndex:
@@ -191,13 +198,20 @@ class SemanticIndex(IndexStore, IndexEdits):
             kind: ``exact`` or ``usearch`` (see the class). ``backend="exact"|"usearch"`` is its
                 deprecated spelling; any other ``backend`` is the inference backend, a run option.
             long: `Embedder`'s ``long``.
+            hybrid: also build a lexical (BM25) part, for ``search(mode="lexical"|"hybrid")``.
+            passages, overlap: index passages of up to ``passages`` tokens, neighbours sharing up to
+                ``overlap``, instead of whole documents (`nlu_toolkit.search.passages`).
             run: how the model runs (`RunOptions`); its fields may also be given as keywords.
         """
         if options.get("backend") in KINDS:
             kind = _deprecated_kind(options.pop("backend"), kind)  # type: ignore[arg-type]
         run = RunOptions.merge(run, **options)
+        check_passages(passages, overlap)  # before the model loads
         index = cls(Embedder(model, normalize=True, long=long, run=run), precision=precision, kind=kind)
+        index.passages = check_passages(passages, overlap, limit=model_limit(index.embedder))
         index.add(inputs)
+        if hybrid:
+            index.enable_lexical()
         return index
 
     # -- searching ----------------------------------------------------------------------
@@ -229,16 +243,33 @@ class SemanticIndex(IndexStore, IndexEdits):
         top_k: int = 10,
         rerank: str | None = None,
         rerank_top: int | None = None,
+        mode: str = "dense",
+        fusion: str = "rrf",
+        rrf_k: float = RRF_K,
+        alpha: float = ALPHA,
+        per_document: bool = False,
     ) -> list[SearchResult]:
         """Search with query texts: one `SearchResult` per query, hits by descending score.
+
+        ``per_document``: one hit per parent document (its best passage), ``top_k`` distinct documents.
+
+        ``mode``: ``dense`` (the vectors), ``lexical`` (BM25) or ``hybrid`` (both, fused by ``fusion``
+        ``rrf`` with ``rrf_k`` or ``weighted`` with ``alpha``; see `nlu_toolkit.search.fusion`); the last two
+        need an index built with ``hybrid=True``, and their hits carry ``rankers`` (ranker -> rank).
 
         With ``rerank`` (a cross-encoder hub id or folder), the best ``rerank_top``
         candidates (default ``max(4 * top_k, 20)``) are re-scored by the cross-encoder;
         each hit then carries ``score`` (cross-encoder) and ``retrieval_score`` (cosine).
         """
         texts = query_texts(queries, top_k)
-        vectors, _ = self.embedder.encode(texts)
+        ranking = Ranking(mode, fusion, rrf_k, alpha)
         pool = candidate_pool(top_k, rerank, rerank_top)
+        if per_document:
+            search = lambda k: self.search(texts, top_k=k, mode=mode, fusion=fusion, rrf_k=rrf_k, alpha=alpha)  # noqa: E731
+            return finish_results(per_document_results(search, pool), top_k, rerank, device=self.model_info.device)
+        if ranking.lexical:
+            return finish_results(self.ranked_search(texts, ranking, pool), top_k, rerank, device=self.model_info.device)
+        vectors, _ = self.embedder.encode(texts)
         found = self.search_embeddings(vectors, top_k=pool)
         results = []
         with open(self._docs_path, "rb") as docs:
@@ -300,17 +331,13 @@ def _deprecated_kind(backend: str, kind: str) -> str:
 
 def _rerank(results: list[SearchResult], model: str, *, device: str) -> None:
     """Re-score each result's hits with a cross-encoder and sort them by its score."""
-    from nlu_toolkit.models.resolver import load_model
+    from nlu_toolkit.search.rerank import cross_encoder_scores, load_cross_encoder
 
-    try:
-        loaded = load_model(model, "cross-encoder", device=device)
-    except NluError as e:  # the loader speaks of {=model}; the user gave this one as rerank
-        raise e.rename_param("model", "rerank") from None
+    loaded = load_cross_encoder(model, device=device)
     pairs = [(r.query, str(h.doc.get("text", ""))) for r in results for h in r.hits]
     if not pairs:
         return
-    scores = np.asarray(loaded.model.predict(pairs, show_progress_bar=False), dtype=np.float64).reshape(len(pairs), -1)
-    it = iter(scores[:, -1])
+    it = iter(cross_encoder_scores(loaded.model, pairs))
     for r in results:
         for h in r.hits:
             h.doc = with_fields(h.doc, retrieval_score=h.score)

@@ -19,6 +19,7 @@ import numpy as np
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import IndexCorrupted, InputError, NluError, UsageError
 from nlu_toolkit.models.resolver import ModelInfo
+from nlu_toolkit.search.fusion import ALPHA, RRF_K, Ranking
 from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key
 from nlu_toolkit.search.index import Hit, SearchResult, candidate_pool, finish_results, query_texts
 from nlu_toolkit.search.lance_index import (
@@ -115,13 +116,15 @@ class LanceIndex:
         long: str = "truncate",
         overwrite: bool = False,
         storage_options: dict[str, str] | None = None,
+        hybrid: bool = False,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
     ) -> LanceIndex:
         """Encode ``inputs`` into a new Lance table at ``uri`` (one commit), then build its ANN index.
 
         An existing table is replaced only with ``overwrite`` (as a new version: readers of the old one
-        are not disturbed).
+        are not disturbed). ``hybrid``: also build a full-text index on ``text`` (`lance_lexical`), for
+        ``search(mode="lexical"|"hybrid")``.
         """
         import pyarrow as pa
 
@@ -161,6 +164,10 @@ class LanceIndex:
                 ) from e
             raise
         build_ann(table, ann_plan(table.count_rows(), embedder.dimension))
+        if hybrid:
+            from nlu_toolkit.search.lance_lexical import build_fts
+
+            build_fts(table)
         return cls(str(uri), table, embedder, record, storage_options)
 
     def close(self) -> None:
@@ -200,14 +207,25 @@ class LanceIndex:
         rerank: str | None = None,
         rerank_top: int | None = None,
         where: str | None = None,
+        mode: str = "dense",
+        fusion: str = "rrf",
+        rrf_k: float = RRF_K,
+        alpha: float = ALPHA,
     ) -> list[SearchResult]:
-        """Search with query texts, as `SemanticIndex.search`; ``where`` is an SQL filter on the passthrough
-        columns (``topic = 'shipping'``), applied before the search so ``top_k`` matching hits come back."""
+        """Search with query texts, as `SemanticIndex.search` (``mode``, ``fusion``, ``rrf_k``, ``alpha`` too: the
+        lexical ranker is the table's full-text index); ``where`` is an SQL filter on the passthrough columns
+        (``topic = 'shipping'``), applied before the search (to both rankers) so ``top_k`` matching hits come back."""
         texts = query_texts(queries, top_k)
+        ranking = Ranking(mode, fusion, rrf_k, alpha)
         if where is not None:
             self.check_where(where)
-        vectors, _ = self.embedder.encode(texts)
         pool = candidate_pool(top_k, rerank, rerank_top)
+        if ranking.lexical:
+            from nlu_toolkit.search.lance_lexical import ranked_search
+
+            found = ranked_search(self, texts, ranking, pool, where)
+            return finish_results(found, top_k, rerank, device=self.model_info.device)
+        vectors, _ = self.embedder.encode(texts)
         results = [
             SearchResult(qi, text, self._hits(vector, pool, where))
             for qi, (text, vector) in enumerate(zip(texts, vectors, strict=True))

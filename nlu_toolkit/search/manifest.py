@@ -31,6 +31,8 @@ BACKENDS = KINDS  # the old name, kept for imports
 PRECISIONS = ("float32", "int8", "ubinary")  # as nlu_toolkit.tasks.embed.PRECISIONS, without importing it
 LONG_MODES = ("truncate", "chunk")
 MANIFEST, VECTORS, DOCS, ANN = "manifest.json", "vectors.safetensors", "docs.jsonl", "ann.usearch"
+#: The BM25 files of a hybrid index (``"lexical"`` in the manifest), as `nlu_toolkit.search.lexical` names them.
+LEXICAL_FILES = ("bm25.data.npy", "bm25.indices.npy", "bm25.indptr.npy", "bm25.vocab.json", "bm25.params.json")
 CHECKSUM_KEY = "manifest_sha256"
 MAX_LENGTH_LIMIT = 1 << 20  # tokens; far above any model's window, far below a value that overflows a tensor
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -135,8 +137,12 @@ def validate(manifest: Any, where: Path) -> None:
     if not isinstance(files, dict) or not files:
         raise _bad(where, "the file checksums ('files') are missing, so the index cannot be verified")
     needed = {VECTORS, DOCS} | ({ANN} if manifest["backend"] == "usearch" else set())
+    if manifest.get("lexical") is not None:
+        if not isinstance(manifest["lexical"], dict):
+            raise _bad(where, "'lexical' must be a record")
+        needed |= set(LEXICAL_FILES)
     for name, digest in files.items():
-        if name not in (VECTORS, DOCS, ANN) or not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+        if name not in (VECTORS, DOCS, ANN, *LEXICAL_FILES) or not isinstance(digest, str) or not _HEX64.fullmatch(digest):
             raise _bad(where, f"'files' has a bad entry {name!r}: {digest!r}")
     if missing := sorted(needed - set(files)):
         raise _bad(where, f"'files' has no checksum for {', '.join(missing)}")

@@ -41,6 +41,9 @@ from nlu_toolkit.io.swap import replace_folder
 from nlu_toolkit.io.writers import disk_full
 from nlu_toolkit.models.resolver import ModelInfo, weights_sha256
 from nlu_toolkit.search.ids import AddResult, DeleteResult
+from nlu_toolkit.search.lexical import FILES as LEXICAL_FILES
+from nlu_toolkit.search.passages import KEY as PASSAGES
+from nlu_toolkit.search.passages import settings_of
 from nlu_toolkit.search.manifest import (
     ANN,
     DOCS,
@@ -63,7 +66,7 @@ if TYPE_CHECKING:
     from nlu_toolkit.search.index import SemanticIndex
 
 #: The entries of an index folder; anything else in it belongs to the user. ``run_manifest.json``: what wrote it.
-INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN, RUN_MANIFEST})
+INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN, RUN_MANIFEST, *LEXICAL_FILES})
 
 
 def _model_record(info: ModelInfo) -> dict[str, Any]:
@@ -154,6 +157,8 @@ class IndexStore:
         if self._ann is not None:
             self._ann.save(tmp / ANN)
             files.append(ANN)
+        lexical_files, lexical = self._write_lexical(tmp)  # the BM25 part of a hybrid index
+        files += lexical_files
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -169,6 +174,8 @@ class IndexStore:
             "files": {name: sha256_file(tmp / name) for name in files},
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "nlu_toolkit": __version__,
+            **({"lexical": lexical} if lexical else {}),
+            **({PASSAGES: self.passages.to_dict()} if self.passages is not None else {}),
         }
         text = dump_manifest(manifest)
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
@@ -334,6 +341,8 @@ class IndexStore:
             with open(copy, "wb") as f:
                 shutil.copyfileobj(handles[ANN], f)
             self._ann = AnnIndex.load(copy, dim)
+        self._read_lexical(folder, manifest, handles)
+        self.passages = settings_of(manifest, folder)
         self.manifest = manifest
 
 

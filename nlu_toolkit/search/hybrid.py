@@ -1,0 +1,123 @@
+"""Lexical and hybrid search on an index folder: the `SemanticIndex` half that holds its BM25 part.
+
+`SemanticIndex` inherits `LexicalPart`: ``hybrid`` (whether it has a lexical part), ``enable_lexical``
+(build it from the documents), the save and load of its files (`nlu_toolkit.search.lexical`) and
+``ranked_search`` (``mode`` lexical or hybrid, fused as `nlu_toolkit.search.fusion` says). `fused_results`
+is the fusion step both index kinds share (the Lance index's lexical ranker is lancedb's full-text index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from nlu_toolkit.errors import UsageError
+from nlu_toolkit.records import with_fields
+from nlu_toolkit.search.fusion import Ranking, fuse
+from nlu_toolkit.search.ids import id_key
+from nlu_toolkit.search.lexical import FILES, METHOD, STOPWORDS, Lexical
+
+#: The manifest key of the lexical part (absent: the index has none).
+LEXICAL = "lexical"
+
+
+def no_lexical_part(where: Any = None, kind: str = "") -> UsageError:
+    """The error of a lexical or hybrid search on an index built without its lexical part."""
+    return UsageError(
+        f"{{=mode}} lexical and hybrid need the index's lexical part, and {where or 'this index'} was built without it",
+        f"rebuild it with one: nlu index build FILE --out {where or 'DIR'}{kind} --hybrid --overwrite "
+        "(or search with {=mode} dense)",
+    )
+
+
+class LexicalPart:
+    """The lexical half of `SemanticIndex` (its attributes are the index's)."""
+
+    _lexical: Lexical | None = None
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether the index has a lexical (BM25) part, so it can be searched in mode lexical or hybrid."""
+        return self._lexical is not None
+
+    def enable_lexical(self) -> None:
+        """Build the lexical part from the documents (or rebuild it); saved with the index from now on."""
+        texts = (str(doc.get("text", "")) for doc in self.documents())  # type: ignore[attr-defined]
+        self._lexical = Lexical.build(texts, self.fingerprint.hexdigest())  # type: ignore[attr-defined]
+
+    def _current_lexical(self) -> Lexical | None:
+        """The lexical part, rebuilt first if documents were added, replaced or deleted since it was built."""
+        if self._lexical is not None and self._lexical.fingerprint != self.fingerprint.hexdigest():  # type: ignore
+            self.enable_lexical()
+        return self._lexical
+
+    def _write_lexical(self, folder: Path) -> tuple[list[str], dict[str, Any] | None]:
+        """Write the lexical part's files into ``folder``: their names, and the manifest's record of it."""
+        lexical = self._current_lexical()
+        if lexical is None:
+            return [], None
+        return lexical.write(folder), {"library": "bm25s", "method": METHOD, "stopwords": STOPWORDS}
+
+    def _read_lexical(self, folder: Path, manifest: dict[str, Any], handles: dict[str, Any]) -> None:
+        """Read the lexical part, if the manifest names one, from the open ``handles`` of the index's files."""
+        if not manifest.get(LEXICAL):
+            return
+        self._lexical = Lexical.read(
+            handles,
+            self._staging,  # type: ignore[attr-defined]
+            count=len(self),  # type: ignore[arg-type]
+            fingerprint=self.fingerprint.hexdigest(),  # type: ignore[attr-defined]
+            where=folder,
+        )
+
+    def ranked_search(self, texts: list[str], ranking: Ranking, wanted: int) -> list[Any]:
+        """`SearchResult` per query in mode lexical or hybrid: ``wanted`` fused hits each (not yet numbered)."""
+        from nlu_toolkit.search.index import Hit
+
+        lexical = self._current_lexical()
+        if lexical is None:
+            raise no_lexical_part()
+        pool = ranking.pool(wanted)
+        found = lexical.search(texts, pool)
+        dense: list[list[tuple[int, float]]] = [[] for _ in texts]
+        if ranking.mode == "hybrid":
+            vectors, _ = self.embedder.encode(texts)  # type: ignore[attr-defined]
+            dense = self.search_embeddings(vectors, top_k=pool)  # type: ignore[attr-defined]
+        with open(self._docs_path, "rb") as docs:  # type: ignore[attr-defined]
+
+            def hits(rows: list[tuple[int, float]]) -> list[Any]:
+                return [Hit(0, int(i), float(s), self._doc(docs, int(i))) for i, s in rows]  # type: ignore
+
+            return fused_results(texts, [hits(d) for d in dense], [hits(x) for x in found], ranking, wanted)
+
+
+def hit_key(hit: Any) -> Hashable:
+    """What identifies a hit's document across rankers: its row in an index folder, its id in a Lance table."""
+    return int(hit.index) if hit.index >= 0 else id_key(hit.doc.get("id"))
+
+
+def fused_results(
+    texts: list[str],
+    dense: list[list[Any]],
+    lexical: list[list[Any]],
+    ranking: Ranking,
+    wanted: int,
+    key: Callable[[Any], Hashable] = hit_key,
+) -> list[Any]:
+    """One `SearchResult` per query from each ranker's hits (best first): the best ``wanted`` fused hits,
+    each scored by the fusion and carrying ``rankers`` (ranker -> rank) in its document."""
+    from nlu_toolkit.search.index import SearchResult
+
+    results = []
+    for qi, (text, d, x) in enumerate(zip(texts, dense, lexical, strict=True)):
+        by_key = {key(h): h for h in x}
+        by_key.update({key(h): h for h in d})
+        fused = fuse([(key(h), h.score) for h in d], [(key(h), h.score) for h in x], ranking)[:wanted]
+        hits = []
+        for f in fused:
+            hit = by_key[f.key]
+            hit.score, hit.doc = f.score, with_fields(hit.doc, rankers=f.rankers)
+            hits.append(hit)
+        results.append(SearchResult(qi, text, hits))
+    return results

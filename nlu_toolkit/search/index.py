@@ -42,8 +42,6 @@ from nlu_toolkit.search.edits import IndexEdits
 from nlu_toolkit.search.fusion import ALPHA, RRF_K, Ranking
 from nlu_toolkit.search.hybrid import LexicalPart
 from nlu_toolkit.search.ids import AddResult, DeleteResult
-from nlu_toolkit.search.passage_edits import PassageEdits
-from nlu_toolkit.search.passages import check_passages, model_limit, per_document_results
 from nlu_toolkit.search.manifest import (
     ANN,
     BACKENDS,
@@ -56,6 +54,8 @@ from nlu_toolkit.search.manifest import (
     is_index_folder,
     read_manifest,
 )
+from nlu_toolkit.search.passage_edits import PassageEdits
+from nlu_toolkit.search.passages import check_passages, model_limit, per_document_results
 from nlu_toolkit.search.store import IndexStore
 from nlu_toolkit.tasks.common import Inputs, check_positive
 from nlu_toolkit.tasks.embed import Embedder, check_precision

@@ -42,8 +42,6 @@ from nlu_toolkit.io.writers import disk_full
 from nlu_toolkit.models.resolver import ModelInfo, weights_sha256
 from nlu_toolkit.search.ids import AddResult, DeleteResult
 from nlu_toolkit.search.lexical import FILES as LEXICAL_FILES
-from nlu_toolkit.search.passages import KEY as PASSAGES
-from nlu_toolkit.search.passages import settings_of
 from nlu_toolkit.search.manifest import (
     ANN,
     DOCS,
@@ -57,6 +55,8 @@ from nlu_toolkit.search.manifest import (
     read_manifest,
     sha256_of,
 )
+from nlu_toolkit.search.passages import KEY as PASSAGES
+from nlu_toolkit.search.passages import settings_of
 from nlu_toolkit.tasks.common import Inputs
 from nlu_toolkit.tasks.embed import Embedder
 

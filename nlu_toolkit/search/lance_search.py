@@ -46,7 +46,17 @@ from nlu_toolkit.search.lance_index import (
     verify_files,
 )
 from nlu_toolkit.search.lance_rows import Batches, table_schema
-from nlu_toolkit.tasks.common import Inputs
+from nlu_toolkit.search.passage_edits import add_passages, delete_passages, next_parent_id, parent_rows
+from nlu_toolkit.search.passages import KEY as PASSAGES
+from nlu_toolkit.search.passages import (
+    PARENT,
+    check_passages,
+    model_limit,
+    passage_records,
+    per_document_results,
+    settings_of,
+)
+from nlu_toolkit.tasks.common import Inputs, as_records
 from nlu_toolkit.tasks.embed import Embedder
 
 if TYPE_CHECKING:
@@ -70,6 +80,7 @@ class LanceIndex:
         self._next_id: int | None = None
         self._stamp = _stamp_of(table)
         self._seen: tuple[int, bool, list[str]] | None = None  # (table version, has an ANN index, columns)
+        self.passages = settings_of(record, uri)  # passage settings (`nlu_toolkit.search.passages`), or None
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -117,6 +128,8 @@ class LanceIndex:
         overwrite: bool = False,
         storage_options: dict[str, str] | None = None,
         hybrid: bool = False,
+        passages: int | None = None,
+        overlap: int | None = None,
         run: RunOptions | None = None,
         **options: Unpack[RunFields],
     ) -> LanceIndex:
@@ -124,14 +137,19 @@ class LanceIndex:
 
         An existing table is replaced only with ``overwrite`` (as a new version: readers of the old one
         are not disturbed). ``hybrid``: also build a full-text index on ``text`` (`lance_lexical`), for
-        ``search(mode="lexical"|"hybrid")``.
+        ``search(mode="lexical"|"hybrid")``. ``passages``, ``overlap``: rows are passages of the documents, as
+        `SemanticIndex.build` makes them (the settings go in the model record, for later ``add`` calls).
         """
         import pyarrow as pa
 
+        check_passages(passages, overlap)  # before the model loads
         embedder = Embedder(model, normalize=True, long=long, run=RunOptions.merge(run, **options))
         record = metadata_record(
             embedder.model_info, dimension=embedder.dimension, normalized=True, max_length=embedder.limit, long=long
         )
+        if settings := check_passages(passages, overlap, limit=model_limit(embedder)):
+            record[PASSAGES] = settings.to_dict()
+            inputs = passage_records(as_records(inputs), embedder.loaded.tokenizer, settings, parent_key=True)
         conn, name = connect(uri, storage_options)
         if not overwrite and name in _table_names(conn):
             from nlu_toolkit.errors import OutputError
@@ -211,8 +229,9 @@ class LanceIndex:
         fusion: str = "rrf",
         rrf_k: float = RRF_K,
         alpha: float = ALPHA,
+        per_document: bool = False,
     ) -> list[SearchResult]:
-        """Search with query texts, as `SemanticIndex.search` (``mode``, ``fusion``, ``rrf_k``, ``alpha`` too: the
+        """Search with query texts, as `SemanticIndex.search` (``mode``, ``fusion``, ``rrf_k``, ``alpha``, ``per_document`` too: the
         lexical ranker is the table's full-text index); ``where`` is an SQL filter on the passthrough columns
         (``topic = 'shipping'``), applied before the search (to both rankers) so ``top_k`` matching hits come back."""
         texts = query_texts(queries, top_k)
@@ -220,6 +239,10 @@ class LanceIndex:
         if where is not None:
             self.check_where(where)
         pool = candidate_pool(top_k, rerank, rerank_top)
+        if per_document:  # one hit per parent document (`nlu_toolkit.search.passages`)
+            options = {"where": where, "mode": mode, "fusion": fusion, "rrf_k": rrf_k, "alpha": alpha}
+            found = per_document_results(lambda k: self.search(texts, top_k=k, **options), pool)  # type: ignore[arg-type]
+            return finish_results(found, top_k, rerank, device=self.model_info.device)
         if ranking.lexical:
             from nlu_toolkit.search.lance_lexical import ranked_search
 
@@ -312,12 +335,27 @@ class LanceIndex:
     @property
     def next_id(self) -> int:
         """The id the next text without one gets: past every integer id and the count."""
+        if self.passages is not None:  # of the parent documents
+            return next_parent_id(parent_rows(self.id_parent_pairs()))
         if self._next_id is None:
             ids = self.table.to_lance().to_table(columns=[ID]).column(ID).to_pylist()
             self._next_id = IdMap.of({ID: i} for i in ids).next_id(len(ids))
         return self._next_id
 
+    def id_parent_pairs(self) -> Iterable[tuple[str, str]]:
+        """``(row id, parent id)`` of every row (a row is its own parent in an index without passages)."""
+        columns = [ID, *([PARENT] if PARENT in self.table.schema.names else [])]
+        table = self.table.to_lance().to_table(columns=columns)
+        ids = table.column(ID).to_pylist()
+        return zip(ids, table.column(PARENT).to_pylist() if PARENT in columns else ids, strict=True)
+
     def add(self, inputs: Inputs) -> AddResult:
+        """Upsert documents by id; in a passage index each document's passages replace all its old ones."""
+        if self.passages is not None:
+            return add_passages(self, inputs, self._add_rows, self._delete_rows, parent_key=True)
+        return self._add_rows(inputs)
+
+    def _add_rows(self, inputs: Inputs) -> AddResult:
         """Encode and upsert documents by id (one whose id is in the table replaces it), then refresh the ANN
         index. Each window of records is one commit."""
         batches = Batches(self.embedder, inputs, id_start=self.next_id, schema=self.table.schema)
@@ -338,6 +376,12 @@ class LanceIndex:
         return AddResult(added=added, replaced=replaced, repeated=batches.repeated, count=len(self))
 
     def delete(self, ids: Iterable[Any] | str | int) -> DeleteResult:
+        """Remove documents by id; in a passage index a document's id removes all its passages."""
+        if self.passages is not None:
+            return delete_passages(self, ids, self._delete_rows)
+        return self._delete_rows(ids)
+
+    def _delete_rows(self, ids: Iterable[Any] | str | int) -> DeleteResult:
         """Remove the documents with these ids (matched by text); unknown ids are counted in ``not_found``."""
         given = [ids] if isinstance(ids, (str, int)) else list(ids)
         if not given:

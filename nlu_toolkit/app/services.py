@@ -179,9 +179,15 @@ class AppBackend:
         return self._get(key, build)
 
     def search(
-        self, query: str, top_k: int = 5, corpus_text: str | None = None, corpus_file: str | None = None
+        self,
+        query: str,
+        top_k: int = 5,
+        corpus_text: str | None = None,
+        corpus_file: str | None = None,
+        per_document: bool = False,
     ) -> list[list[Any]]:
-        """Hit rows for ``query``: over the pasted/uploaded corpus when one is given, else over ``--index``."""
+        """Hit rows for ``query``: over the pasted/uploaded corpus when one is given, else over ``--index``;
+        ``per_document``: one hit per document of a passage index (its best passage)."""
         query = _required(query, "query")
         if corpus_file or (corpus_text and corpus_text.strip()):
             index = self.corpus_index(corpus_text, corpus_file)
@@ -192,7 +198,8 @@ class AppBackend:
                 "there is no index to search",
                 "paste or upload a corpus in this tab, or start the app with --index DIR (from nlu index build)",
             )
-        return hit_rows(index.search(query, top_k=int(top_k))[0])
+        per = {"per_document": True} if per_document else {}
+        return hit_rows(index.search(query, top_k=int(top_k), **per)[0])
 
     def cluster(
         self,

@@ -170,6 +170,12 @@ def build_app(config: AppConfig | None = None, backend: AppBackend | None = None
             with gr.Row():
                 query = gr.Textbox(label="Query", scale=4, elem_id="search-query")
                 top_k = gr.Slider(1, 50, value=5, step=1, label="Top k", scale=1)
+            per_document = gr.Checkbox(
+                False,
+                label="One hit per document (its best passage)",
+                visible=getattr(backend.index, "passages", None) is not None,
+                elem_id="search-per-document",
+            )
             search_button = gr.Button("Search", variant="primary", elem_id="search-button")
             with gr.Accordion("Corpus", open=backend.index is None):
                 corpus = gr.Textbox(label="Corpus", lines=6, placeholder=corpus_hint)
@@ -183,8 +189,8 @@ def build_app(config: AppConfig | None = None, backend: AppBackend | None = None
                 elem_id="hits",
             )
             search = _ui(backend.search)
-            search_button.click(search, [query, top_k, corpus, corpus_file], hits, api_name="search")
-            query.submit(search, [query, top_k, corpus, corpus_file], hits)
+            search_button.click(search, [query, top_k, corpus, corpus_file, per_document], hits, api_name="search")
+            query.submit(search, [query, top_k, corpus, corpus_file, per_document], hits)
 
         with gr.Tab("Cluster"):
             gr.Markdown(

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from nlu_toolkit.engine.meter import count_tokens
+
 T = TypeVar("T")
 
 #: Records collected before sorting and batching; bounds memory on any input size.
@@ -69,6 +71,7 @@ def run_sorted(
     """
     results: list[Any] = [None] * len(features)
     lengths = [len(f["input_ids"]) for f in features]
+    count_tokens(sum(lengths))  # for a caller's `meter.token_meter` (the server's metrics); no second tokenization
     for batch in length_sorted_batches(lengths, batch_size):
         outputs = forward(pad_features([features[i] for i in batch], pad_id))
         for row, i in enumerate(batch):

@@ -42,6 +42,7 @@ from nlu_toolkit.serve.limits import (
     check_qa,
     text_records,
 )
+from nlu_toolkit.serve.metrics import install_metrics
 from nlu_toolkit.serve.openai_routes import install_openai_routes
 from nlu_toolkit.serve.schemas import (
     ERRORS,
@@ -128,6 +129,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     install_error_handlers(app)
     _publish_limits(app, config)
     app.add_middleware(Guard, api_key=config.api_key, max_body_bytes=config.max_body_bytes)  # type: ignore[arg-type]
+    install_metrics(app, service)  # GET /metrics; its middleware wraps the guard, so 401/413 count too
     install_openai_routes(app, service, config)  # /v1/embeddings, /v1/models; OpenAI's error shape on /v1
 
     # HTTPBearer only documents the scheme (the Authorize button in /docs); Guard enforces it.

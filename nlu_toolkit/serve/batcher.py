@@ -106,6 +106,7 @@ class DynamicBatcher(Generic[T, R]):
         self._lock = threading.Lock()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._carry: _Job[T, R] | None = None  # taken from the queue, opens the next batch
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -153,13 +154,20 @@ class DynamicBatcher(Generic[T, R]):
         """`submit` and await the outputs without blocking the event loop."""
         return await asyncio.wrap_future(self.submit(items))
 
+    def waiting(self) -> list[T]:
+        """The items of the jobs not yet in a batch (queued, or held to open the next one): a snapshot."""
+        with self._queue.mutex:
+            jobs = [j for j in self._queue.queue if j is not _STOP]
+        carry = self._carry
+        return [x for j in ([carry] if carry is not None else []) + jobs for x in j.items]
+
     # -- the worker ---------------------------------------------------------------------
 
     def _loop(self) -> None:
         carry: _Job[T, R] | None = None
         while True:
             first = carry if carry is not None else self._queue.get()
-            carry = None
+            carry = self._carry = None
             if first is _STOP:
                 return
             jobs, size, stop = [first], len(first.items), False
@@ -177,7 +185,7 @@ class DynamicBatcher(Generic[T, R]):
                     stop = True
                     break
                 if size + len(job.items) > self.max_batch_size:
-                    carry = job  # it opens the next batch, which keeps its place in line
+                    carry = self._carry = job  # it opens the next batch, which keeps its place in line
                     break
                 jobs.append(job)
                 size += len(job.items)

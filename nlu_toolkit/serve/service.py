@@ -24,11 +24,13 @@ that share a label set), so outputs equal the library's. What each task runs is
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+import time
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nlu_toolkit._version import __version__
+from nlu_toolkit.engine.meter import token_meter
 from nlu_toolkit.errors import ModelNotAvailable, NluError
 from nlu_toolkit.serve.batcher import BatcherStopped, DynamicBatcher
 from nlu_toolkit.serve.config import SERVE_TASKS, ServeConfig
@@ -69,6 +71,10 @@ class Service:
             torch.set_num_threads(config.threads)  # process-wide: torch has no per-model pool
         self.tasks: dict[str, Task] = {}
         self.skipped: dict[str, ModelNotAvailable] = {}
+        #: Seconds each loaded task took to load (a model the resolver already holds loads in ~0 s).
+        self.load_seconds: dict[str, float] = {}
+        #: Called after each worker batch as ``(task, items, tokens)``, per task in it (`serve.metrics`).
+        self.observers: list[Callable[[str, int, int], None]] = []
         self._load()
         if not self.tasks:
             reasons = "; ".join(str(e) for e in self.skipped.values())
@@ -101,7 +107,9 @@ class Service:
                 continue
             must = task in requested
             try:
+                started = time.perf_counter()
                 self.tasks[task] = self._load_task(task, must)
+                self.load_seconds[task] = time.perf_counter() - started
             except _Skip as e:
                 self.skipped[task] = ModelNotAvailable(f"the {task} endpoint is not served: {e.args[0]}", e.args[1])
             except NluError as e:
@@ -190,11 +198,27 @@ class Service:
         for i, work in enumerate(items):
             groups.setdefault((work.task, work.group), []).append(i)
         outputs: list[Any] = [None] * len(items)
+        done: dict[str, list[int]] = {}  # per task: [items, tokens], reported once the batch succeeded
         for (name, group), positions in groups.items():
-            results = self.tasks[name].run(group, [items[i].payload for i in positions])
+            with token_meter() as meter:  # the tokens the model ran on, counted as the batches are built
+                results = self.tasks[name].run(group, [items[i].payload for i in positions])
             for i, result in zip(positions, results, strict=True):
                 outputs[i] = result
+            counts = done.setdefault(name, [0, 0])
+            counts[0] += len(positions)
+            counts[1] += meter.tokens
+        for observe in self.observers:
+            for name, (count, tokens) in done.items():
+                observe(name, count, tokens)
         return outputs
+
+    def queue_depth(self) -> dict[str, int]:
+        """Per served task, the items waiting for their worker (a snapshot)."""
+        depth = dict.fromkeys(self.tasks, 0)
+        for worker in self.workers.values():
+            for work in worker.waiting():
+                depth[work.task] = depth.get(work.task, 0) + 1
+        return depth
 
     # -- reporting ----------------------------------------------------------------------
 

@@ -170,7 +170,7 @@ def test_openai_shaped_errors_over_plain_http(server, model_id):
     assert_openai_error(server.post("/v1/embeddings", json={**body, "input": ["a"] * (MAX_ITEMS + 1)}), 413)
     lone_surrogate = b'{"input": "\\ud800", "model": "%s"}' % model_id.encode()
     assert assert_openai_error(server.post("/v1/embeddings", content=lone_surrogate), 400)["param"] == "input"
-    assert_openai_error(server.get("/v1/nothing"), 404, "unknown_url")
+    assert_openai_error(server.get("/v1/embeddings/nothing"), 404, "unknown_url")
     assert_openai_error(server.get("/v1/embeddings"), 405)
     # The native routes keep their own shape.
     assert set(server.post("/embed", json={}).json()) == {"error", "hint"}
@@ -231,9 +231,7 @@ def test_langchain_default_sends_token_ids_and_gets_a_clear_400(server, model_id
     )
     monkeypatch.setattr(tiktoken, "get_encoding", lambda name: encoding)
     monkeypatch.setattr(tiktoken, "encoding_for_model", lambda name: encoding)
-    embeddings = langchain_openai.OpenAIEmbeddings(
-        model=model_id, base_url=base(server), api_key=KEY, max_retries=0
-    )
+    embeddings = langchain_openai.OpenAIEmbeddings(model=model_id, base_url=base(server), api_key=KEY, max_retries=0)
     with pytest.raises(openai.BadRequestError) as e:
         embeddings.embed_documents(["a text"])
     assert e.value.status_code == 400 and "check_embedding_ctx_length=False" in e.value.message

@@ -1,15 +1,15 @@
-"""OpenAI's error shape on the ``/v1`` routes: ``{"error": {"message", "type", "param", "code"}}``.
+"""OpenAI's error shape on the OpenAI routes: ``{"error": {"message", "type", "param", "code"}}``.
 
 OpenAI clients read ``error.message`` (and raise a typed exception per status: 400
 ``BadRequestError``, 401 ``AuthenticationError``, 404 ``NotFoundError``, ...), so every answer
-under ``/v1/`` that is not a success has this shape:
+on ``/v1/embeddings`` and ``/v1/models`` that is not a success has this shape:
 
-* errors raised in a ``/v1`` route (a bad body, an unknown model, token ids, a library error)
+* errors raised in one of those routes (a bad body, an unknown model, token ids, a library error)
   are answered by `OpenAIRoute`, with the field at fault as ``param``; input errors are 400,
   as OpenAI answers them (the native routes say 422);
 * errors answered before or around a route (the API key check: 401, the body size: 413, an
-  unknown ``/v1`` path: 404, a wrong method: 405) come in the native ``{"error", "hint"}`` shape
-  and `OpenAIErrors`, an ASGI middleware, rewrites them on ``/v1`` paths.
+  unknown model path: 404, a wrong method: 405) come in the native ``{"error", "hint"}`` shape
+  and `OpenAIErrors`, an ASGI middleware, rewrites them on the OpenAI paths (`OPENAI_PATHS`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ log = logging.getLogger("nlu_toolkit.serve")
 
 #: The path prefix of the OpenAI-compatible routes.
 PREFIX = "/v1"
+#: The paths (and the paths under them) whose errors `OpenAIErrors` answers in OpenAI's shape: only
+#: these, since other routes under /v1 (a Cohere-style /v1/rerank) speak other clients' shapes.
+OPENAI_PATHS = (f"{PREFIX}/embeddings", f"{PREFIX}/models")
 
 
 class OpenAIError(Exception):
@@ -58,7 +61,7 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-#: The error answers the ``/v1`` routes document in /openapi.json.
+#: The error answers the OpenAI routes document in /openapi.json.
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": what}
     for status, what in (
@@ -152,13 +155,13 @@ class OpenAIRoute(APIRoute):
         return route
 
 
-# -- native errors around the routes, rewritten on /v1 paths ---------------------------------------
+# -- native errors around the routes, rewritten on the OpenAI paths -----------------------------------
 
 _CODES = {401: "invalid_api_key", 404: "unknown_url", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 class OpenAIErrors:
-    """Pure ASGI middleware: an error in the native shape on a ``/v1`` path is answered in OpenAI's.
+    """Pure ASGI middleware: an error in the native shape on an OpenAI path is answered in OpenAI's.
 
     Successes and answers already in OpenAI's shape pass through untouched (only the
     status line is looked at), so the routes pay nothing for it.
@@ -169,7 +172,7 @@ class OpenAIErrors:
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == PREFIX or path.startswith(PREFIX + "/")):
+        if not any(path == p or path.startswith(p + "/") for p in OPENAI_PATHS):
             await self.app(scope, receive, send)
             return
         start: dict[str, Any] | None = None

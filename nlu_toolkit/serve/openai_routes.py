@@ -269,7 +269,7 @@ def _not_found(model: str, served: str | None) -> OpenAIError:
 
 
 def install_openai_routes(app: FastAPI, service: Service, config: ServeConfig) -> None:
-    """Add the ``/v1`` routes and OpenAI's error shape on ``/v1`` paths (after the `Guard` middleware,
+    """Add the ``/v1`` routes and OpenAI's error shape on their paths (after the `Guard` middleware,
     so its 401 and 413 are rewritten too)."""
     app.add_middleware(OpenAIErrors)  # type: ignore[arg-type]
     app.include_router(openai_router(service, config))

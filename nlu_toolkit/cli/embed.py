@@ -21,6 +21,8 @@ Precision = o.choices("Precision", "float32", "int8", "ubinary")
 
 
 Backend = o.choices("Backend", "exact", "usearch")
+SearchMode = o.choices("SearchMode", "dense", "lexical", "hybrid")
+Fusion = o.choices("Fusion", "rrf", "weighted")
 
 
 NormalizeOpt = Annotated[bool, embed_opt("--normalize/--no-normalize", help="Scale vectors to unit length.")]
@@ -100,6 +102,36 @@ def embed_cli(
             "e.g. \"topic = 'shipping'\".",
         ),
     ] = None,
+    mode: Annotated[
+        SearchMode,
+        search_opt(
+            "--mode",
+            help="dense (vectors), lexical (BM25 on the words) or hybrid (both rankings fused); lexical and "
+            "hybrid need an index built with --hybrid (a --corpus gets one for the call).",
+        ),
+    ] = SearchMode.dense,
+    fusion: Annotated[
+        Fusion,
+        search_opt(
+            "--fusion",
+            help="--mode hybrid: rrf (reciprocal rank fusion, --rrf-k) or weighted (scores min-max normalised "
+            "per ranker, then alpha * dense + (1 - alpha) * lexical).",
+        ),
+    ] = Fusion.rrf,
+    rrf_k: Annotated[
+        float, search_opt("--rrf-k", min=0.0, help="--fusion rrf: k in score = sum over rankers of 1 / (k + rank).")
+    ] = 60.0,
+    alpha: Annotated[
+        float, search_opt("--alpha", min=0.0, max=1.0, help="--fusion weighted: the weight of the dense ranker.")
+    ] = 0.5,
+    per_document: Annotated[
+        bool,
+        search_opt(
+            "--per-document",
+            help="One hit per document of a passage index (nlu index build --passages): its best passage; "
+            "--top-k counts documents.",
+        ),
+    ] = False,
     kind: Annotated[
         Backend,
         search_opt(
@@ -158,6 +190,8 @@ def embed_cli(
             source=source,
             run=run,
             where=where,
+            per_document=per_document,
+            ranking={"mode": mode.value, "fusion": fusion.value, "rrf_k": rrf_k, "alpha": alpha},
         )
         _search(request, texts, input_file)
         return
@@ -219,6 +253,8 @@ class _SearchRequest:
     source: InputOptions
     run: RunOptions
     where: str | None = None  # an SQL filter, for Lance indexes
+    per_document: bool = False  # one hit per parent document (passage indexes)
+    ranking: dict[str, Any] = dataclasses.field(default_factory=dict)  # mode, fusion, rrf_k, alpha
 
 
 def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None) -> None:
@@ -257,6 +293,9 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
 
         if req.index is None or not is_lance_uri(req.index):
             check_where(None, req.where)  # refused before any model loads: only Lance indexes filter
+    from nlu_toolkit.search.hybrid import check_lexical_part
+
+    ranked = check_lexical_part(req.index, **req.ranking)  # before any model loads
     with (
         req.out.progress(req.corpus is not None, "indexing") as progress,
         open_index(
@@ -267,12 +306,15 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
             long=req.long,
             progress=progress,
             reading=reading_of(req.source),
+            hybrid=bool(ranked),
             run=req.run,
         ) as idx,
     ):
         req.out.note_model(idx.embedder)
         filtering = {} if req.where is None else {"where": req.where}
-        results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank, **filtering)
+        if req.per_document:
+            filtering["per_document"] = True
+        results = idx.search(query_texts, top_k=req.top_k, rerank=req.rerank, **filtering, **ranked)
         req.out.emit(
             (r.to_dict() for r in results),
             [
@@ -281,6 +323,12 @@ def _search(req: _SearchRequest, texts: list[str] | None, input_file: str | None
                 ("score", lambda r: "\n".join(num(h["score"]) for h in r["hits"])),
                 ("id", lambda r: "\n".join(str(h["id"]) for h in r["hits"])),
                 ("text", lambda r: short_lines(h.get("text", "") for h in r["hits"])),
+                *([("found by", lambda r: "\n".join(_rankers(h) for h in r["hits"]))] if ranked else []),
             ],
             title=f"model: {idx.model_info.describe()}",
         )
+
+
+def _rankers(hit: dict[str, Any]) -> str:
+    """Which ranker found a hit, at what rank: ``dense 3, lexical 1``."""
+    return ", ".join(f"{name} {rank}" for name, rank in (hit.get("rankers") or {}).items())

@@ -110,6 +110,32 @@ def build_cli(
     backend: o.BackendOpt = "torch",
     quantize: o.QuantizeOpt = None,
     storage: StorageOpt = None,
+    hybrid: Annotated[
+        bool,
+        typer.Option(
+            "--hybrid",
+            help="Also index the words (BM25; a Lance table: its full-text index), for nlu embed --search "
+            "--mode lexical|hybrid. Needs the hybrid extra for a folder.",
+        ),
+    ] = False,
+    passages: Annotated[
+        int | None,
+        typer.Option(
+            "--passages",
+            help="Index passages of up to N tokens (the index's tokenizer) instead of whole documents, cut at "
+            "sentence ends where one fits; each keeps parent_id, start, end and the document's columns. "
+            "nlu index add splits new documents the same way.",
+            show_default=False,
+        ),
+    ] = None,
+    overlap: Annotated[
+        int | None,
+        typer.Option(
+            "--overlap",
+            help="With --passages: tokens neighbouring passages share (whole sentences where they fit; default 0).",
+            show_default=False,
+        ),
+    ] = None,
     *,
     out: OutputOptions,
     source: InputOptions,
@@ -121,9 +147,16 @@ def build_cli(
     (or --out corpus.lance --index-backend lance: a Lance table, searchable with --where filters)
     """
     out.start()
+    from nlu_toolkit.search.passages import check_passages
+
+    check_passages(passages, overlap)  # before any model loads
+    split = {"passages": passages, "overlap": overlap}
     run, index_kind = with_backend(run, backend, quantize, "exact" if kind.value == "lance" else kind.value)
     if kind.value == "lance" or _is_lance(folder):
-        _build_lance(file, folder, kind.value, precision.value, overwrite, model, long, storage, out, source, run)
+        _build_lance(
+            file, folder, kind.value, precision.value, overwrite, model, long, storage, out, source, run, hybrid=hybrid,
+            split=split,
+        )  # fmt: skip
         return
     from nlu_toolkit.io.guard import check_output_folder
     from nlu_toolkit.search.index import SemanticIndex, is_index_folder
@@ -133,7 +166,9 @@ def build_cli(
 
     with out.progress(True, "indexing") as progress:
         records = _read(file, source, progress)
-        index = SemanticIndex.build(records, model, precision=precision.value, kind=index_kind, long=long, run=run)
+        index = SemanticIndex.build(
+            records, model, precision=precision.value, kind=index_kind, long=long, hybrid=hybrid, run=run, **split
+        )
         with index:
             out.note_model(index.embedder)
             index.save(folder, overwrite=overwrite, lock_timeout=lock_timeout, run_info=out.run_info([file]))
@@ -152,6 +187,8 @@ def _build_lance(
     out: OutputOptions,
     source: InputOptions,
     run: RunOptions,
+    hybrid: bool = False,
+    split: dict[str, Any] | None = None,
 ) -> None:
     """``nlu index build --index-backend lance``: the corpus into a Lance table."""
     from nlu_toolkit.errors import UsageError
@@ -182,6 +219,8 @@ def _build_lance(
             long=long,
             overwrite=overwrite,
             storage_options=_storage(storage),
+            hybrid=hybrid,
+            **(split or {}),
             run=run,
         )
         out.note_model(index.embedder)

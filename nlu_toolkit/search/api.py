@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text, iter_records
-from nlu_toolkit.search.fusion import ALPHA, RRF_K, Ranking
+from nlu_toolkit.search.fusion import ALPHA, RRF_K
+from nlu_toolkit.search.hybrid import check_lexical_part
 from nlu_toolkit.search.index import SearchResult, SemanticIndex
 from nlu_toolkit.search.lance_index import is_lance_uri
 
@@ -156,6 +157,7 @@ def search(
     fusion: str = "rrf",
     rrf_k: float = RRF_K,
     alpha: float = ALPHA,
+    per_document: bool = False,
     run: RunOptions | None = None,
     **options: Unpack[RunFields],
 ) -> list[SearchResult]:
@@ -169,13 +171,15 @@ def search(
     ``mode``: ``dense`` (vectors), ``lexical`` (BM25) or ``hybrid`` (both, fused by ``fusion`` ``rrf`` with
     ``rrf_k``, or ``weighted`` with ``alpha`` the dense weight); a saved index needs its lexical part for the
     last two (built with ``hybrid``), a ``corpus`` gets one for this call. See `nlu_toolkit.search.fusion`.
+    ``per_document``: one hit per document of a passage index (its best passage), ``top_k`` distinct documents.
 
     Example:
         >>> search("refund", corpus=["Refunds take 5 days.", "Shipping is free."], top_k=1)
     """
     listed = check_queries(queries)  # before any model loads
-    ranking = Ranking(mode, fusion, rrf_k, alpha)
-    ranked = dataclasses.asdict(ranking) if ranking.lexical else {}
+    ranked = check_lexical_part(index, mode=mode, fusion=fusion, rrf_k=rrf_k, alpha=alpha)  # before any model loads
+    if per_document:  # one hit per parent document of a passage index (`nlu_toolkit.search.passages`)
+        ranked = {**ranked, "per_document": True}
     if where is not None and (corpus is not None or not _is_lance(index)):
         check_where(None, where)  # before any model loads
     with open_index(
@@ -186,7 +190,7 @@ def search(
         long=long,
         index_backend=index_backend,
         storage_options=storage_options,
-        hybrid=ranking.lexical,
+        hybrid=ranked.get("mode", "dense") != "dense",
         run=run,
         **options,
     ) as opened:

@@ -8,6 +8,7 @@ is the fusion step both index kinds share (the Lance index's lexical ranker is l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from nlu_toolkit.errors import UsageError
 from nlu_toolkit.records import with_fields
 from nlu_toolkit.search.fusion import Ranking, fuse
 from nlu_toolkit.search.ids import id_key
-from nlu_toolkit.search.lexical import FILES, METHOD, STOPWORDS, Lexical
+from nlu_toolkit.search.lexical import METHOD, STOPWORDS, Lexical
 
 #: The manifest key of the lexical part (absent: the index has none).
 LEXICAL = "lexical"
@@ -121,3 +122,21 @@ def fused_results(
             hits.append(hit)
         results.append(SearchResult(qi, text, hits))
     return results
+
+
+def check_lexical_part(index: Any, **ranking: Any) -> dict[str, Any]:
+    """Check the search settings (`Ranking`'s fields) and, for mode lexical or hybrid on a saved index folder,
+    that it has its lexical part, before any model loads. Returns the settings to pass to ``search`` (none for
+    mode dense, so a dense search calls it as before)."""
+    import os
+
+    from nlu_toolkit.search.lance_index import is_lance_uri
+    from nlu_toolkit.search.manifest import read_manifest
+
+    checked = Ranking(**ranking)
+    if not checked.lexical:
+        return {}
+    folder = isinstance(index, (str, os.PathLike)) and not is_lance_uri(index)
+    if folder and not read_manifest(Path(index)).get(LEXICAL):
+        raise no_lexical_part(index)
+    return dataclasses.asdict(checked)

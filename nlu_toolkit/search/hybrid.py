@@ -27,8 +27,8 @@ def no_lexical_part(where: Any = None, kind: str = "") -> UsageError:
     """The error of a lexical or hybrid search on an index built without its lexical part."""
     return UsageError(
         f"{{=mode}} lexical and hybrid need the index's lexical part, and {where or 'this index'} was built without it",
-        f"rebuild it with one: nlu index build FILE --out {where or 'DIR'}{kind} --hybrid --overwrite "
-        "(or search with {=mode} dense)",
+        f"rebuild it with one: nlu index build FILE --out {where or 'DIR'}{kind} --hybrid --overwrite; "
+        "or search with {=mode} dense",
     )
 
 
@@ -140,3 +140,16 @@ def check_lexical_part(index: Any, **ranking: Any) -> dict[str, Any]:
     if folder and not read_manifest(Path(index)).get(LEXICAL):
         raise no_lexical_part(index)
     return dataclasses.asdict(checked)
+
+
+def require_lexical_part(index: Any) -> None:
+    """Refuse (`UsageError` naming ``mode``) a lexical or hybrid search on the open ``index`` (a folder's or a
+    Lance table's) when it has no lexical part: checked before queries are encoded (a server, before the
+    request joins a batch)."""
+    if getattr(index, "kind", None) == "lance":
+        from nlu_toolkit.search.lance_lexical import has_fts
+
+        if not has_fts(index.table):
+            raise no_lexical_part(index.uri, " --index-backend lance")
+    elif not getattr(index, "hybrid", False):
+        raise no_lexical_part()

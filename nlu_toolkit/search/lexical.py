@@ -84,6 +84,7 @@ class Lexical:
             }
             retriever.vocab_dict = {}
             retriever.unique_token_ids_set = set()
+            retriever.nonoccurrence_array = None
         return cls(retriever, fingerprint)
 
     def search(self, queries: list[str], k: int) -> list[list[tuple[int, float]]]:

@@ -89,7 +89,7 @@ def test_a_damaged_bm25_file_is_reported(copy):
     with open(copy / "bm25.indptr.npy", "r+b") as f:
         f.seek(-4, 2)
         f.write(b"\xff\xff\xff\x7f")
-    with pytest.raises(IndexCorrupted, match="bm25.indptr.npy does not match its checksum"):
+    with pytest.raises(IndexCorrupted, match=r"bm25\.indptr\.npy does not match its checksum"):
         SemanticIndex.load(copy)
 
 
@@ -107,7 +107,7 @@ def test_a_manifest_naming_the_lexical_part_without_its_files_is_damaged(copy):
     del manifest["files"]["bm25.vocab.json"]
     manifest.pop("manifest_sha256")
     (copy / "manifest.json").write_text(dump_manifest(manifest))
-    with pytest.raises(IndexCorrupted, match="no checksum for bm25.vocab.json"):
+    with pytest.raises(IndexCorrupted, match=r"no checksum for bm25\.vocab\.json"):
         read_manifest(copy)
 
 

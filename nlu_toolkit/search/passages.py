@@ -11,8 +11,9 @@ How a document is cut (`split_text`):
 - otherwise each passage ends at the last sentence end that fits in ``tokens`` tokens (and lies past the
   overlap, so every passage moves on); a sentence longer than the window is cut between two tokens;
 - the next passage starts at the first sentence start within the last ``overlap`` tokens of the previous
-  one (so whole sentences are repeated), or, when no sentence starts there, exactly ``overlap`` tokens
-  before its end.
+  one (so whole sentences are repeated); when none starts there, a passage that ended at a sentence end is
+  followed from the next sentence (no overlap: no half sentence repeated), and one cut inside a sentence
+  from exactly ``overlap`` tokens before its end.
 
 Sentences end at ``.``, ``!``, ``?``, ``…`` and their CJK forms (with any closing quotes or brackets)
 followed by white space, and at line breaks. Searching with ``per_document`` keeps the best passage of
@@ -143,9 +144,10 @@ def split_text(text: str, settings: PassageSettings, offsets: Sequence[tuple[int
         i = bisect_right(starts, limit) - 1
         end = starts[i] if i >= 0 and starts[i] > first + overlap else limit
         spans.append((first, end))
-        # the first sentence start within the overlap, else exactly `overlap` tokens back
+        # the first sentence start within the overlap; else, after a sentence end, the next sentence;
+        # else (cut inside a sentence) exactly `overlap` tokens back
         j = bisect_left(starts, end - overlap)
-        first = starts[j] if j < len(starts) and starts[j] < end else end - overlap
+        first = starts[j] if j < len(starts) and starts[j] <= end else end - overlap
     return [_chars(text, offsets, a, b) for a, b in spans]
 
 

@@ -76,6 +76,13 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
+def wait_for(condition: Any) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
 def tokens(model: str, *texts: str) -> int:
     """What the model's tokenizer counts for ``texts``: ``input_ids`` with special tokens."""
     from transformers import AutoTokenizer
@@ -205,10 +212,7 @@ def test_queue_depth_counts_the_items_waiting_for_a_busy_worker(server):
                 body = {"texts": [f"queued {i}" for i in range(n)]}
                 threads.append(threading.Thread(target=other.post, args=("/embed",), kwargs={"json": body}))
                 threads[-1].start()
-            deadline = time.monotonic() + WAIT
-            while value(scrape(api), "nlu_queue_depth", task="embed") < 5:
-                assert time.monotonic() < deadline, "the queued requests never showed"
-                time.sleep(0.01)
+            wait_for(lambda: value(scrape(api), "nlu_queue_depth", task="embed") >= 5)
             samples = scrape(api)
             assert value(samples, "nlu_queue_depth", task="embed") == 5
             assert value(samples, "nlu_queue_depth", task="classify") == 0
@@ -219,6 +223,36 @@ def test_queue_depth_counts_the_items_waiting_for_a_busy_worker(server):
         release.set()
         del task.run  # the class's method again
     assert value(scrape(api), "nlu_queue_depth", task="embed") == 0
+
+
+def test_batcher_waiting_lists_queued_items_and_the_job_held_for_the_next_batch():
+    from nlu_toolkit.serve.batcher import DynamicBatcher
+
+    calls, permits = [], threading.Semaphore(0)
+
+    def slow(items: list[str]) -> list[str]:
+        calls.append(list(items))
+        assert permits.acquire(timeout=WAIT)  # one batch per permit
+        return items
+
+    batcher = DynamicBatcher(slow, max_batch_size=3, max_wait_ms=0, idle_ms=0, name="waiting-test")
+    batcher.start()
+    try:
+        futures = [batcher.submit(["a"])]
+        wait_for(lambda: len(calls) == 1)
+        assert batcher.waiting() == []  # the running batch is not waiting
+        futures += [batcher.submit(["b", "c"]), batcher.submit(["d", "e"]), batcher.submit(["f"])]
+        assert batcher.waiting() == ["b", "c", "d", "e", "f"]
+        permits.release()
+        # [b, c] runs; [d, e] would overflow it, so the worker holds it to open the next batch.
+        wait_for(lambda: len(calls) == 2)
+        assert calls == [["a"], ["b", "c"]] and batcher.waiting() == ["d", "e", "f"]
+        permits.release(2)
+        assert [f.result(WAIT) for f in futures] == [["a"], ["b", "c"], ["d", "e"], ["f"]]
+        assert calls[2] == ["d", "e", "f"] and batcher.waiting() == []
+    finally:
+        permits.release(10)
+        batcher.stop(WAIT)
 
 
 def test_model_load_time_and_process_metrics(api):

@@ -31,7 +31,9 @@ MAX_ITEMS = 8
 
 @pytest.fixture(scope="module")
 def server(st_model) -> Iterator[Any]:
-    config = ServeConfig(tasks=("embed",), models={"embed": st_model}, api_key=KEY, max_items=MAX_ITEMS, max_wait_ms=2)
+    config = ServeConfig(
+        tasks=("embed",), models={"embed": st_model}, api_key=KEY, max_items=MAX_ITEMS, max_chars=2_000, max_wait_ms=2
+    )
     with running(config) as client:
         client.headers["Authorization"] = f"Bearer {KEY}"
         yield client
@@ -165,6 +167,7 @@ def test_openai_shaped_errors_over_plain_http(server, model_id):
     bad = server.post("/v1/embeddings", json={**body, "encoding_format": "int8"})
     assert assert_openai_error(bad, 400)["param"] == "encoding_format"
     assert_openai_error(server.post("/v1/embeddings", content=b"{not json"), 400, "invalid_json")
+    assert_openai_error(server.post("/v1/embeddings", content=b'{"\xbe": 1}'), 400, "invalid_json")  # not UTF-8
     assert_openai_error(server.post("/v1/embeddings", json={**body, "input": []}), 400)
     assert assert_openai_error(server.post("/v1/embeddings", json={**body, "input": ["a", 3]}), 400)["param"] == "input"
     assert_openai_error(server.post("/v1/embeddings", json={**body, "input": ["a"] * (MAX_ITEMS + 1)}), 413)
@@ -235,3 +238,43 @@ def test_langchain_default_sends_token_ids_and_gets_a_clear_400(server, model_id
     with pytest.raises(openai.BadRequestError) as e:
         embeddings.embed_documents(["a text"])
     assert e.value.status_code == 400 and "check_embedding_ctx_length=False" in e.value.message
+
+
+# -- fuzzing from the published schema -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_schemathesis_finds_no_server_error_or_schema_violation_on_v1_embeddings(server, mode):
+    schemathesis = pytest.importorskip("schemathesis")
+    import requests
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+    from schemathesis.generation import GenerationMode
+
+    base = str(server.base_url).rstrip("/")
+    operation = schemathesis.openapi.from_url(f"{base}/openapi.json")["/v1/embeddings"]["POST"]
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {KEY}"
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(GenerationMode(mode)))
+    def fuzz(case: Any) -> None:
+        case.call_and_validate(base_url=base, session=session, checks=checks, timeout=60)
+
+    try:
+        fuzz()
+    finally:
+        session.close()

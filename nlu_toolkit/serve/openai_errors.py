@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nlu_toolkit.errors import NluError
 from nlu_toolkit.serve.errors import ApiError, NluJSONResponse, request_words, status_for
@@ -147,6 +148,11 @@ class OpenAIRoute(APIRoute):
                 return openai_response(OpenAIError(e.status, _words(e.error, e.hint), param="input"))
             except NluError as e:
                 return openai_response(from_library(e, "input"))
+            except StarletteHTTPException as e:  # FastAPI could not parse the body at all (bad bytes, too deep)
+                kind = "server_error" if e.status_code >= 500 else "invalid_request_error"
+                code = "invalid_json" if e.status_code == 400 else _CODES.get(e.status_code)
+                error = OpenAIError(e.status_code, str(e.detail), kind=kind, code=code)
+                return openai_response(error, headers=dict(e.headers or {}))
             except Exception as e:
                 log.exception("request failed")  # the traceback goes to the server log, never to the client
                 error = OpenAIError(500, f"unexpected {type(e).__name__}: {e}", kind="server_error")
@@ -157,7 +163,12 @@ class OpenAIRoute(APIRoute):
 
 # -- native errors around the routes, rewritten on the OpenAI paths -----------------------------------
 
-_CODES = {401: "invalid_api_key", 404: "unknown_url", 405: "method_not_allowed", 413: "request_too_large"}
+_CODES = {
+    401: "invalid_api_key",
+    404: "unknown_url",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
 
 
 class OpenAIErrors:

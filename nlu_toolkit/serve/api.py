@@ -61,6 +61,7 @@ from nlu_toolkit.serve.schemas import (
     publish_limits,
 )
 from nlu_toolkit.serve.service import Service
+from nlu_toolkit.serve.tei_routes import TEI_ERRORS, install_tei_routes, tei_embed
 
 #: Seconds that requests in flight get to finish after SIGTERM before the server stops anyway.
 GRACEFUL_SHUTDOWN_S = 30
@@ -188,11 +189,18 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         check_qa(items)
         return _reply(await service.run("qa", None, items), body.records is None)
 
-    @router.post("/embed", response_model=EmbeddingRecord | list[EmbeddingRecord], summary="Embed texts")
+    @router.post(
+        "/embed",
+        response_model=EmbeddingRecord | list[EmbeddingRecord] | list[list[float]],
+        responses=TEI_ERRORS,
+        summary="Embed texts (or TEI's inputs: a list of vectors back)",
+    )
     async def embed(body: EmbedBody) -> Response:
+        if body.inputs is not None:  # Hugging Face text-embeddings-inference's body
+            return await tei_embed(body, service, config)
         service.task("embed")
         records = _texts(body, config, EmbeddingRecord)
-        return _reply(await service.run("embed", body.normalize, records), body.texts is None)
+        return _reply(await service.run("embed", bool(body.normalize), records), body.texts is None)
 
     @router.post("/similarity", response_model=SimilarityRecord | list[SimilarityRecord], summary="Score text pairs")
     async def similarity(body: SimilarityBody) -> Response:
@@ -217,6 +225,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         return _reply(out, body.queries is None)
 
     app.include_router(router)
+    install_tei_routes(app, service, config)  # /rerank, /predict, /tokenize, /info, /v1/rerank
     return app
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from nlu_toolkit.errors import UsageError
 
 #: The tasks the API serves, one endpoint each (``POST /<task>``).
-SERVE_TASKS = ("classify", "ner", "qa", "embed", "similarity", "search")
+SERVE_TASKS = ("classify", "ner", "qa", "embed", "similarity", "search", "rerank")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -98,6 +98,8 @@ class ServeConfig:
             raise UsageError("--task search needs an index", "add --index DIR (build one with: nlu index build)")
         if self.index is None and "search" in self.models:
             raise UsageError("--model search=... needs an index", "add --index DIR")
+        if "rerank" in self.tasks and "rerank" not in self.models:
+            raise UsageError("--task rerank needs a cross-encoder", "add --model rerank=PATH")
         for name, value, low in (
             ("--port", self.port, 0),
             ("--max-batch-size", self.max_batch_size, 1),

@@ -12,7 +12,7 @@ import functools
 import operator
 import types
 from collections.abc import Callable
-from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pydantic import (
     AfterValidator,
@@ -136,8 +136,55 @@ class ClassifyBody(TextsBody):
     top_k: Count | None = Field(None, ge=1, description="Labels kept per record (default: all).")
 
 
+def _embed_schema(schema: dict[str, Any]) -> None:
+    # Three shapes: "text", "texts", or TEI's "inputs" (with "truncate"/"truncation_direction").
+    one_of_schema(("text",), "texts")(schema)
+    for name in ("inputs", "normalize", "truncate", "truncation_direction"):
+        field = schema["properties"][name]
+        kept = [v for v in field.pop("anyOf", []) if v != {"type": "null"}]
+        if len(kept) == 1:
+            field.update(kept[0])
+        elif kept:
+            field["anyOf"] = kept
+        field.pop("default", None)
+    tei_only = [{"required": ["inputs"]}, {"required": ["truncate"]}, {"required": ["truncation_direction"]}]
+    schema["oneOf"] = [
+        {"required": ["text"], "not": {"anyOf": [{"required": ["texts"]}, *tei_only]}},
+        {"required": ["texts"], "not": {"anyOf": [{"required": ["text"]}, *tei_only]}},
+        {"required": ["inputs"], "not": {"anyOf": [{"required": ["text"]}, {"required": ["texts"]}]}},
+    ]
+
+
 class EmbedBody(TextsBody):
-    normalize: bool = Field(False, description="Scale every vector to unit length.")
+    """``text``/``texts`` (records back), or Hugging Face text-embeddings-inference's ``inputs`` (vectors back)."""
+
+    model_config = ConfigDict(json_schema_extra=_embed_schema)
+
+    normalize: bool | None = Field(
+        None, description="Scale every vector to unit length (default: false; true with 'inputs', as TEI)."
+    )
+    inputs: str | list[str] | None = Field(
+        None, description="TEI's shape: a text or a list of texts; the answer is a list of vectors."
+    )
+    truncate: bool | None = Field(
+        None, description="With 'inputs': cut a text over the model's token limit (default: refuse it, 413)."
+    )
+    truncation_direction: Literal["Right", "right"] | None = Field(
+        None, description="With 'inputs': texts are cut at the end (Right) only."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> EmbedBody:
+        if "inputs" not in self.model_fields_set:
+            _one_of(self, ("text",), "texts")
+            for name in ("truncate", "truncation_direction"):
+                if name in self.model_fields_set:
+                    raise ValueError(f"{name!r} goes with 'inputs' (TEI's shape), not with 'text' or 'texts'")
+        elif self.inputs is None:
+            raise ValueError("'inputs' is null: give a text or a list of texts")
+        elif "text" in self.model_fields_set or "texts" in self.model_fields_set:
+            raise ValueError("give 'inputs' (TEI's shape) or 'text'/'texts', not both")
+        return self
 
 
 class QaRecord(BaseModel):
@@ -292,7 +339,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 # -- the limits of one server, published in its schema ---------------------------------------------------
 
 #: Body fields that are lists of items, counted against ``max_items``.
-ITEM_LISTS = frozenset({"texts", "queries", "records", "pairs"})
+ITEM_LISTS = frozenset({"texts", "queries", "records", "pairs", "inputs", "documents"})
 #: Fields whose strings must hold more than white space (the library refuses blank labels and queries).
 NOT_BLANK_FIELDS = frozenset({"labels", "query", "queries"})
 

@@ -38,6 +38,7 @@ from nlu_toolkit.serve.tasks import (
     ClassifyTask,
     EmbedTask,
     PredictTask,
+    RerankTask,
     SearchTask,
     SimilarityTask,
     Task,
@@ -143,6 +144,10 @@ class Service:
             return SearchTask(config.index, models.get("search"), options)
         if task == "classify":
             return ClassifyTask(models.get("classify"), must=must, options=options)
+        if task == "rerank":  # a cross-encoder, only when given (ServeConfig refuses --task rerank without one)
+            if "rerank" not in models:
+                raise _Skip("no cross-encoder was given", "restart nlu serve with --model rerank=PATH")
+            return RerankTask(models["rerank"], options)
         resolver_task = {"ner": "token-classification", "qa": "question-answering"}[task]
         spec = models.get(task)
         if spec is None and not must and not default_cached(resolver_task):

@@ -247,3 +247,65 @@ class ClassifyTask:
 
     def describe(self) -> dict[str, Any]:
         return self._described
+
+
+class RerankTask(_OneModel):
+    """``/rerank``, ``/v1/rerank`` and ``/predict``: a sequence-classification model loaded as a cross-encoder.
+
+    A group is ``(kind, raw)``. ``("rerank", raw)``: payloads ``(query, text)``, one ``{"score"}`` each, the
+    score of search's reranker (`nlu_toolkit.search.rerank`): the logit with ``raw``, else its sigmoid.
+    ``("predict", raw)``: payloads ``(text,)`` or ``(text, text_pair)``, one ``{"scores"}`` (one per label)
+    each: the logits with ``raw``, else their softmax (sigmoid for a one-label model), as TEI's ``/predict``.
+    """
+
+    def __init__(self, spec: str, options: dict[str, Any]) -> None:
+        from nlu_toolkit.search.rerank import load_cross_encoder
+
+        self.loaded = load_cross_encoder(spec, device=options.get("device"), param="model")
+        self.info = self.loaded.info
+        self.batch_size = int(options.get("batch_size") or 32)
+        config = self.loaded.model.model.config
+        self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+        self.max_length = int(self.loaded.model.max_length or self.loaded.tokenizer.model_max_length)
+        self._described = {"model": _model(self.info), "labels": self.labels, "max_length": self.max_length}
+
+    def token_count(self, first: str, second: str | None = None) -> int:
+        """Tokens of a text or pair with the special tokens, before any truncation."""
+        return len(self.loaded.tokenizer(first, second, truncation=False)["input_ids"])
+
+    def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
+        from nlu_toolkit.search.rerank import cross_encoder_scores
+
+        kind, raw = group  # type: ignore[misc]
+        if kind == "rerank":
+            scores = cross_encoder_scores(self.loaded.model, payloads, raw=bool(raw), batch_size=self.batch_size)
+            return [{"score": float(s)} for s in scores]
+        logits = self._logits(payloads)
+        if not raw:
+            from nlu_toolkit.core.pooling import sigmoid, softmax
+
+            logits = sigmoid(logits) if logits.shape[1] == 1 else softmax(logits)
+        return [{"scores": [float(x) for x in row]} for row in logits]
+
+    def _logits(self, payloads: list[tuple[str, ...]]) -> Any:
+        import numpy as np
+        import torch
+
+        model, tokenizer = self.loaded.model.model, self.loaded.tokenizer
+        out = np.zeros((len(payloads), len(self.labels)), dtype=np.float64)
+        for size in (1, 2):  # texts, then pairs: a pass takes one kind
+            rows = [i for i, p in enumerate(payloads) if len(p) == size]
+            for start in range(0, len(rows), self.batch_size):
+                chunk = rows[start : start + self.batch_size]
+                seconds = [payloads[i][1] for i in chunk] if size == 2 else None
+                encoded = tokenizer(
+                    [payloads[i][0] for i in chunk],
+                    seconds,
+                    truncation=True,
+                    max_length=self.max_length,
+                    padding=True,
+                    return_tensors="pt",
+                ).to(model.device)
+                with torch.inference_mode():
+                    out[chunk] = model(**encoded).logits.float().cpu().numpy()
+        return out

@@ -185,8 +185,6 @@ class _RouteCapture:
         finally:
             matched = scope.get(_SLOT)
             if matched is not None:
-                from starlette._utils import get_route_path
-
                 matched["route"], matched["path"] = scope.get("route"), get_route_path(scope)
 
 
@@ -209,10 +207,16 @@ def route_template(route: Any, path: str) -> str:
     return template or UNMATCHED
 
 
+def get_route_path(scope: dict[str, Any]) -> str:
+    """The path the router matches: the request path without the app's ``root_path`` (as Starlette strips it)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root) and (path == root or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
+
+
 def _lookup(routes: list[Any], scope: dict[str, Any]) -> str:
     """The template of the first route whose path pattern matches the request's path, whatever its methods."""
-    from starlette._utils import get_route_path
-
     try:  # FastAPI >= 0.16x keeps included routers whole; their routes' contexts carry the full paths
         from fastapi.routing import iter_route_contexts
 

@@ -61,6 +61,7 @@ from nlu_toolkit.serve.schemas import (
     publish_limits,
 )
 from nlu_toolkit.serve.service import Service
+from nlu_toolkit.serve.tasks import PER_DOCUMENT, RANKED, ranking_of
 from nlu_toolkit.serve.tei_routes import TEI_ERRORS, install_tei_routes, tei_embed
 
 #: Seconds that requests in flight get to finish after SIGTERM before the server stops anyway.
@@ -219,7 +220,12 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         check_count(len(queries), config)
         check_body(body, config)
         # Requests batch together only with the same filter: (top_k, where) is the batch's group.
-        out = await service.run("search", body.top_k if body.where is None else (body.top_k, body.where), queries)
+        group: Any = body.top_k if body.where is None else (body.top_k, body.where)
+        if body.mode != "dense":  # batched only with the same mode and fusion (nlu_toolkit.search.fusion)
+            group = (RANKED, ranking_of(task, body), group)
+        if body.per_document:  # batched apart from the others: one hit per document
+            group = (PER_DOCUMENT, group)
+        out = await service.run("search", group, queries)
         for i, record in enumerate(out):
             record["query_index"] = i  # the position in this request, not in the shared batch
         return _reply(out, body.queries is None)

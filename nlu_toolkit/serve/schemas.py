@@ -243,6 +243,19 @@ class SearchBody(_Body):
         max_length=2000,
         description="SQL filter on the passthrough columns, e.g. topic = 'shipping' (Lance indexes only).",
     )
+    per_document: bool = Field(
+        False, description="One hit per document of a passage index (its best passage); top_k counts documents."
+    )
+    mode: Literal["dense", "lexical", "hybrid"] = Field(
+        "dense",
+        description="dense (vectors), lexical (BM25) or hybrid (both, fused); lexical and hybrid need an index "
+        "built with --hybrid. Their hits carry rankers: the rank each ranker gave them.",
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        "rrf", description="mode hybrid: reciprocal rank fusion, or alpha * dense + (1 - alpha) * lexical."
+    )
+    rrf_k: float = Field(60.0, ge=0, le=1e6, description="fusion rrf: k in score = sum of 1 / (k + rank).")
+    alpha: float = Field(0.5, ge=0, le=1, description="fusion weighted: the weight of the dense ranker.")
 
     @model_validator(mode="after")
     def _one(self) -> SearchBody:

@@ -110,6 +110,12 @@ class SimilarityTask(_OneModel):
         return pair_scores(self.embedder, [a for a, _ in payloads], [b for _, b in payloads])
 
 
+#: The mark of a ``/search`` batch group whose requests want one hit per document (``per_document``).
+PER_DOCUMENT = "per_document"
+#: The marker of a search group with a mode other than dense: (RANKED, its settings as pairs, the group without them).
+RANKED = "ranked"
+
+
 class SearchTask(_OneModel):
     """``/search``: one ``{"query_index", "query", "hits"}`` record per query, on a saved index."""
 
@@ -132,10 +138,15 @@ class SearchTask(_OneModel):
         }
 
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
+        options: dict[str, Any] = {}
+        if isinstance(group, tuple) and group[0] == PER_DOCUMENT:  # (PER_DOCUMENT, the group without it)
+            options, group = {"per_document": True}, group[1]
+        if isinstance(group, tuple) and group[0] == RANKED:  # mode, fusion, rrf_k, alpha
+            options, group = {**options, **dict(group[1])}, group[2]
         if not isinstance(group, tuple):
-            return [r.to_dict() for r in self.index.search(payloads, top_k=int(group))]  # type: ignore[arg-type]
+            return [r.to_dict() for r in self.index.search(payloads, top_k=int(group), **options)]  # type: ignore
         top_k, where = group
-        return [r.to_dict() for r in self.index.search(payloads, top_k=int(top_k), where=where)]  # type: ignore
+        return [r.to_dict() for r in self.index.search(payloads, top_k=int(top_k), where=where, **options)]  # type: ignore
 
     def check_where(self, where: str) -> None:
         """Refuse a ``where`` this index cannot apply, before the request joins a batch (an error there
@@ -147,6 +158,17 @@ class SearchTask(_OneModel):
     def close(self) -> None:
         """Close the index: its staging folder (``nlu-index-*`` in the temp dir) is removed."""
         self._open.close()
+
+
+def ranking_of(task: Any, body: Any) -> tuple[tuple[str, Any], ...]:
+    """A ``/search`` body's mode, fusion, rrf_k and alpha, checked (the index must have its lexical part for mode
+    lexical or hybrid) before the request joins a batch; as pairs, so they can be part of the batch's group."""
+    from nlu_toolkit.search.fusion import Ranking
+    from nlu_toolkit.search.hybrid import require_lexical_part
+
+    ranking = Ranking(body.mode, body.fusion, body.rrf_k, body.alpha)
+    require_lexical_part(task.index)
+    return tuple(sorted(vars(ranking).items()))
 
 
 class PredictTask(_OneModel):

@@ -191,6 +191,25 @@ def test_a_failed_request_counts_no_texts(api):
     assert moved(before, after, "nlu_requests_total", route="/embed", method="POST", status="422") == 1
 
 
+def test_a_failing_task_counts_a_500_and_no_texts(server):
+    api, app = server
+    task = app.state.service.tasks["embed"]
+
+    def broken(group, payloads):
+        raise RuntimeError("the model fell over")
+
+    before = scrape(api)
+    task.run = broken
+    try:
+        assert api.post("/embed", json={"text": "boom"}).status_code == 500
+    finally:
+        del task.run  # the class's method again
+    after = scrape(api)
+    assert moved(before, after, "nlu_requests_total", route="/embed", method="POST", status="500") == 1
+    assert moved(before, after, "nlu_texts_total", task="embed") == 0
+    assert moved(before, after, "nlu_batch_size_count", task="embed") == 0
+
+
 def test_queue_depth_counts_the_items_waiting_for_a_busy_worker(server):
     api, app = server
     task = app.state.service.tasks["embed"]

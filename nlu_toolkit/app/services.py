@@ -185,9 +185,11 @@ class AppBackend:
         corpus_text: str | None = None,
         corpus_file: str | None = None,
         per_document: bool = False,
+        mode: str = "dense",
     ) -> list[list[Any]]:
         """Hit rows for ``query``: over the pasted/uploaded corpus when one is given, else over ``--index``;
-        ``per_document``: one hit per document of a passage index (its best passage)."""
+        ``per_document``: one hit per document of a passage index (its best passage); ``mode``: dense, lexical
+        or hybrid (RRF; a pasted corpus gets its lexical part when first searched so, an index needs one)."""
         query = _required(query, "query")
         if corpus_file or (corpus_text and corpus_text.strip()):
             index = self.corpus_index(corpus_text, corpus_file)
@@ -199,6 +201,11 @@ class AppBackend:
                 "paste or upload a corpus in this tab, or start the app with --index DIR (from nlu index build)",
             )
         per = {"per_document": True} if per_document else {}
+        if mode != "dense":
+            per["mode"] = mode
+            if index is not self.index and not index.hybrid:
+                with self._lock:
+                    index.enable_lexical()
         return hit_rows(index.search(query, top_k=int(top_k), **per)[0])
 
     def cluster(

@@ -176,6 +176,12 @@ def build_app(config: AppConfig | None = None, backend: AppBackend | None = None
                 visible=getattr(backend.index, "passages", None) is not None,
                 elem_id="search-per-document",
             )
+            mode = gr.Radio(
+                ["dense", "lexical", "hybrid"],
+                value="dense",
+                label="Mode: vectors, words (BM25), or both fused (lexical and hybrid: an index built with --hybrid)",
+                elem_id="search-mode",
+            )
             search_button = gr.Button("Search", variant="primary", elem_id="search-button")
             with gr.Accordion("Corpus", open=backend.index is None):
                 corpus = gr.Textbox(label="Corpus", lines=6, placeholder=corpus_hint)
@@ -189,8 +195,9 @@ def build_app(config: AppConfig | None = None, backend: AppBackend | None = None
                 elem_id="hits",
             )
             search = _ui(backend.search)
-            search_button.click(search, [query, top_k, corpus, corpus_file, per_document], hits, api_name="search")
-            query.submit(search, [query, top_k, corpus, corpus_file, per_document], hits)
+            inputs = [query, top_k, corpus, corpus_file, per_document, mode]
+            search_button.click(search, inputs, hits, api_name="search")
+            query.submit(search, inputs, hits)
 
         with gr.Tab("Cluster"):
             gr.Markdown(

@@ -203,3 +203,16 @@ def test_serve_search_takes_the_mode(saved, st_model, tmp_path):
         assert_error(client.post("/search", json={"query": "x", "alpha": 2}), 422, "alpha")
     with running(ServeConfig(tasks=("search",), index=str(plain), max_wait_ms=2)) as client:
         assert_error(client.post("/search", json={"query": "x", "mode": "hybrid"}), 422, "mode", "--hybrid")
+
+
+def test_app_search_takes_the_mode(saved, st_model):
+    pytest.importorskip("gradio")
+    from nlu_toolkit.app.config import AppConfig
+    from nlu_toolkit.app.services import AppBackend
+
+    backend = AppBackend(AppConfig(index=str(saved), device="cpu"))
+    assert [r[2] for r in backend.search("zygomorphic orchid", 5, mode="lexical")] == ["d5"]
+    assert backend.search("zygomorphic orchid", 5, mode="hybrid")[0][2] == "d5"
+    pasted = AppBackend(AppConfig(embed_model=st_model, device="cpu"))
+    corpus = "\n".join(d["text"] for d in DOCS)  # a pasted corpus gets its lexical part on first use
+    assert [r[3] for r in pasted.search("bank", 3, corpus, mode="lexical")] == ["money in the bank"]

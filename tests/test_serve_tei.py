@@ -279,3 +279,48 @@ def test_tei_info_shape(tei, classifier_only, st_model):
 def test_task_rerank_needs_a_model():
     with pytest.raises(UsageError, match="rerank"):
         ServeConfig(tasks=("rerank",))
+
+
+FUZZED = [("GET", "/info", "positive")] + [
+    ("POST", path, mode)
+    for path in ("/embed", "/rerank", "/predict", "/tokenize", "/v1/rerank")
+    for mode in ("positive", "negative")
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), FUZZED, ids=[" ".join(c) for c in FUZZED])
+def test_schemathesis_finds_no_server_error_or_schema_violation_on_the_tei_routes(tei, method, path, mode):
+    """As tests/test_serve_fuzz.py, on this module's server (embed and rerank models): the published
+    schemas of the TEI routes say what they take and answer."""
+    schemathesis = pytest.importorskip("schemathesis")
+    hypothesis = pytest.importorskip("hypothesis")
+    import requests
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+    from schemathesis.generation import GenerationMode
+
+    base = str(tei.base_url).rstrip("/")
+    operation = schemathesis.openapi.from_url(f"{base}/openapi.json")[path][method]
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    session = requests.Session()
+
+    @hypothesis.settings(
+        max_examples=10,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(case=operation.as_strategy(GenerationMode(mode)))
+    def fuzz(case):
+        case.call_and_validate(base_url=base, session=session, checks=checks, timeout=60)
+
+    try:
+        fuzz()
+    finally:
+        session.close()

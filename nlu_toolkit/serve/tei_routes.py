@@ -22,61 +22,40 @@ sequence-classification model loaded as a cross-encoder); ``/embed``, ``/tokeniz
 Errors raised here have TEI's shape and codes, ``{"error", "error_type", "hint"}``: 400 ``Empty`` (an
 empty batch), 413 ``Validation`` (a batch over ``max_items``, a text over the model's token limit without
 ``truncate``), 422 ``Tokenizer``, 424 ``Backend`` (the model is not served or is not a re-ranker). A body
-that does not parse gets the server's usual ``{"error", "hint"}`` 422 (TEI answers those in plain text),
-and on ``/v1`` paths OpenAI's error shape, as every ``/v1`` route.
+that does not parse gets the server's usual ``{"error", "hint"}`` 422 (TEI answers those in plain text).
+``/v1/rerank`` answers its errors in the same shapes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 
 from nlu_toolkit._version import __version__
 from nlu_toolkit.errors import ModelNotAvailable
 from nlu_toolkit.serve.config import ServeConfig
 from nlu_toolkit.serve.errors import NluJSONResponse
 from nlu_toolkit.serve.limits import check_body, text_records
-from nlu_toolkit.serve.schemas import ERRORS, Count, EmbedBody
+from nlu_toolkit.serve.schemas import EmbedBody
 from nlu_toolkit.serve.service import Service
+from nlu_toolkit.serve.tei_schemas import (
+    TEI_ERRORS,
+    CohereRerankBody,
+    Info,
+    Prediction,
+    Rank,
+    RerankResults,
+    SimpleToken,
+    TeiError,
+    TeiPredictBody,
+    TeiRerankBody,
+    TeiTokenizeBody,
+)
 
-# -- errors -------------------------------------------------------------------------------------
-
-#: TEI's ``ErrorType`` and the status each gets (``impl From<&ErrorType> for StatusCode`` in its router).
-TEI_STATUS = {"Empty": 400, "Validation": 413, "Tokenizer": 422, "Backend": 424, "Overloaded": 429, "Unhealthy": 503}
-
-
-class TeiError(Exception):
-    """An error answered in TEI's shape: ``{"error", "error_type", "hint"}`` with the type's status."""
-
-    def __init__(self, error: str, error_type: str, hint: str | None = None) -> None:
-        super().__init__(error)
-        self.error, self.error_type, self.hint = error, error_type, hint
-        self.status = TEI_STATUS[error_type]
-
-
-class TeiErrorBody(BaseModel):
-    """TEI's ``ErrorResponse`` with our hint; a body that does not parse gets ``{"error", "hint"}`` only."""
-
-    error: str
-    error_type: Literal["Empty", "Validation", "Tokenizer", "Backend", "Overloaded", "Unhealthy"] | None = None
-    hint: str | None = None
-
-
-TEI_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    **{
-        code: {"model": TeiErrorBody, "description": text}
-        for code, text in (
-            (400, "The batch is empty (TEI's Empty), or the body is not valid JSON."),
-            (413, "A batch or a text is too large (TEI's Validation), or the body is."),
-            (424, "The model this route needs is not served (TEI's Backend)."),
-        )
-    },
-}
+__all__ = ["TEI_ERRORS", "TeiError", "install_tei_routes", "tei_embed", "tei_router"]
 
 
 def _response(e: TeiError) -> Response:
@@ -110,54 +89,6 @@ def _too_long(tokens: int, limit: int) -> TeiError:
         "Validation",
         'send "truncate": true to cut it at the limit',
     )
-
-
-# -- request bodies -----------------------------------------------------------------------------
-
-
-class _TeiBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-Direction = Literal["Right", "right"]
-
-
-class TeiRerankBody(_TeiBody):
-    query: str = Field(examples=["What is Deep Learning?"])
-    texts: list[str] = Field(examples=[["Deep Learning is ..."]])
-    raw_scores: bool = Field(False, description="The logits, not their sigmoid.")
-    return_text: bool = Field(False, description="Each rank carries its text.")
-    truncate: bool | None = Field(None, description="Cut a pair over the model's token limit (default: refuse it).")
-    truncation_direction: Direction | None = None
-
-
-class TeiPredictBody(_TeiBody):
-    inputs: str | list[str] | list[list[str]] = Field(
-        description="A text, a pair [a, b], or a batch of texts and pairs [[a], [a, b], ...]."
-    )
-    raw_scores: bool = Field(False, description="The logits, not their softmax (sigmoid for one label).")
-    truncate: bool | None = Field(None, description="Cut an input over the model's token limit (default: refuse it).")
-    truncation_direction: Direction | None = None
-
-
-class TeiTokenizeBody(_TeiBody):
-    inputs: str | list[str]
-    add_special_tokens: bool = True
-
-
-class RerankDocument(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-    text: str
-
-
-class CohereRerankBody(BaseModel):
-    # Cohere's and Jina's clients send fields of their own (rank_fields, max_chunks_per_doc): ignored.
-    model_config = ConfigDict(extra="ignore", strict=True)
-    query: str
-    documents: list[str | RerankDocument] = Field(description='Texts, or objects {"text": ...}.')
-    top_n: Count | None = Field(None, ge=1, description="Results kept, best first (default: all).")
-    return_documents: bool = Field(False, description='Each result carries {"text": ...}.')
-    model: str | None = Field(None, description="Ignored: the served rerank model answers.")
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -259,7 +190,11 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
         out = await service.run("rerank", ("rerank", raw), [(body.query, t) for t in texts])
         return [r["score"] for r in out]
 
-    @router.post("/rerank", summary="Rerank texts for a query (Hugging Face text-embeddings-inference)")
+    @router.post(
+        "/rerank",
+        response_model=list[Rank],
+        summary="Rerank texts for a query (Hugging Face text-embeddings-inference)",
+    )
     async def rerank(body: TeiRerankBody) -> Response:
         try:
             got = await scores(body, body.texts, check=not body.truncate)
@@ -269,7 +204,9 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
         ranks = [{"index": i, "score": got[i], **({"text": body.texts[i]} if body.return_text else {})} for i in order]
         return NluJSONResponse(ranks)
 
-    @router.post("/v1/rerank", summary="Rerank documents for a query (Cohere/Jina-style clients)")
+    @router.post(
+        "/v1/rerank", response_model=RerankResults, summary="Rerank documents for a query (Cohere/Jina-style clients)"
+    )
     async def rerank_v1(body: CohereRerankBody) -> Response:
         texts = [d if isinstance(d, str) else d.text for d in body.documents]
         try:
@@ -287,7 +224,11 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
         ]
         return NluJSONResponse({"results": results, "model": service.tasks["rerank"].info.name})
 
-    @router.post("/predict", summary="Classify texts or text pairs (Hugging Face text-embeddings-inference)")
+    @router.post(
+        "/predict",
+        response_model=list[Prediction] | list[list[Prediction]],
+        summary="Classify texts or text pairs (Hugging Face text-embeddings-inference)",
+    )
     async def predict(body: TeiPredictBody) -> Response:
         try:
             task = _served(service, "rerank")
@@ -311,7 +252,11 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
         ]
         return NluJSONResponse(ranked[0] if single else ranked)
 
-    @router.post("/tokenize", summary="Tokenize texts (Hugging Face text-embeddings-inference)")
+    @router.post(
+        "/tokenize",
+        response_model=list[list[SimpleToken]],
+        summary="Tokenize texts (Hugging Face text-embeddings-inference)",
+    )
     async def tokenize(body: TeiTokenizeBody) -> Response:
         try:
             loaded, _ = _main_model(service)
@@ -323,7 +268,9 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
             return _response(e)
         return NluJSONResponse([_tokens(loaded.tokenizer, t, body.add_special_tokens) for t in texts])
 
-    @router.get("/info", summary="The served model (Hugging Face text-embeddings-inference's Info)")
+    @router.get(
+        "/info", response_model=Info, summary="The served model (Hugging Face text-embeddings-inference's Info)"
+    )
     async def info() -> Response:
         from nlu_toolkit.models.resolver import weights_sha256
 

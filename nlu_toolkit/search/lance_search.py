@@ -46,7 +46,7 @@ from nlu_toolkit.search.lance_index import (
     verify_files,
 )
 from nlu_toolkit.search.lance_rows import Batches, table_schema
-from nlu_toolkit.search.passage_edits import add_passages, delete_passages, next_parent_id, parent_rows
+from nlu_toolkit.search.passage_edits import PassageLog, add_passages, delete_passages, next_parent_id, parent_rows
 from nlu_toolkit.search.passages import KEY as PASSAGES
 from nlu_toolkit.search.passages import (
     PARENT,
@@ -147,9 +147,10 @@ class LanceIndex:
         record = metadata_record(
             embedder.model_info, dimension=embedder.dimension, normalized=True, max_length=embedder.limit, long=long
         )
+        log = PassageLog()  # a parent given twice: the passages only its first version had are deleted after
         if settings := check_passages(passages, overlap, limit=model_limit(embedder)):
             record[PASSAGES] = settings.to_dict()
-            inputs = passage_records(as_records(inputs), embedder.loaded.tokenizer, settings, parent_key=True)
+            inputs = passage_records(as_records(inputs), embedder.loaded.tokenizer, settings, parent_key=True, seen=log)
         conn, name = connect(uri, storage_options)
         if not overwrite and name in _table_names(conn):
             from nlu_toolkit.errors import OutputError
@@ -181,6 +182,8 @@ class LanceIndex:
                     path=str(uri),
                 ) from e
             raise
+        if stale := log.stale({}):
+            table.delete(_in_list(stale))
         build_ann(table, ann_plan(table.count_rows(), embedder.dimension))
         if hybrid:
             from nlu_toolkit.search.lance_lexical import build_fts

@@ -52,21 +52,13 @@ def add_passages(
     """Split ``inputs`` into passages, upsert them with ``add_rows`` and delete the stale ones with
     ``delete_rows``. ``index`` has ``passages``, ``embedder`` and ``id_parent_pairs()``."""
     before = parent_rows(index.id_parent_pairs())
-    made: dict[str, list[list[str]]] = {}
-
-    def seen(key: str, ids: list[str]) -> None:
-        made.setdefault(key, []).append(ids)
-
+    log = PassageLog()
     records = as_records(inputs, id_start=next_parent_id(before))
-    rows = passage_records(records, index.embedder.loaded.tokenizer, index.passages, parent_key=parent_key, seen=seen)
+    rows = passage_records(records, index.embedder.loaded.tokenizer, index.passages, parent_key=parent_key, seen=log)
     add_rows(CheckedRecord.of(row, ["text"]) for row in rows)  # a passage is part of a checked text
-    stale: list[str] = []
-    for key, versions in made.items():
-        kept = set(versions[-1])
-        old = set(before.get(key, ())).union(*map(set, versions[:-1]))
-        stale.extend(sorted(old - kept))
-    if stale:
+    if stale := log.stale(before):
         delete_rows(stale)
+    made = log.made
     added = sum(key not in before for key in made)
     return AddResult(
         added=added,
@@ -74,6 +66,25 @@ def add_passages(
         repeated=sum(len(v) - 1 for v in made.values()),
         count=len(index),
     )
+
+
+class PassageLog:
+    """The passage ids each parent got while records were split, in order (a parent given twice: two lists)."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, list[list[str]]] = {}
+
+    def __call__(self, key: str, ids: list[str]) -> None:
+        self.made.setdefault(key, []).append(ids)
+
+    def stale(self, before: dict[str, list[str]]) -> list[str]:
+        """The passages to delete: those of each parent's earlier versions (``before``: in the index already;
+        earlier in this call) that its last version did not write again."""
+        stale: list[str] = []
+        for key, versions in self.made.items():
+            old = set(before.get(key, ())).union(*map(set, versions[:-1]))
+            stale.extend(sorted(old - set(versions[-1])))
+        return stale
 
 
 def delete_passages(

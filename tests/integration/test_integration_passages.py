@@ -89,9 +89,15 @@ def test_build_save_load_add_upsert_delete_a_folder_passage_index(st_model, tmp_
         assert {r["parent_id"] for r in _rows(index)} == {"long", 2, 4}
 
 
-def test_repeated_parent_in_one_call_keeps_only_the_last_versions_passages(st_model):
-    with SemanticIndex.build([{"id": "p", "text": LONG}, {"id": "p", "text": "x y"}], st_model, **SETTINGS) as index:
+def test_repeated_parent_in_one_call_keeps_only_the_last_versions_passages(st_model, tmp_path):
+    twice = [{"id": "p", "text": LONG}, {"id": "p", "text": "x y"}]
+    with SemanticIndex.build(twice, st_model, **SETTINGS) as index:
         assert [(r["id"], r["text"]) for r in index.documents()] == [("p#0", "x y")]
+    pytest.importorskip("lancedb")
+    from nlu_toolkit.search.lance_search import LanceIndex
+
+    with LanceIndex.create(str(tmp_path / "t.lance"), twice, st_model, **SETTINGS) as lance:
+        assert [(r["id"], r["text"]) for r in lance.documents()] == [("p#0", "x y")]
 
 
 def test_per_document_keeps_the_best_passage_and_gives_top_k_distinct_parents(st_model, tmp_path):

@@ -21,6 +21,7 @@ from typing import Any
 
 from nlu_toolkit.errors import IndexCorrupted, InputError
 from nlu_toolkit.io.checksums import hash_stream
+from nlu_toolkit.search.passages import valid_settings
 
 FORMAT = "nlu-semantic-index"
 VERSION = 2
@@ -129,6 +130,7 @@ def validate(manifest: Any, where: Path) -> None:
         "normalized": manifest.get("normalized", True) is True,
         "corpus_fingerprint": manifest.get("corpus_fingerprint") is None
         or isinstance(manifest["corpus_fingerprint"], str),
+        "passages": valid_settings(manifest.get("passages")),  # `nlu_toolkit.search.passages`
     }
     for key, ok in checks.items():
         if not ok:

@@ -89,12 +89,19 @@ def settings_of(record: dict[str, Any], where: Any) -> PassageSettings | None:
     value = record.get(KEY)
     if value is None:
         return None
-    ok = isinstance(value, dict) and all(
-        isinstance(value.get(k), int) and not isinstance(value.get(k), bool) for k in ("tokens", "overlap")
-    )
-    if not ok or not 0 <= value["overlap"] < value["tokens"]:
+    if not valid_settings(value):
         raise IndexCorrupted(f"index {where}: its passage settings {value!r} are damaged", "rebuild the index")
     return PassageSettings(value["tokens"], value["overlap"])
+
+
+def valid_settings(value: Any) -> bool:
+    """Whether ``value`` is a stored ``{"tokens", "overlap"}`` record (None, for an index without passages)."""
+    if value is None:
+        return True
+    whole = isinstance(value, dict) and all(
+        isinstance(value.get(k), int) and not isinstance(value.get(k), bool) for k in ("tokens", "overlap")
+    )
+    return whole and 0 <= value["overlap"] < value["tokens"]
 
 
 def check_tokenizer(tokenizer: Any) -> None:

@@ -170,3 +170,18 @@ def test_lance_passage_index(st_model, tmp_path):
     assert [h.doc["parent_id"] for h in filtered] == ["short"]
     deleted = again.delete(["long", "short"])
     assert deleted.deleted == 2 and {r["parent_id"] for r in _rows(again)} == {"2", "4"}
+
+
+def test_damaged_passage_settings_in_a_manifest_are_refused(st_model, tmp_path):
+    from nlu_toolkit.errors import IndexCorrupted
+    from nlu_toolkit.search.manifest import dump_manifest, read_manifest
+
+    folder = tmp_path / "idx"
+    with SemanticIndex.build(DOCS[1:], st_model, **SETTINGS) as index:
+        index.save(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.pop("manifest_sha256")
+    manifest["passages"] = {"tokens": 6, "overlap": 6}
+    (folder / "manifest.json").write_text(dump_manifest(manifest))  # a valid checksum over bad settings
+    with pytest.raises(IndexCorrupted, match="'passages'"):
+        read_manifest(folder)

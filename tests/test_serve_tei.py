@@ -87,8 +87,11 @@ def tei(st_model, cross_encoder_model) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def classifier_only(cls_model) -> Iterator[httpx.Client]:
-    """A server whose one model is a two-label classifier (TEI's model_type classifier)."""
-    with running(ServeConfig(tasks=("rerank",), models={"rerank": cls_model})) as client:
+    """A server whose one model is a two-label classifier (TEI's model_type classifier), as classify and rerank:
+    /predict runs the classify model, /rerank refuses a model that is not a re-ranker."""
+    with running(
+        ServeConfig(tasks=("classify", "rerank"), models={"classify": cls_model, "rerank": cls_model})
+    ) as client:
         yield client
 
 

@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from typing import Any, Protocol
 
 from nlu_toolkit.errors import ModelNotAvailable, NluError
+from nlu_toolkit.serve.sequence_scores import PREDICT, SequenceScorer, classifier_scorer
 
 #: Classifiers kept per (labels, multi_label); an LRU bound, since clients choose the labels.
 CLASSIFIER_CACHE = 64
@@ -236,6 +237,8 @@ class ClassifyTask:
             "labels": list(self.supervised.labels) if self.supervised else None,
             "zero_shot_model": _model(self.zero_shot_info) if self.zero_shot_info else None,
         }
+        #: TEI's ``/predict`` on the supervised model (`nlu_toolkit.serve.tei_routes`), group ``(PREDICT, raw)``.
+        self.predictor = None if self.supervised is None else classifier_scorer(spec, options)
 
     def model_keys(self) -> list[str]:
         infos = [self.supervised.model_info if self.supervised else None, self.zero_shot_info]
@@ -243,6 +246,8 @@ class ClassifyTask:
 
     def route(self, group: Hashable) -> str:
         labels, _ = group  # type: ignore[misc]
+        if labels == PREDICT and self.supervised is not None:
+            return _key(self.supervised.model_info)
         if labels is None:
             if self.supervised is None:
                 raise ModelNotAvailable(
@@ -264,6 +269,8 @@ class ClassifyTask:
         return self._cache.get(spec, labels, multi_label=multi_label)
 
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
+        if group[0] == PREDICT:  # type: ignore[index]
+            return self.predictor.scores(payloads, raw=bool(group[1]))  # type: ignore[index, union-attr]
         classifier = self.supervised if group == (None, None) else self._classifier(group)
         return [r.to_dict() for r in classifier.predict(payloads)]
 
@@ -286,14 +293,11 @@ class RerankTask(_OneModel):
         self.loaded = load_cross_encoder(spec, device=options.get("device"), param="model")
         self.info = self.loaded.info
         self.batch_size = int(options.get("batch_size") or 32)
-        config = self.loaded.model.model.config
-        self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
-        self.max_length = int(self.loaded.model.max_length or self.loaded.tokenizer.model_max_length)
+        max_length = int(self.loaded.model.max_length or self.loaded.tokenizer.model_max_length)
+        #: ``/predict`` on this model; its labels, token limit and counts serve ``/rerank``'s checks too.
+        self.scorer = SequenceScorer(self.loaded.model.model, self.loaded.tokenizer, max_length, self.batch_size)
+        self.labels, self.max_length = self.scorer.labels, max_length
         self._described = {"model": _model(self.info), "labels": self.labels, "max_length": self.max_length}
-
-    def token_count(self, first: str, second: str | None = None) -> int:
-        """Tokens of a text or pair with the special tokens, before any truncation."""
-        return len(self.loaded.tokenizer(first, second, truncation=False)["input_ids"])
 
     def run(self, group: Hashable, payloads: list[Any]) -> list[dict[str, Any]]:
         from nlu_toolkit.search.rerank import cross_encoder_scores
@@ -302,32 +306,4 @@ class RerankTask(_OneModel):
         if kind == "rerank":
             scores = cross_encoder_scores(self.loaded.model, payloads, raw=bool(raw), batch_size=self.batch_size)
             return [{"score": float(s)} for s in scores]
-        logits = self._logits(payloads)
-        if not raw:
-            from nlu_toolkit.core.pooling import sigmoid, softmax
-
-            logits = sigmoid(logits) if logits.shape[1] == 1 else softmax(logits)
-        return [{"scores": [float(x) for x in row]} for row in logits]
-
-    def _logits(self, payloads: list[tuple[str, ...]]) -> Any:
-        import numpy as np
-        import torch
-
-        model, tokenizer = self.loaded.model.model, self.loaded.tokenizer
-        out = np.zeros((len(payloads), len(self.labels)), dtype=np.float64)
-        for size in (1, 2):  # texts, then pairs: a pass takes one kind
-            rows = [i for i, p in enumerate(payloads) if len(p) == size]
-            for start in range(0, len(rows), self.batch_size):
-                chunk = rows[start : start + self.batch_size]
-                seconds = [payloads[i][1] for i in chunk] if size == 2 else None
-                encoded = tokenizer(
-                    [payloads[i][0] for i in chunk],
-                    seconds,
-                    truncation=True,
-                    max_length=self.max_length,
-                    padding=True,
-                    return_tensors="pt",
-                ).to(model.device)
-                with torch.inference_mode():
-                    out[chunk] = model(**encoded).logits.float().cpu().numpy()
-        return out
+        return self.scorer.scores(payloads, raw=bool(raw))

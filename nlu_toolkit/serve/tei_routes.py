@@ -15,9 +15,10 @@ huggingface/text-embeddings-inference, 1.6) and its router (``router/src/http/ty
 * ``POST /v1/rerank`` ``{"query", "documents": [str | {"text"}], "top_n", "return_documents"}`` ->
   ``{"results": [{"index", "relevance_score", "document"?: {"text"}}], "model"}``.
 
-``/rerank``, ``/predict`` and ``/v1/rerank`` run the ``rerank`` task (``--model rerank=PATH``, a
-sequence-classification model loaded as a cross-encoder); ``/embed``, ``/tokenize`` and ``/info`` the
-``embed`` model (the ``rerank`` model when no embed model is served).
+``/rerank`` and ``/v1/rerank`` run the ``rerank`` task (``--model rerank=PATH``, a sequence-classification
+model loaded as a cross-encoder); ``/predict`` the supervised ``classify`` model, else the ``rerank`` model;
+``/embed``, ``/tokenize`` and ``/info`` the ``embed`` model (the ``rerank`` model when no embed model is
+served).
 
 Errors raised here have TEI's shape and codes, ``{"error", "error_type", "hint"}``: 400 ``Empty`` (an
 empty batch), 413 ``Validation`` (a batch over ``max_items``, a text over the model's token limit without
@@ -40,6 +41,7 @@ from nlu_toolkit.serve.config import ServeConfig
 from nlu_toolkit.serve.errors import NluJSONResponse
 from nlu_toolkit.serve.limits import check_body, text_records
 from nlu_toolkit.serve.schemas import EmbedBody
+from nlu_toolkit.serve.sequence_scores import PREDICT
 from nlu_toolkit.serve.service import Service
 from nlu_toolkit.serve.tei_schemas import (
     TEI_ERRORS,
@@ -149,6 +151,21 @@ def _tokens(tokenizer: Any, text: str, add_special_tokens: bool) -> list[dict[st
     return out
 
 
+def _sequence_model(service: Service) -> tuple[str, Any]:
+    """The task ``/predict`` runs and its scorer: the supervised classify model, else the rerank model."""
+    predictor = getattr(service.tasks.get("classify"), "predictor", None)
+    if predictor is not None:
+        return "classify", predictor
+    try:
+        return "rerank", service.task("rerank").scorer  # type: ignore[attr-defined]
+    except ModelNotAvailable as e:
+        raise TeiError(
+            "no sequence-classification model is served",
+            "Backend",
+            "restart nlu serve with --model classify=PATH or --model rerank=PATH",
+        ) from e
+
+
 def _main_model(service: Service) -> tuple[Any, dict[str, Any]]:
     """The model ``/tokenize`` and ``/info`` speak of: the embed model, else the rerank model."""
     if "embed" in service.tasks:
@@ -183,7 +200,7 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
         check_body(body, config)
         if check:
             for text in texts:
-                tokens = task.token_count(body.query, text)
+                tokens = task.scorer.token_count(body.query, text)
                 if tokens > task.max_length:
                     raise _too_long(tokens, task.max_length)
         raw = isinstance(body, TeiRerankBody) and body.raw_scores
@@ -231,21 +248,21 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
     )
     async def predict(body: TeiPredictBody) -> Response:
         try:
-            task = _served(service, "rerank")
+            name, scorer = _sequence_model(service)
             items, single = _predict_inputs(body.inputs)
             _batch(items, config)
             check_body(body, config)
             if not body.truncate:
                 for item in items:
-                    tokens = task.token_count(*item)
-                    if tokens > task.max_length:
-                        raise _too_long(tokens, task.max_length)
-            out = await service.run("rerank", ("predict", body.raw_scores), items)
+                    tokens = scorer.token_count(*item)
+                    if tokens > scorer.max_length:
+                        raise _too_long(tokens, scorer.max_length)
+            out = await service.run(name, (PREDICT, body.raw_scores), items)
         except TeiError as e:
             return _response(e)
         ranked = [
             sorted(
-                ({"label": label, "score": s} for label, s in zip(task.labels, r["scores"], strict=True)),
+                ({"label": label, "score": s} for label, s in zip(scorer.labels, r["scores"], strict=True)),
                 key=lambda p: -p["score"],
             )
             for r in out

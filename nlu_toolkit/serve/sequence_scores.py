@@ -1,0 +1,66 @@
+"""TEI's ``/predict`` on a sequence-classification model: one score per label for a text or a text pair.
+
+The served ``rerank`` model (a cross-encoder) and the supervised ``classify`` model both answer it, each on
+its own model's worker (`nlu_toolkit.serve.tasks`: the group ``(PREDICT, raw_scores)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: The first item of a ``/predict`` batch group, ``(PREDICT, raw_scores)``.
+PREDICT = "predict"
+
+
+class SequenceScorer:
+    """Logits of a transformers sequence-classification ``model``, or their softmax (sigmoid for one label)."""
+
+    def __init__(self, model: Any, tokenizer: Any, max_length: int, batch_size: int) -> None:
+        self.model, self.tokenizer, self.max_length, self.batch_size = model, tokenizer, max_length, batch_size
+        config = model.config
+        self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+
+    def token_count(self, first: str, second: str | None = None) -> int:
+        """Tokens of a text or pair with the special tokens, before any truncation."""
+        return len(self.tokenizer(first, second, truncation=False)["input_ids"])
+
+    def scores(self, payloads: list[tuple[str, ...]], *, raw: bool) -> list[dict[str, Any]]:
+        """One ``{"scores"}`` (one per label) per ``(text,)`` or ``(text, text_pair)``, in order."""
+        logits = self._logits(payloads)
+        if not raw:
+            from nlu_toolkit.core.pooling import sigmoid, softmax
+
+            logits = sigmoid(logits) if logits.shape[1] == 1 else softmax(logits)
+        return [{"scores": [float(x) for x in row]} for row in logits]
+
+    def _logits(self, payloads: list[tuple[str, ...]]) -> np.ndarray:
+        import torch
+
+        out = np.zeros((len(payloads), len(self.labels)), dtype=np.float64)
+        for size in (1, 2):  # texts, then pairs: a pass takes one kind
+            rows = [i for i, p in enumerate(payloads) if len(p) == size]
+            for start in range(0, len(rows), self.batch_size):
+                chunk = rows[start : start + self.batch_size]
+                encoded = self.tokenizer(
+                    [payloads[i][0] for i in chunk],
+                    [payloads[i][1] for i in chunk] if size == 2 else None,
+                    truncation=True,
+                    max_length=self.max_length,
+                    padding=True,
+                    return_tensors="pt",
+                ).to(self.model.device)
+                with torch.inference_mode():
+                    out[chunk] = self.model(**encoded).logits.float().cpu().numpy()
+        return out
+
+
+def classifier_scorer(spec: str | None, options: dict[str, Any]) -> SequenceScorer:
+    """The scorer of a supervised classify model: the model the resolver loaded for `Classifier` (cached)."""
+    from nlu_toolkit.models.resolver import load_model
+    from nlu_toolkit.tasks.common import token_limit
+
+    loaded = load_model(spec, "text-classification", device=options.get("device"))
+    limit = token_limit(loaded.tokenizer, loaded.model)
+    return SequenceScorer(loaded.model, loaded.tokenizer, limit, int(options.get("batch_size") or 32))

@@ -85,12 +85,19 @@ class LexicalPart:
         if ranking.mode == "hybrid":
             vectors, _ = self.embedder.encode(texts)  # type: ignore[attr-defined]
             dense = self.search_embeddings(vectors, top_k=pool)  # type: ignore[attr-defined]
+        # Fuse rows first; read the documents of the kept hits only.
+        results = fused_results(
+            texts,
+            [[Hit(0, int(i), float(x), {}) for i, x in rows] for rows in dense],
+            [[Hit(0, int(i), float(x), {}) for i, x in rows] for rows in found],
+            ranking,
+            wanted,
+        )
         with open(self._docs_path, "rb") as docs:  # type: ignore[attr-defined]
-
-            def hits(rows: list[tuple[int, float]]) -> list[Any]:
-                return [Hit(0, int(i), float(s), self._doc(docs, int(i))) for i, s in rows]  # type: ignore
-
-            return fused_results(texts, [hits(d) for d in dense], [hits(x) for x in found], ranking, wanted)
+            for result in results:
+                for hit in result.hits:
+                    hit.doc = with_fields(self._doc(docs, hit.index), rankers=hit.doc["rankers"])  # type: ignore
+        return results
 
 
 def hit_key(hit: Any) -> Hashable:

@@ -327,3 +327,23 @@ def test_schemathesis_finds_no_server_error_or_schema_violation_on_the_tei_route
         fuzz()
     finally:
         session.close()
+
+
+def test_concurrent_tei_requests_all_succeed(tei):
+    """Token counts and /tokenize run on the event loop while the workers tokenize: none may fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = [
+        ("/rerank", RERANK),
+        ("/predict", PREDICT_BATCH),
+        ("/tokenize", {"inputs": EMBED_BATCH["inputs"]}),
+        ("/embed", EMBED_BATCH),
+        ("/v1/rerank", COHERE),
+    ] * 8
+
+    def post(call):
+        with httpx.Client(base_url=tei.base_url, timeout=60) as client:
+            return client.post(call[0], json=call[1]).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(post, calls)) == {200}

@@ -22,10 +22,6 @@ class SequenceScorer:
         config = model.config
         self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
 
-    def token_count(self, first: str, second: str | None = None) -> int:
-        """Tokens of a text or pair with the special tokens, before any truncation."""
-        return len(self.tokenizer(first, second, truncation=False)["input_ids"])
-
     def scores(self, payloads: list[tuple[str, ...]], *, raw: bool) -> list[dict[str, Any]]:
         """One ``{"scores"}`` (one per label) per ``(text,)`` or ``(text, text_pair)``, in order."""
         logits = self._logits(payloads)

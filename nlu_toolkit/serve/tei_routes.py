@@ -29,6 +29,7 @@ that does not parse gets the server's usual ``{"error", "hint"}`` 422 (TEI answe
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -85,6 +86,24 @@ def _batch(texts: list[Any], config: ServeConfig, field: str = "inputs") -> list
     return texts
 
 
+#: id -> (tokenizer, its copy); the tokenizer is held, so its id is not reused while it is here.
+_OWN: dict[int, tuple[Any, Any]] = {}
+
+
+def _own(tokenizer: Any) -> Any:
+    """A copy of ``tokenizer`` for the event loop's thread only: a fast tokenizer called from two threads at
+    once (here, and the model's worker) may fail ("Already borrowed"), since a call sets its truncation."""
+    held = _OWN.get(id(tokenizer))
+    if held is None or held[0] is not tokenizer:
+        held = _OWN[id(tokenizer)] = (tokenizer, copy.deepcopy(tokenizer))
+    return held[1]
+
+
+def _count(tokenizer: Any, first: str, second: str | None = None) -> int:
+    """Tokens of a text or pair with the special tokens, before any truncation."""
+    return len(_own(tokenizer)(first, second, truncation=False)["input_ids"])
+
+
 def _too_long(tokens: int, limit: int) -> TeiError:
     return TeiError(
         f"Input validation error: `inputs` must have less than {limit} tokens. Given: {tokens}",
@@ -108,7 +127,7 @@ async def tei_embed(body: EmbedBody, service: Service, config: ServeConfig) -> R
         cut = next((i for i, r in enumerate(out) if r["truncated"]), None)
         if cut is not None and not body.truncate:
             embedder = task.embedders[False]
-            raise _too_long(len(embedder.loaded.tokenizer(texts[cut])["input_ids"]), embedder.limit)
+            raise _too_long(_count(embedder.loaded.tokenizer, texts[cut]), embedder.limit)
     except TeiError as e:
         return _response(e)
     return NluJSONResponse([r["embedding"] for r in out])
@@ -200,7 +219,7 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
         check_body(body, config)
         if check:
             for text in texts:
-                tokens = task.scorer.token_count(body.query, text)
+                tokens = _count(task.scorer.tokenizer, body.query, text)
                 if tokens > task.max_length:
                     raise _too_long(tokens, task.max_length)
         raw = isinstance(body, TeiRerankBody) and body.raw_scores
@@ -254,7 +273,7 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
             check_body(body, config)
             if not body.truncate:
                 for item in items:
-                    tokens = scorer.token_count(*item)
+                    tokens = _count(scorer.tokenizer, *item)
                     if tokens > scorer.max_length:
                         raise _too_long(tokens, scorer.max_length)
             out = await service.run(name, (PREDICT, body.raw_scores), items)
@@ -283,7 +302,7 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
                 raise TeiError("the tokenizer gives no character offsets (not a fast tokenizer)", "Tokenizer")
         except TeiError as e:
             return _response(e)
-        return NluJSONResponse([_tokens(loaded.tokenizer, t, body.add_special_tokens) for t in texts])
+        return NluJSONResponse([_tokens(_own(loaded.tokenizer), t, body.add_special_tokens) for t in texts])
 
     @router.get(
         "/info", response_model=Info, summary="The served model (Hugging Face text-embeddings-inference's Info)"

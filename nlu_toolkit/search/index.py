@@ -268,7 +268,9 @@ class SemanticIndex(IndexStore, PassageEdits, IndexEdits, LexicalPart):
             search = lambda k: self.search(texts, top_k=k, mode=mode, fusion=fusion, rrf_k=rrf_k, alpha=alpha)  # noqa: E731
             return finish_results(per_document_results(search, pool), top_k, rerank, device=self.model_info.device)
         if ranking.lexical:
-            return finish_results(self.ranked_search(texts, ranking, pool), top_k, rerank, device=self.model_info.device)
+            return finish_results(
+                self.ranked_search(texts, ranking, pool), top_k, rerank, device=self.model_info.device
+            )
         vectors, _ = self.embedder.encode(texts)
         found = self.search_embeddings(vectors, top_k=pool)
         results = []

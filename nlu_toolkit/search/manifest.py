@@ -144,7 +144,11 @@ def validate(manifest: Any, where: Path) -> None:
             raise _bad(where, "'lexical' must be a record")
         needed |= set(LEXICAL_FILES)
     for name, digest in files.items():
-        if name not in (VECTORS, DOCS, ANN, *LEXICAL_FILES) or not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+        if (
+            name not in (VECTORS, DOCS, ANN, *LEXICAL_FILES)
+            or not isinstance(digest, str)
+            or not _HEX64.fullmatch(digest)
+        ):
             raise _bad(where, f"'files' has a bad entry {name!r}: {digest!r}")
     if missing := sorted(needed - set(files)):
         raise _bad(where, f"'files' has no checksum for {', '.join(missing)}")

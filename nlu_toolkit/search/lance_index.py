@@ -141,12 +141,12 @@ def metadata_record(
     model_info: ModelInfo, *, dimension: int, normalized: bool, max_length: int | None, long: str
 ) -> dict[str, Any]:
     """The ``nlu_index`` record of a table (without its checksum)."""
-    from nlu_toolkit.search.store import _model_record
+    from nlu_toolkit.search.model_record import model_record
 
     return {
         "format": LANCE_FORMAT,
         "version": LANCE_VERSION,
-        "model": _model_record(model_info),
+        "model": model_record(model_info),
         "dimension": int(dimension),
         "normalized": bool(normalized),
         "precision": "float32",
@@ -348,16 +348,20 @@ def verify_files(table: Any, uri: Any) -> None:
 def lance_info(uri: str | os.PathLike[str], storage_options: dict[str, str] | None = None) -> dict[str, Any]:
     """The table's model record with its count, vector index and version (what ``nlu index info`` shows);
     no model is loaded."""
+    from nlu_toolkit.search.lance_lexical import lexical_record
+
     table = open_table(uri, storage_options)
     record = read_metadata(table, uri)
     verify_files(table, uri)
     try:
+        lexical = lexical_record(table)  # the full-text index of a hybrid index; passages are in the record
         return {
             **{k: v for k, v in record.items() if k != "record_sha256"},
             "count": table.count_rows(),
             "ann": "IVF_PQ" if has_ann(table) else "exact",
             "table_version": table.version,
             "corpus_fingerprint": None,
+            **({"lexical": lexical} if lexical else {}),
         }
     except Exception as e:
         raise damaged(uri, e) from e

@@ -30,6 +30,14 @@ def has_fts(table: Any) -> bool:
     )
 
 
+def lexical_record(table: Any) -> dict[str, Any] | None:
+    """What ``nlu index info`` reports of the full-text index (as the folder index's ``lexical`` record),
+    or None when the table has none."""
+    if not has_fts(table):
+        return None
+    return {"library": "lancedb", "method": "FTS (BM25)", "stopwords": "en", "stem": False}
+
+
 def fts_rows(
     table: Any, text: str, k: int, where: str | None, columns: list[str]
 ) -> list[tuple[dict[str, Any], float]]:

@@ -2,7 +2,7 @@
 
 ``search`` (query texts to `SearchResult`), ``add`` (upsert by id), ``delete``, ``documents``,
 ``model_info``, ``manifest``, ``len``, ``close``: what ``open_index``/``search()``, the CLI, ``nlu serve``
-and ``nlu app`` call. The table format and its metadata are `nlu_toolkit.search.lance_index`'s.
+and ``nlu app`` call (``add``, ``delete`` and ``next_id`` are `nlu_toolkit.search.lance_edits`'s). The table format and its metadata are `nlu_toolkit.search.lance_index`'s.
 Writes are Lance commits (atomic; readers hold no lock); a build is one commit, data and model record
 together, so a failed build leaves nothing behind (or the previous version, with ``overwrite``).
 """
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import IndexCorrupted, InputError, NluError, UsageError
+from nlu_toolkit.errors import IndexCorrupted, NluError, UsageError
 from nlu_toolkit.models.resolver import ModelInfo
-from nlu_toolkit.search.fusion import ALPHA, RRF_K, Ranking
-from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key
+from nlu_toolkit.search.fusion import ALPHA, FUSION, RRF_K, Ranking
 from nlu_toolkit.search.index import Hit, SearchResult, candidate_pool, finish_results, query_texts
+from nlu_toolkit.search.lance_edits import LanceEdits, in_list
 from nlu_toolkit.search.lance_index import (
     ID,
     KIND,
@@ -40,16 +40,14 @@ from nlu_toolkit.search.lance_index import (
     metadata_record,
     open_table,
     read_metadata,
-    refresh_ann,
     stamp,
     vector_dimension,
     verify_files,
 )
 from nlu_toolkit.search.lance_rows import Batches, table_schema
-from nlu_toolkit.search.passage_edits import PassageLog, add_passages, delete_passages, next_parent_id, parent_rows
+from nlu_toolkit.search.passage_edits import PassageLog
 from nlu_toolkit.search.passages import KEY as PASSAGES
 from nlu_toolkit.search.passages import (
-    PARENT,
     check_passages,
     model_limit,
     passage_records,
@@ -66,7 +64,7 @@ if TYPE_CHECKING:
 OWN = (ID, TEXT, VECTOR)
 
 
-class LanceIndex:
+class LanceIndex(LanceEdits):
     """A Lance table of documents and vectors, with the model that made them (see `lance_index`)."""
 
     kind = KIND
@@ -106,7 +104,7 @@ class LanceIndex:
             InputError: no table there. IndexCorrupted: no or a damaged model record, a missing or
             truncated file. ModelMismatch: ``model`` is another model.
         """
-        from nlu_toolkit.search.store import _embedder_for
+        from nlu_toolkit.search.model_record import embedder_for
 
         table = open_table(uri, storage_options, refresh_s)
         record = read_metadata(table, uri)
@@ -114,7 +112,7 @@ class LanceIndex:
             raise damaged(uri, "its vector column and its model record disagree on the dimension")
         if verify:
             verify_files(table, uri)
-        embedder = _embedder_for(uri, record, model, RunOptions.merge(run, **options))  # type: ignore[arg-type]
+        embedder = embedder_for(uri, record, model, RunOptions.merge(run, **options))  # type: ignore[arg-type]
         return cls(str(uri), table, embedder, record, storage_options)
 
     @classmethod
@@ -183,7 +181,7 @@ class LanceIndex:
                 ) from e
             raise
         if stale := log.stale({}):
-            table.delete(_in_list(stale))
+            table.delete(in_list(stale))
         build_ann(table, ann_plan(table.count_rows(), embedder.dimension))
         if hybrid:
             from nlu_toolkit.search.lance_lexical import build_fts
@@ -200,22 +198,23 @@ class LanceIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __len__(self) -> int:
-        return int(self.table.count_rows())
-
     @property
     def model_info(self) -> ModelInfo:
         return self.embedder.model_info
 
     @property
     def manifest(self) -> dict[str, Any]:
-        """The model record, with the count and the ANN index: the keys an index folder's manifest has."""
+        """The model record, with the count, the ANN and full-text indexes: the keys an index folder's manifest has."""
+        from nlu_toolkit.search.lance_lexical import lexical_record
+
+        lexical = lexical_record(self.table)
         return {
             **{k: v for k, v in self.record.items() if k != "record_sha256"},
             "count": len(self),
             "ann": "IVF_PQ" if has_ann(self.table) else "exact",
             "table_version": self.table.version,
             "corpus_fingerprint": None,
+            **({"lexical": lexical} if lexical else {}),
         }
 
     # -- searching ------------------------------------------------------------------------------
@@ -229,7 +228,7 @@ class LanceIndex:
         rerank_top: int | None = None,
         where: str | None = None,
         mode: str = "dense",
-        fusion: str = "rrf",
+        fusion: str = FUSION,
         rrf_k: float = RRF_K,
         alpha: float = ALPHA,
         per_document: bool = False,
@@ -333,76 +332,6 @@ class LanceIndex:
         column = self.table.to_lance().to_table(columns=[VECTOR]).column(VECTOR).combine_chunks()
         return np.asarray(column.values, dtype=np.float32).reshape(-1, self.record["dimension"])
 
-    # -- editing ----------------------------------------------------------------------------------
-
-    @property
-    def next_id(self) -> int:
-        """The id the next text without one gets: past every integer id and the count."""
-        if self.passages is not None:  # of the parent documents
-            return next_parent_id(parent_rows(self.id_parent_pairs()))
-        if self._next_id is None:
-            ids = self.table.to_lance().to_table(columns=[ID]).column(ID).to_pylist()
-            self._next_id = IdMap.of({ID: i} for i in ids).next_id(len(ids))
-        return self._next_id
-
-    def id_parent_pairs(self) -> Iterable[tuple[str, str]]:
-        """``(row id, parent id)`` of every row (a row is its own parent in an index without passages)."""
-        columns = [ID, *([PARENT] if PARENT in self.table.schema.names else [])]
-        table = self.table.to_lance().to_table(columns=columns)
-        ids = table.column(ID).to_pylist()
-        return zip(ids, table.column(PARENT).to_pylist() if PARENT in columns else ids, strict=True)
-
-    def add(self, inputs: Inputs) -> AddResult:
-        """Upsert documents by id; in a passage index each document's passages replace all its old ones."""
-        if self.passages is not None:
-            return add_passages(self, inputs, self._add_rows, self._delete_rows, parent_key=True)
-        return self._add_rows(inputs)
-
-    def _add_rows(self, inputs: Inputs) -> AddResult:
-        """Encode and upsert documents by id (one whose id is in the table replaces it), then refresh the ANN
-        index. Each window of records is one commit."""
-        batches = Batches(self.embedder, inputs, id_start=self.next_id, schema=self.table.schema)
-        added = replaced = 0
-        self._next_id = None
-        try:
-            for batch in batches:
-                result = (
-                    self.table.merge_insert(ID).when_matched_update_all().when_not_matched_insert_all().execute(batch)
-                )
-                added += result.num_inserted_rows
-                replaced += result.num_updated_rows - batches.seen_before
-        except NluError:
-            raise
-        except Exception as e:
-            raise damaged(self.uri, e) from e
-        refresh_ann(self.table, self.record["dimension"])
-        return AddResult(added=added, replaced=replaced, repeated=batches.repeated, count=len(self))
-
-    def delete(self, ids: Iterable[Any] | str | int) -> DeleteResult:
-        """Remove documents by id; in a passage index a document's id removes all its passages."""
-        if self.passages is not None:
-            return delete_passages(self, ids, self._delete_rows)
-        return self._delete_rows(ids)
-
-    def _delete_rows(self, ids: Iterable[Any] | str | int) -> DeleteResult:
-        """Remove the documents with these ids (matched by text); unknown ids are counted in ``not_found``."""
-        given = [ids] if isinstance(ids, (str, int)) else list(ids)
-        if not given:
-            raise InputError("no ids given", "give the ids of the documents to delete")
-        keys = list(dict.fromkeys(id_key(i) for i in given))
-        found: set[str] = set()
-        for start in range(0, len(keys), 1000):
-            condition = _in_list(keys[start : start + 1000])
-            rows = self.table.to_lance().to_table(columns=[ID], filter=condition)
-            found.update(rows.column(ID).to_pylist())
-            if rows.num_rows:
-                self.table.delete(condition)
-        not_found = [g for g in dict.fromkeys(given) if id_key(g) not in found]
-        if found:
-            self._next_id = None
-            refresh_ann(self.table, self.record["dimension"])
-        return DeleteResult(deleted=len(found), not_found=not_found, count=len(self))
-
 
 def _stamp_of(table: Any) -> tuple[Any, ...] | None:
     """What queries depend on in a table's model record: the weights, dimension and token handling."""
@@ -415,11 +344,6 @@ def _stamp_of(table: Any) -> tuple[Any, ...] | None:
         return None
     model = record.get("model") if isinstance(record.get("model"), dict) else {}
     return (model.get("sha256"), record.get("dimension"), record.get("max_length"), record.get("long"))
-
-
-def _in_list(keys: list[str]) -> str:
-    quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
-    return f"{ID} IN ({quoted})"
 
 
 def _table_names(conn: Any) -> list[str]:

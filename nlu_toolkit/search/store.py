@@ -31,7 +31,7 @@ import numpy as np
 
 from nlu_toolkit._version import __version__
 from nlu_toolkit.engine.options import RunFields, RunOptions
-from nlu_toolkit.errors import IndexCorrupted, ModelMismatch, ModelNotAvailable
+from nlu_toolkit.errors import IndexCorrupted
 from nlu_toolkit.io.checksums import sha256_file
 from nlu_toolkit.io.guard import check_output_folder, output_error
 from nlu_toolkit.io.lock import DEFAULT_LOCK_TIMEOUT, artefact_lock
@@ -39,7 +39,6 @@ from nlu_toolkit.io.run_manifest import MANIFEST_FILE as RUN_MANIFEST
 from nlu_toolkit.io.run_manifest import folder_manifest, write_manifest
 from nlu_toolkit.io.swap import replace_folder
 from nlu_toolkit.io.writers import disk_full
-from nlu_toolkit.models.resolver import ModelInfo, weights_sha256
 from nlu_toolkit.search.ids import AddResult, DeleteResult
 from nlu_toolkit.search.lexical import FILES as LEXICAL_FILES
 from nlu_toolkit.search.manifest import (
@@ -55,29 +54,21 @@ from nlu_toolkit.search.manifest import (
     read_manifest,
     sha256_of,
 )
+from nlu_toolkit.search.model_record import embedder_for, model_record
 from nlu_toolkit.search.passages import KEY as PASSAGES
 from nlu_toolkit.search.passages import settings_of
 from nlu_toolkit.tasks.common import Inputs
-from nlu_toolkit.tasks.embed import Embedder
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+
 
     from nlu_toolkit.search.index import SemanticIndex
 
+#: The old private names, kept importable.
+_model_record, _embedder_for = model_record, embedder_for
+
 #: The entries of an index folder; anything else in it belongs to the user. ``run_manifest.json``: what wrote it.
 INDEX_FILES = frozenset({MANIFEST, VECTORS, DOCS, ANN, RUN_MANIFEST, *LEXICAL_FILES})
-
-
-def _model_record(info: ModelInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "spec": info.spec,
-        "source": info.source,
-        "path": info.path,
-        "revision": info.revision,
-        "sha256": weights_sha256(info),
-    }
 
 
 class IndexStore:
@@ -162,7 +153,7 @@ class IndexStore:
         manifest = {
             "format": FORMAT,
             "version": VERSION,
-            "model": _model_record(self.model_info),
+            "model": model_record(self.model_info),
             "dimension": self.embedder.dimension,
             "normalized": True,
             "precision": self.precision,
@@ -289,7 +280,7 @@ class IndexStore:
                             f"index {folder}: {name} does not match its checksum (the file is corrupted)",
                             f"rebuild it: nlu index build FILE --out {folder} --overwrite",
                         )
-            embedder = _embedder_for(folder, manifest, model, run)
+            embedder = embedder_for(folder, manifest, model, run)
             index = cls(embedder, precision=manifest["precision"], kind=manifest["backend"])
             try:
                 index._read(folder, manifest, handles)
@@ -344,45 +335,6 @@ class IndexStore:
         self._read_lexical(folder, manifest, handles)
         self.passages = settings_of(manifest, folder)
         self.manifest = manifest
-
-
-def _embedder_for(folder: Path, manifest: dict[str, Any], model: str | None, run: RunOptions) -> Embedder:
-    """The index's model (or ``model``, which must have the same weights checksum)."""
-    recorded = manifest["model"]
-    spec = model if model is not None else _recorded_spec(recorded)
-    if model is None and recorded.get("source") == "local" and not Path(spec).is_dir():
-        raise ModelNotAvailable(
-            f"index {folder} was built with the model folder {spec}, which is gone",
-            "give the same {=model} again, or rebuild the index",
-        )
-    embedder = Embedder(
-        spec, normalize=True, long=manifest.get("long", "truncate"), run=run, max_length=manifest.get("max_length")
-    )
-    have = weights_sha256(embedder.model_info)
-    if have != recorded.get("sha256"):
-        raise ModelMismatch(
-            f"index {folder} was built with {recorded['name']} (weights sha256 {str(recorded.get('sha256'))[:12]}), "
-            f"but {embedder.model_info.name} (sha256 {have[:12]}) was given",
-            "drop {=model} to use the index's own model, or rebuild the index with this model"
-            if model is not None
-            else "the index's model changed since the build: restore it, or rebuild the index",
-        )
-    if embedder.dimension != manifest["dimension"]:
-        raise IndexCorrupted(
-            f"index {folder}: the manifest says dimension {manifest['dimension']}, its model gives "
-            f"{embedder.dimension}",
-            "rebuild the index",
-        )
-    return embedder
-
-
-def _recorded_spec(recorded: dict[str, Any]) -> str:
-    """The model spec to reload an index's model: embedded, its folder, or its hub id."""
-    if recorded.get("source") == "embedded":
-        return "embedded"
-    if recorded.get("source") == "local":
-        return str(recorded.get("path"))
-    return str(recorded.get("name"))
 
 
 def refuse_foreign_entries(folder: Path) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from nlu_toolkit.engine.meter import count_tokens
+
 #: The first item of a ``/predict`` batch group, ``(PREDICT, raw_scores)``.
 PREDICT = "predict"
 
@@ -47,6 +49,8 @@ class SequenceScorer:
                     padding=True,
                     return_tensors="pt",
                 ).to(self.model.device)
+                mask = encoded.get("attention_mask")  # our own tokenization: counted with no second one
+                count_tokens(int(mask.sum()) if mask is not None else int(encoded["input_ids"].numel()))
                 with torch.inference_mode():
                     out[chunk] = self.model(**encoded).logits.float().cpu().numpy()
         return out

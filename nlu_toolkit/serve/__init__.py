@@ -9,7 +9,10 @@ runs), `api` (the app and its routes),
 `schemas` (request and response models, the limits published in /openapi.json), `limits`
 (every text field and list checked before work is queued), `errors` (the one JSON error
 shape), `guard` (the API key and body size), `protocol` (a JSON 400 for requests the HTTP
-parser refuses). Only `config` and `batcher` import without the extra.
+parser refuses), `metrics` (Prometheus ``GET /metrics``), `sequence_scores` (TEI's ``/predict``),
+`openai_routes` and `openai_errors` (the OpenAI-compatible routes and their error shape), `tei_routes`
+and `tei_schemas` (the text-embeddings-inference routes and their bodies). Only `config` and `batcher`
+import without the extra.
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ class AppBackend:
     ) -> list[list[Any]]:
         """Hit rows for ``query``: over the pasted/uploaded corpus when one is given, else over ``--index``;
         ``per_document``: one hit per document of a passage index (its best passage); ``mode``: dense, lexical
-        or hybrid (RRF; a pasted corpus gets its lexical part when first searched so, an index needs one)."""
+        or hybrid (the library's default fusion, weighted; a pasted corpus gets its lexical part when first
+        searched so, an index needs one)."""
         query = _required(query, "query")
         if corpus_file or (corpus_text and corpus_text.strip()):
             index = self.corpus_index(corpus_text, corpus_file)

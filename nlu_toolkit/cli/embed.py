@@ -114,16 +114,22 @@ def embed_cli(
         Fusion,
         search_opt(
             "--fusion",
-            help="--mode hybrid: rrf (reciprocal rank fusion, --rrf-k) or weighted (scores min-max normalised "
-            "per ranker, then alpha * dense + (1 - alpha) * lexical).",
+            help="--mode hybrid: weighted (each ranker's scores min-max normalised, then alpha * dense + "
+            "(1 - alpha) * lexical; the default) or rrf (reciprocal rank fusion, --rrf-k).",
         ),
-    ] = Fusion.rrf,
+    ] = Fusion.weighted,
     rrf_k: Annotated[
         float, search_opt("--rrf-k", min=0.0, help="--fusion rrf: k in score = sum over rankers of 1 / (k + rank).")
     ] = 60.0,
     alpha: Annotated[
-        float, search_opt("--alpha", min=0.0, max=1.0, help="--fusion weighted: the weight of the dense ranker.")
-    ] = 0.5,
+        float,
+        search_opt(
+            "--alpha",
+            min=0.0,
+            max=1.0,
+            help="--fusion weighted: the weight of the dense ranker (chosen on train data).",
+        ),
+    ] = 0.7,
     per_document: Annotated[
         bool,
         search_opt(

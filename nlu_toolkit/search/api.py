@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.errors import InputError, UsageError
 from nlu_toolkit.io.readers import check_text, iter_records
-from nlu_toolkit.search.fusion import ALPHA, RRF_K
+from nlu_toolkit.search.fusion import ALPHA, FUSION, RRF_K
 from nlu_toolkit.search.hybrid import check_lexical_part
 from nlu_toolkit.search.index import SearchResult, SemanticIndex
 from nlu_toolkit.search.lance_index import is_lance_uri
@@ -154,7 +154,7 @@ def search(
     where: str | None = None,
     storage_options: dict[str, str] | None = None,
     mode: str = "dense",
-    fusion: str = "rrf",
+    fusion: str = FUSION,
     rrf_k: float = RRF_K,
     alpha: float = ALPHA,
     per_document: bool = False,

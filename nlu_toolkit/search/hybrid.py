@@ -13,6 +13,8 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.records import with_fields
 from nlu_toolkit.search.fusion import Ranking, fuse
@@ -80,11 +82,20 @@ class LexicalPart:
         if lexical is None:
             raise no_lexical_part()
         pool = ranking.pool(wanted)
-        found = lexical.search(texts, pool)
         dense: list[list[tuple[int, float]]] = [[] for _ in texts]
+        fills: list[dict[str, dict[int, float]]] = [{} for _ in texts]
         if ranking.mode == "hybrid":
             vectors, _ = self.embedder.encode(texts)  # type: ignore[attr-defined]
             dense = self.search_embeddings(vectors, top_k=pool)  # type: ignore[attr-defined]
+        found, bm25 = lexical.search_with(texts, pool, [[int(i) for i, _ in rows] for rows in dense])
+        if ranking.mode == "hybrid" and ranking.fusion == "weighted":
+            # The other ranker's true score of each candidate only one ranker listed: one dot product with the
+            # stored (normalised) vector for a BM25-only row, the BM25 score (0: no shared term) for a dense-only one.
+            embeddings = self.embeddings  # type: ignore[attr-defined]
+            for q, (rows, vector) in enumerate(zip(found, vectors, strict=True)):
+                only = sorted({int(i) for i, _ in rows} - {int(i) for i, _ in dense[q]})
+                cosines = embeddings[only] @ np.asarray(vector, dtype=np.float32) if only else []
+                fills[q] = {"dense": dict(zip(only, map(float, cosines), strict=True)), "lexical": bm25[q]}
         # Fuse rows first; read the documents of the kept hits only.
         results = fused_results(
             texts,
@@ -92,6 +103,7 @@ class LexicalPart:
             [[Hit(0, int(i), float(x), {}) for i, x in rows] for rows in found],
             ranking,
             wanted,
+            fills=fills,
         )
         with open(self._docs_path, "rb") as docs:  # type: ignore[attr-defined]
             for result in results:
@@ -112,16 +124,19 @@ def fused_results(
     ranking: Ranking,
     wanted: int,
     key: Callable[[Any], Hashable] = hit_key,
+    fills: list[dict[str, dict[int, float]]] | None = None,
 ) -> list[Any]:
     """One `SearchResult` per query from each ranker's hits (best first): the best ``wanted`` fused hits,
-    each scored by the fusion and carrying ``rankers`` (ranker -> rank) in its document."""
+    each scored by the fusion and carrying ``rankers`` (ranker -> rank) in its document. ``fills``: per query,
+    the true scores of candidates one ranker did not list (see `nlu_toolkit.search.fusion.fuse`)."""
     from nlu_toolkit.search.index import SearchResult
 
     results = []
     for qi, (text, d, x) in enumerate(zip(texts, dense, lexical, strict=True)):
         by_key = {key(h): h for h in x}
         by_key.update({key(h): h for h in d})
-        fused = fuse([(key(h), h.score) for h in d], [(key(h), h.score) for h in x], ranking)[:wanted]
+        fill = fills[qi] if fills else None
+        fused = fuse([(key(h), h.score) for h in d], [(key(h), h.score) for h in x], ranking, fill)[:wanted]
         hits = []
         for f in fused:
             hit = by_key[f.key]

@@ -39,7 +39,7 @@ from nlu_toolkit.io.staging import staging_folder
 from nlu_toolkit.models.resolver import ModelInfo
 from nlu_toolkit.records import merge_passthrough, with_fields
 from nlu_toolkit.search.edits import IndexEdits
-from nlu_toolkit.search.fusion import ALPHA, RRF_K, Ranking
+from nlu_toolkit.search.fusion import ALPHA, FUSION, RRF_K, Ranking
 from nlu_toolkit.search.hybrid import LexicalPart
 from nlu_toolkit.search.ids import AddResult, DeleteResult
 from nlu_toolkit.search.manifest import (
@@ -244,7 +244,7 @@ class SemanticIndex(IndexStore, PassageEdits, IndexEdits, LexicalPart):
         rerank: str | None = None,
         rerank_top: int | None = None,
         mode: str = "dense",
-        fusion: str = "rrf",
+        fusion: str = FUSION,
         rrf_k: float = RRF_K,
         alpha: float = ALPHA,
         per_document: bool = False,

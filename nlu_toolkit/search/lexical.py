@@ -90,11 +90,20 @@ class Lexical:
     def search(self, queries: list[str], k: int) -> list[list[tuple[int, float]]]:
         """The best ``k`` ``(row, BM25 score)`` per query, best first; only rows sharing a term with the query
         (score above 0), so a query of stop words or unknown words finds nothing."""
+        return self.search_with(queries, k, [[] for _ in queries])[0]
+
+    def search_with(
+        self, queries: list[str], k: int, rows: list[list[int]]
+    ) -> tuple[list[list[tuple[int, float]]], list[dict[int, float]]]:
+        """`search`, and the BM25 score (0 for no shared term) of each of ``rows`` (per query) besides: the
+        scores of the other ranker's candidates, from the same pass over the index."""
         found: list[list[tuple[int, float]]] = []
-        for words in tokens(queries):
+        extra: list[dict[int, float]] = []
+        for words, wanted in zip(tokens(queries), rows, strict=True):
             ids = self.retriever.get_tokens_ids(words) if self.count else []
             if not ids:
                 found.append([])
+                extra.append(dict.fromkeys(map(int, wanted), 0.0))
                 continue
             scores = np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float64)
             hit = np.flatnonzero(scores > 0)
@@ -102,7 +111,8 @@ class Lexical:
                 hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
             order = hit[np.lexsort((hit, -scores[hit]))]  # best first, ties by row
             found.append([(int(i), float(scores[i])) for i in order])
-        return found
+            extra.append({int(i): float(scores[i]) for i in wanted})
+        return found, extra
 
     def write(self, folder: Path) -> list[str]:
         """Write the part's files into ``folder``; returns their names."""

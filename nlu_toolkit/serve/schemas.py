@@ -251,11 +251,13 @@ class SearchBody(_Body):
         description="dense (vectors), lexical (BM25) or hybrid (both, fused); lexical and hybrid need an index "
         "built with --hybrid. Their hits carry rankers: the rank each ranker gave them.",
     )
-    fusion: Literal["rrf", "weighted"] = Field(
-        "rrf", description="mode hybrid: reciprocal rank fusion, or alpha * dense + (1 - alpha) * lexical."
+    fusion: Literal["weighted", "rrf"] = Field(
+        "weighted",
+        description="mode hybrid: alpha * dense + (1 - alpha) * lexical on min-max normalised scores (the default), "
+        "or reciprocal rank fusion.",
     )
     rrf_k: float = Field(60.0, ge=0, le=1e6, description="fusion rrf: k in score = sum of 1 / (k + rank).")
-    alpha: float = Field(0.5, ge=0, le=1, description="fusion weighted: the weight of the dense ranker.")
+    alpha: float = Field(0.7, ge=0, le=1, description="fusion weighted: the weight of the dense ranker.")
 
     @model_validator(mode="after")
     def _one(self) -> SearchBody:

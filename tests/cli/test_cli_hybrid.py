@@ -53,12 +53,21 @@ def test_search_modes_report_their_rankers(nlu, built):
     check_ok(result)
     hits = jsonl(result.stdout)[0]["hits"]
     assert [(h["id"], h["rankers"]) for h in hits] == [("d", {"lexical": 1})]
-    result = nlu("embed", "--search", "lemon cake", "--index", index, "--mode", "hybrid", "--rrf-k", "10", "-f", "json")
+    rrf = ["--mode", "hybrid", "--fusion", "rrf", "--rrf-k", "10", "-f", "json"]
+    result = nlu("embed", "--search", "lemon cake", "--index", index, *rrf)
     check_ok(result)
     hits = json.loads(result.stdout)[0]["hits"]
     assert len(hits) == 4 and hits[[h["id"] for h in hits].index("d")]["rankers"]["lexical"] == 1
     for hit in hits:
         assert hit["score"] == pytest.approx(sum(1 / (10 + r) for r in hit["rankers"].values()))
+    # The default fusion is the weighted one, alpha 0.7: the same hits as asking for it.
+    default = nlu("embed", "--search", "lemon cake", "--index", index, "--mode", "hybrid", "-f", "json")
+    weighted = ["--mode", "hybrid", "--fusion", "weighted", "--alpha", "0.7", "-f", "json"]
+    check_ok(default)
+    assert json.loads(default.stdout) == json.loads(
+        nlu("embed", "--search", "lemon cake", "--index", index, *weighted).stdout
+    )
+    assert json.loads(default.stdout)[0]["hits"] != hits  # not the RRF scores
     table = nlu("embed", "--search", "lemon cake", "--index", index, "--mode", "hybrid", "-f", "table")
     check_ok(table)
     assert "found by" in table.stdout and "lexical 1" in table.stdout

@@ -70,17 +70,28 @@ def test_modes_and_rankers_on_a_loaded_index(saved):
         lexical = index.search("zygomorphic orchid", top_k=3, mode="lexical")[0]
         assert ids(lexical) == ["d5"]  # only a document sharing a word is found
         assert lexical.hits[0].doc["rankers"] == {"lexical": 1}
-        hybrid = index.search("zygomorphic orchid", top_k=5, mode="hybrid")[0]
-        assert sorted(ids(hybrid)) == ["d1", "d2", "d3", "d4", "d5"]
-        by_id = {h.doc["id"]: h for h in hybrid.hits}
-        assert by_id["d5"].doc["rankers"]["lexical"] == 1 and "dense" in by_id["d5"].doc["rankers"]
         dense = index.search("zygomorphic orchid", top_k=5)[0]
         dense_rank = {h.doc["id"]: h.rank for h in dense.hits}
-        for hit in hybrid.hits:  # each fused score is the RRF of the ranks the hit carries
-            ranks = hit.doc["rankers"]
-            assert ranks["dense"] == dense_rank[hit.doc["id"]]
-            assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks.values()))
-        assert [h.rank for h in hybrid.hits] == [1, 2, 3, 4, 5]
+        cosine = {h.doc["id"]: h.score for h in dense.hits}
+        bm25 = {h.doc["id"]: h.score for h in lexical.hits}
+        for fusion in ("rrf", "weighted"):
+            hybrid = index.search("zygomorphic orchid", top_k=5, mode="hybrid", fusion=fusion)[0]
+            assert sorted(ids(hybrid)) == ["d1", "d2", "d3", "d4", "d5"]
+            by_id = {h.doc["id"]: h for h in hybrid.hits}
+            assert by_id["d5"].doc["rankers"]["lexical"] == 1 and "dense" in by_id["d5"].doc["rankers"]
+            assert [h.rank for h in hybrid.hits] == [1, 2, 3, 4, 5]
+            for hit in hybrid.hits:
+                ranks = hit.doc["rankers"]
+                assert ranks["dense"] == dense_rank[hit.doc["id"]]
+                if fusion == "rrf":  # each fused score is the RRF of the ranks the hit carries
+                    assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks.values()))
+        # The default, weighted with alpha 0.7: min-max normalised cosine and BM25 (0 for no shared word).
+        low, high = min(cosine.values()), max(cosine.values())
+        for hit in hybrid.hits:
+            key = hit.doc["id"]
+            want = 0.7 * (cosine[key] - low) / (high - low) + 0.3 * (1.0 if key in bm25 else 0.0)
+            assert hit.score == pytest.approx(want, abs=1e-6)
+        assert index.search("zygomorphic orchid", top_k=5, mode="hybrid")[0].hits == hybrid.hits
         assert "rankers" not in dense.hits[0].doc  # a dense search's hits are as they always were
         assert index.search("the of in", mode="lexical")[0].hits == []  # stop words only: nothing
 
@@ -191,9 +202,18 @@ def test_serve_search_takes_the_mode(saved, st_model, tmp_path):
     with running(ServeConfig(tasks=("search",), index=str(saved), max_wait_ms=2)) as client:
         body = client.post("/search", json={"query": "zygomorphic orchid", "mode": "lexical"}).json()
         assert [(h["id"], h["rankers"]) for h in body["hits"]] == [("d5", {"lexical": 1})]
-        body = client.post("/search", json={"queries": ["orchid", "bank"], "mode": "hybrid", "top_k": 2}).json()
+        rrf = {"queries": ["orchid", "bank"], "mode": "hybrid", "fusion": "rrf", "top_k": 2}
+        body = client.post("/search", json=rrf).json()
         assert [r["hits"][0]["id"] for r in body] == ["d5", "d3"]
         assert all("dense" in r["hits"][0]["rankers"] for r in body)
+        # The default fusion (weighted) is the library's: same hits, same scores.
+        body = client.post("/search", json={"queries": ["orchid", "bank"], "mode": "hybrid", "top_k": 2}).json()
+        with SemanticIndex.load(saved) as index:
+            want = index.search(["orchid", "bank"], top_k=2, mode="hybrid")
+        assert [[(h["id"], h["score"]) for h in r["hits"]] for r in body] == [
+            [(h.doc["id"], pytest.approx(h.score)) for h in r.hits] for r in want
+        ]
+        assert body != client.post("/search", json=rrf).json()
         weighted = client.post(
             "/search", json={"query": "orchid", "mode": "hybrid", "fusion": "weighted", "alpha": 0, "top_k": 1}
         ).json()

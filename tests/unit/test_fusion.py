@@ -1,19 +1,19 @@
-"""Fusion of a dense and a lexical ranking (`nlu_toolkit.search.fusion`): RRF and the weighted score checked
-against their formulas on hand-made rankings, ties, one-ranker modes and the settings' checks."""
+"""Fusion of a dense and a lexical ranking (`nlu_toolkit.search.fusion`): RRF and the weighted score (the
+default) checked against their formulas on hand-made rankings, ties, one-ranker modes and the settings' checks."""
 
 from __future__ import annotations
 
 import pytest
 
 from nlu_toolkit.errors import UsageError
-from nlu_toolkit.search.fusion import MIN_POOL, Ranking, fuse
+from nlu_toolkit.search.fusion import ALPHA, FUSION, MIN_POOL, Ranking, fuse
 
 DENSE = [("a", 0.9), ("b", 0.8), ("c", 0.7)]
 LEXICAL = [("c", 12.0), ("d", 5.0), ("a", 1.0)]
 
 
 def test_rrf_is_the_sum_of_reciprocal_ranks():
-    fused = fuse(DENSE, LEXICAL, Ranking("hybrid", rrf_k=60))
+    fused = fuse(DENSE, LEXICAL, Ranking("hybrid", fusion="rrf", rrf_k=60))
     want = {
         "a": 1 / (60 + 1) + 1 / (60 + 3),
         "b": 1 / (60 + 2),
@@ -34,23 +34,50 @@ def test_rrf_is_the_sum_of_reciprocal_ranks():
 def test_rrf_k_changes_the_weight_of_the_first_ranks():
     # A small k favours a first rank: with k = 1 one first rank (1/2) loses to two second ranks (2/3) all the same.
     dense, lexical = [("x", 1.0), ("y", 0.5)], [("z", 3.0), ("y", 2.0)]
-    low = {f.key: f.score for f in fuse(dense, lexical, Ranking("hybrid", rrf_k=1))}
+    low = {f.key: f.score for f in fuse(dense, lexical, Ranking("hybrid", fusion="rrf", rrf_k=1))}
     assert low == pytest.approx({"x": 1 / 2, "y": 2 / 3, "z": 1 / 2})
-    high = {f.key: f.score for f in fuse(dense, lexical, Ranking("hybrid", rrf_k=1000))}
+    high = {f.key: f.score for f in fuse(dense, lexical, Ranking("hybrid", fusion="rrf", rrf_k=1000))}
     assert high["y"] == pytest.approx(2 / 1002)
 
 
-def test_weighted_is_alpha_times_normalised_dense_plus_the_rest_lexical():
+def test_the_default_fusion_is_weighted_with_a_dense_weight_above_one_half():
+    assert Ranking().fusion == FUSION == "weighted" and 0.5 < Ranking().alpha == ALPHA < 1
+    assert fuse(DENSE, LEXICAL, Ranking("hybrid")) == fuse(DENSE, LEXICAL, Ranking("hybrid", "weighted", alpha=ALPHA))
+
+
+def test_weighted_is_alpha_times_dense_plus_the_rest_lexical_normalised_over_the_union():
     fused = fuse(DENSE, LEXICAL, Ranking("hybrid", fusion="weighted", alpha=0.25))
-    # dense min-max over 0.9..0.7: a 1, b 0.5, c 0; lexical over 12..1: c 1, d 4/11, a 0.
-    want = {"a": 0.25 * 1.0 + 0.75 * 0.0, "b": 0.25 * 0.5, "c": 0.25 * 0.0 + 0.75 * 1.0, "d": 0.75 * 4 / 11}
+    # dense over the union {a, b, c, d}: d unlisted takes the worst dense score 0.7, so a 1, b 0.5, c 0, d 0;
+    # lexical: b unlisted has BM25 0 (no shared term), so over 12..0: c 1, d 5/12, a 1/12, b 0.
+    want = {
+        "a": 0.25 * 1.0 + 0.75 / 12,
+        "b": 0.25 * 0.5,
+        "c": 0.25 * 0.0 + 0.75 * 1.0,
+        "d": 0.75 * 5 / 12,
+    }
     assert {f.key: f.score for f in fused} == pytest.approx(want)
-    assert [f.key for f in fused] == ["c", "d", "a", "b"]
+    assert [f.key for f in fused] == ["c", "a", "d", "b"]  # a and d tie (0.3125): a's best rank (1) wins
+
+
+def test_weighted_takes_the_true_scores_of_candidates_one_ranker_did_not_list():
+    # d (BM25 only) has a true cosine 0.5, below every listed one; b (dense only) a true BM25 of 3.
+    fill = {"dense": {"d": 0.5}, "lexical": {"b": 3.0}}
+    fused = fuse(DENSE, LEXICAL, Ranking("hybrid", fusion="weighted", alpha=0.5), fill)
+    # dense over 0.9..0.5: a 1, b 0.75, c 0.5, d 0; lexical over 12..1: c 1, d 4/11, b 2/11, a 0.
+    want = {"a": 0.5, "b": 0.5 * 0.75 + 0.5 * 2 / 11, "c": 0.5 * 0.5 + 0.5, "d": 0.5 * 4 / 11}
+    assert {f.key: f.score for f in fused} == pytest.approx(want)
+    # A filled score counts in the fused score only: rankers still say who found the document.
+    assert {f.key: f.rankers for f in fused}["d"] == {"lexical": 2}
+    # Fills for keys neither ranker listed are ignored (they are not candidates).
+    assert fuse(DENSE, LEXICAL, Ranking("hybrid"), {"dense": {"z": 0.0}}) == fuse(DENSE, LEXICAL, Ranking("hybrid"))
 
 
 def test_weighted_with_one_candidate_or_equal_scores_counts_them_as_best():
     fused = fuse([("a", 0.3)], [("b", 2.0), ("c", 2.0)], Ranking("hybrid", fusion="weighted", alpha=0.5))
-    assert {f.key: f.score for f in fused} == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.5})
+    # dense: one score (b, c take it, as the worst listed): all 1; lexical: b, c 1, a (BM25 0) 0.
+    assert {f.key: f.score for f in fused} == pytest.approx({"a": 0.5, "b": 1.0, "c": 1.0})
+    only = fuse([("a", 0.3), ("b", 0.3)], [], Ranking("hybrid", fusion="weighted", alpha=0.5))
+    assert {f.key: f.score for f in only} == pytest.approx({"a": 0.5, "b": 0.5})
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical"])
@@ -62,14 +89,16 @@ def test_one_ranker_modes_keep_its_order_and_scores(mode):
 
 
 def test_a_key_listed_twice_by_one_ranker_counts_once_at_its_best_rank():
-    fused = fuse([("a", 0.9), ("a", 0.8)], [], Ranking("hybrid"))
+    fused = fuse([("a", 0.9), ("a", 0.8)], [], Ranking("hybrid", fusion="rrf"))
     assert [(f.key, f.rankers) for f in fused] == [("a", {"dense": 1})]
     assert fused[0].score == pytest.approx(1 / 61)
+    weighted = fuse([("a", 0.9), ("a", 0.1), ("b", 0.5)], [], Ranking("hybrid", alpha=0.5))
+    assert {f.key: f.score for f in weighted} == pytest.approx({"a": 0.5, "b": 0.0})  # a counts at 0.9
 
 
 def test_empty_rankings_fuse_to_nothing():
     assert fuse([], [], Ranking("hybrid")) == []
-    assert fuse([], [], Ranking("hybrid", fusion="weighted")) == []
+    assert fuse([], [], Ranking("hybrid", fusion="rrf")) == []
 
 
 def test_pool_takes_enough_from_each_ranker_for_hybrid_only():

@@ -129,7 +129,7 @@ def embed_cli(
             max=1.0,
             help="--fusion weighted: the weight of the dense ranker (chosen on train data).",
         ),
-    ] = 0.7,
+    ] = 0.9,
     per_document: Annotated[
         bool,
         search_opt(

@@ -257,7 +257,7 @@ class SearchBody(_Body):
         "or reciprocal rank fusion.",
     )
     rrf_k: float = Field(60.0, ge=0, le=1e6, description="fusion rrf: k in score = sum of 1 / (k + rank).")
-    alpha: float = Field(0.7, ge=0, le=1, description="fusion weighted: the weight of the dense ranker.")
+    alpha: float = Field(0.9, ge=0, le=1, description="fusion weighted: the weight of the dense ranker.")
 
     @model_validator(mode="after")
     def _one(self) -> SearchBody:

@@ -8,6 +8,8 @@ import json
 import pytest
 from cli_checks import check_error, check_ok, jsonl
 
+from nlu_toolkit.search.fusion import ALPHA
+
 pytest.importorskip("bm25s")
 
 DOCS = [
@@ -60,9 +62,9 @@ def test_search_modes_report_their_rankers(nlu, built):
     assert len(hits) == 4 and hits[[h["id"] for h in hits].index("d")]["rankers"]["lexical"] == 1
     for hit in hits:
         assert hit["score"] == pytest.approx(sum(1 / (10 + r) for r in hit["rankers"].values()))
-    # The default fusion is the weighted one, alpha 0.7: the same hits as asking for it.
+    # The default fusion is the weighted one with the library's alpha: the same hits as asking for it.
     default = nlu("embed", "--search", "lemon cake", "--index", index, "--mode", "hybrid", "-f", "json")
-    weighted = ["--mode", "hybrid", "--fusion", "weighted", "--alpha", "0.7", "-f", "json"]
+    weighted = ["--mode", "hybrid", "--fusion", "weighted", "--alpha", str(ALPHA), "-f", "json"]
     check_ok(default)
     assert json.loads(default.stdout) == json.loads(
         nlu("embed", "--search", "lemon cake", "--index", index, *weighted).stdout

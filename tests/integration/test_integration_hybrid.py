@@ -18,6 +18,7 @@ import pytest
 
 from nlu_toolkit.errors import IndexCorrupted, UsageError
 from nlu_toolkit.search.api import search
+from nlu_toolkit.search.fusion import ALPHA
 from nlu_toolkit.search.index import SemanticIndex, read_manifest
 from nlu_toolkit.search.lexical import FILES
 
@@ -85,11 +86,11 @@ def test_modes_and_rankers_on_a_loaded_index(saved):
                 assert ranks["dense"] == dense_rank[hit.doc["id"]]
                 if fusion == "rrf":  # each fused score is the RRF of the ranks the hit carries
                     assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks.values()))
-        # The default, weighted with alpha 0.7: min-max normalised cosine and BM25 (0 for no shared word).
+        # The default, weighted with alpha ALPHA: min-max normalised cosine and BM25 (0 for no shared word).
         low, high = min(cosine.values()), max(cosine.values())
         for hit in hybrid.hits:
             key = hit.doc["id"]
-            want = 0.7 * (cosine[key] - low) / (high - low) + 0.3 * (1.0 if key in bm25 else 0.0)
+            want = ALPHA * (cosine[key] - low) / (high - low) + (1 - ALPHA) * (1.0 if key in bm25 else 0.0)
             assert hit.score == pytest.approx(want, abs=1e-6)
         assert index.search("zygomorphic orchid", top_k=5, mode="hybrid")[0].hits == hybrid.hits
         assert "rankers" not in dense.hits[0].doc  # a dense search's hits are as they always were

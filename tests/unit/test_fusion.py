@@ -123,3 +123,19 @@ def test_bad_settings_are_usage_errors_naming_the_parameter(settings, param):
     with pytest.raises(UsageError) as caught:
         Ranking(**settings)
     assert f"{{={param}}}" in caught.value.args[0] or param in str(caught.value)
+
+
+def test_the_cli_and_the_server_default_to_the_library_fusion():
+    import inspect
+
+    from nlu_toolkit.cli.embed import embed_cli
+    from nlu_toolkit.search.api import search
+
+    params = inspect.signature(embed_cli).parameters
+    assert params["fusion"].default.value == FUSION and params["alpha"].default == ALPHA
+    assert inspect.signature(search).parameters["fusion"].default == FUSION
+    pytest.importorskip("pydantic")
+    from nlu_toolkit.serve.schemas import SearchBody
+
+    body = SearchBody(query="x", mode="hybrid")
+    assert (body.fusion, body.alpha, body.rrf_k) == (FUSION, ALPHA, 60.0)

@@ -74,12 +74,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model: str, threads: int | None) -> tuple[subprocess.Popen, int, Any]:
+def start_server(model: str, threads: int | None, extra: list[str] | None = None) -> tuple[subprocess.Popen, int, Any]:
     port = free_port()
     nlu = shutil.which("nlu") or str(Path(sys.executable).with_name("nlu"))
     command = [nlu, "serve", "--port", str(port), "--task", "embed", "--model", f"embed={model}"]
     if threads:
         command += ["--threads", str(threads)]
+    command += extra or []
     log = tempfile.TemporaryFile()  # noqa: SIM115 - read if the server fails
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
@@ -169,6 +170,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def batch_totals(port: int) -> tuple[float, float]:
+    """The server's ``nlu_batch_size`` sum and count for ``embed`` (from ``/metrics``); NaN if not there."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    found = {}
+    for line in text.splitlines():
+        for part in ("sum", "count"):
+            if line.startswith(f'nlu_batch_size_{part}{{task="embed"}} '):
+                found[part] = float(line.rsplit(" ", 1)[1])
+    return found.get("sum", float("nan")), found.get("count", float("nan"))
+
+
 def run(make: Any, work: list[list[list[str]]]) -> tuple[float, list[list[list[list[float]]]]]:
     """Every client thread runs its requests; returns the seconds and the vectors per client and request."""
     answers: list[list[Any]] = [[] for _ in work]
@@ -220,6 +237,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--encoding", choices=["float", "base64"], default=None, help="default: the client's (base64)")
     parser.add_argument("--threads", type=int, default=None, help="the server's --threads")
+    parser.add_argument("--max-wait-ms", type=float, default=None, help="the server's --max-wait-ms (default: its own)")
+    parser.add_argument("--idle-ms", type=float, default=None, help="the server's --idle-ms (default: its own)")
     parser.add_argument(
         "--plain-v1", action="store_true", help="also /v1/embeddings from http.client (diagnostic, not the headline)"
     )
@@ -228,7 +247,9 @@ def main() -> None:
     per_request = args.texts_per_request
     texts = load_sentences(max(1000, args.clients * args.n * per_request))
     work = requests_for(texts, args.clients, args.n, per_request)
-    proc, port, log = start_server(args.model, args.threads)
+    batching = [f for flag, v in (("--max-wait-ms", args.max_wait_ms), ("--idle-ms", args.idle_ms)) if v is not None
+                for f in (flag, str(v))]  # fmt: skip
+    proc, port, log = start_server(args.model, args.threads, batching)
     try:
         import openai
 
@@ -248,13 +269,17 @@ def main() -> None:
         ratios: list[float] = []
         rates: dict[str, list[float]] = {name: [] for name in routes}
         cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in routes}  # ms per request: clients, server
+        batch: dict[str, list[float]] = {name: [] for name in routes}  # mean items per worker batch
         for r in range(args.rounds):
             order = list(routes) if r % 2 == 0 else list(reversed(routes))
             answers, speed = {}, {}
             for name in order:
+                items0, batches0 = batch_totals(port)
                 client0, server0 = time.process_time(), cpu_seconds(proc.pid)
                 seconds, answers[name] = run(routes[name], work)
                 client1, server1 = time.process_time(), cpu_seconds(proc.pid)
+                items1, batches1 = batch_totals(port)
+                batch[name].append((items1 - items0) / max(batches1 - batches0, 1))
                 cpu[name].append(((client1 - client0) * 1000 / requests_n, (server1 - server0) * 1000 / requests_n))
                 speed[name] = requests_n / seconds
                 rates[name].append(speed[name])
@@ -270,7 +295,8 @@ def main() -> None:
             client = statistics.median(c for c, _ in cpu[name])
             server = statistics.median(s for _, s in cpu[name])
             print(f"{name:24s} {median:8.1f} requests/s {median * per_request:8.1f} texts/s (median of {args.rounds}); "
-                  f"CPU ms/request: clients {client:.2f}, server {server:.2f}")  # fmt: skip
+                  f"CPU ms/request: clients {client:.2f}, server {server:.2f}; "
+                  f"texts/batch {statistics.median(batch[name]):.1f}")  # fmt: skip
         if PLAIN in routes:
             plain = statistics.median(a / b for a, b in zip(rates[PLAIN], rates["native /embed"], strict=True))
             print(f"ratio {PLAIN} / native: {plain:.3f} (diagnostic: the route without the openai client)")

@@ -20,6 +20,8 @@ goal >= 0.9). Every answer is checked: the vector of each text from both routes 
 CPU time per request is reported too, split into the clients' (this process) and the server's:
 the ``openai`` client's own work (httpx, its models) is paid from the CPUs the server runs on.
 
+``--split-cpus`` puts the server on half the CPUs and the clients on the other half, so the
+clients' CPU time is no longer taken from the server's (the default shares them all).
 ``--plain-v1`` adds a diagnostic route, not in the headline: ``/v1/embeddings`` posted with the
 native side's ``http.client`` (base64 decoded as the ``openai`` client decodes it), which tells the
 route's server-side cost apart from the ``openai`` client's.
@@ -74,7 +76,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model: str, threads: int | None, extra: list[str] | None = None) -> tuple[subprocess.Popen, int, Any]:
+def start_server(
+    model: str, threads: int | None, extra: list[str] | None = None, cpus: set[int] | None = None
+) -> tuple[subprocess.Popen, int, Any]:
     port = free_port()
     nlu = shutil.which("nlu") or str(Path(sys.executable).with_name("nlu"))
     command = [nlu, "serve", "--port", str(port), "--task", "embed", "--model", f"embed={model}"]
@@ -82,7 +86,8 @@ def start_server(model: str, threads: int | None, extra: list[str] | None = None
         command += ["--threads", str(threads)]
     command += extra or []
     log = tempfile.TemporaryFile()  # noqa: SIM115 - read if the server fails
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=pin)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -240,6 +245,10 @@ def main() -> None:
     parser.add_argument("--max-wait-ms", type=float, default=None, help="the server's --max-wait-ms (default: its own)")
     parser.add_argument("--idle-ms", type=float, default=None, help="the server's --idle-ms (default: its own)")
     parser.add_argument(
+        "--split-cpus", action="store_true",
+        help="the server and the clients on separate halves of the CPUs (Linux; default: shared)",
+    )  # fmt: skip
+    parser.add_argument(
         "--plain-v1", action="store_true", help="also /v1/embeddings from http.client (diagnostic, not the headline)"
     )
     args = parser.parse_args()
@@ -249,7 +258,15 @@ def main() -> None:
     work = requests_for(texts, args.clients, args.n, per_request)
     batching = [f for flag, v in (("--max-wait-ms", args.max_wait_ms), ("--idle-ms", args.idle_ms)) if v is not None
                 for f in (flag, str(v))]  # fmt: skip
-    proc, port, log = start_server(args.model, args.threads, batching)
+    server_cpus = None
+    if args.split_cpus:  # the server on the first half of this process's CPUs, the clients on the rest
+        mine = sorted(os.sched_getaffinity(0))
+        if len(mine) < 2:
+            sys.exit("bench_openai: --split-cpus needs at least 2 CPUs")
+        server_cpus = set(mine[: len(mine) // 2])
+        os.sched_setaffinity(0, set(mine) - server_cpus)
+        print(f"server on CPUs {sorted(server_cpus)}, clients on {sorted(set(mine) - server_cpus)}")
+    proc, port, log = start_server(args.model, args.threads, batching, server_cpus)
     try:
         import openai
 

@@ -188,7 +188,7 @@ def test_tabs_refuse_empty_inputs(backend):
 def test_search_tab_over_a_pasted_corpus_finds_the_same_text_first(backend):
     rows = backend.search(DOCS[3], 3, "\n".join(DOCS))
     assert [r[0] for r in rows] == [1, 2, 3]
-    assert rows[0][2:] == ["3", DOCS[3]]
+    assert rows[0][2:] == ["3", DOCS[3], ""]  # a dense search: no "found by"
     assert rows[0][1] == pytest.approx(1.0, abs=1e-3)
     # The corpus is encoded once: the same text gives the same index; another text replaces it.
     index = backend.corpus_index("\n".join(DOCS))
@@ -210,7 +210,7 @@ def test_search_tab_over_a_loaded_index(index_dir, data_dir):
     backend = AppBackend(AppConfig(index=str(index_dir), device="cpu"))
     rows = backend.search(first["text"], 5)
     assert len(rows) == 5
-    assert rows[0][2:] == [first["id"], first["text"]]
+    assert rows[0][2:] == [first["id"], first["text"], ""]
 
 
 def test_search_tab_without_index_or_corpus_says_what_to_do(st_model):

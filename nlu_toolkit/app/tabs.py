@@ -57,12 +57,23 @@ def label_scores(result: Classification) -> dict[str, float]:
     return {x.label: float(x.score) for x in result.labels}
 
 
-SEARCH_HEADERS = ["rank", "score", "id", "text"]
+SEARCH_HEADERS = ["rank", "score", "id", "text", "found by"]
 
 
 def hit_rows(result: SearchResult) -> list[list[Any]]:
-    """One ``[rank, score, id, text]`` row per search hit (scores rounded for display)."""
-    return [[h.rank, round(h.score, 4), str(h.doc.get("id", "")), str(h.doc.get("text", ""))] for h in result.hits]
+    """One ``[rank, score, id, text, found by]`` row per search hit (scores rounded for display).
+
+    ``found by`` names the rankers of a lexical or hybrid search and their ranks (``dense 3, lexical 1``);
+    it is empty for a dense search.
+    """
+    return [
+        [h.rank, round(h.score, 4), str(h.doc.get("id", "")), str(h.doc.get("text", "")), _found_by(h.doc)]
+        for h in result.hits
+    ]
+
+
+def _found_by(doc: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {rank}" for name, rank in (doc.get("rankers") or {}).items())
 
 
 CLUSTER_HEADERS = ["cluster", "size", "keywords", "representative"]

@@ -233,7 +233,10 @@ def test_app_search_takes_the_mode(saved, st_model):
 
     backend = AppBackend(AppConfig(index=str(saved), device="cpu"))
     assert [r[2] for r in backend.search("zygomorphic orchid", 5, mode="lexical")] == ["d5"]
-    assert backend.search("zygomorphic orchid", 5, mode="hybrid")[0][2] == "d5"
+    hybrid = backend.search("zygomorphic orchid", 5, mode="hybrid")
+    assert hybrid[0][2] == "d5"
+    assert "lexical 1" in hybrid[0][4]  # the "found by" column names the rankers and their ranks
+    assert all(row[4] for row in hybrid)  # every fused hit was found by at least one ranker
     pasted = AppBackend(AppConfig(embed_model=st_model, device="cpu"))
     corpus = "\n".join(d["text"] for d in DOCS)  # a pasted corpus gets its lexical part on first use
     assert [r[3] for r in pasted.search("bank", 3, corpus, mode="lexical")] == ["money in the bank"]

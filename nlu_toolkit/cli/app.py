@@ -31,6 +31,7 @@ from nlu_toolkit.cli.bench import bench_cli
 from nlu_toolkit.cli.boundary import SIGTERM_EXIT, Terminated, check_argv, sigterm_unwinds
 from nlu_toolkit.cli.classify import classify_cli
 from nlu_toolkit.cli.cluster import cluster_cli
+from nlu_toolkit.cli.distill import distill_cli
 from nlu_toolkit.cli.embed import embed_cli
 from nlu_toolkit.cli.evaluate import evaluate_cli
 from nlu_toolkit.cli.finetune import finetune_cli
@@ -172,7 +173,7 @@ _PANELS: dict[str, dict[str, Any]] = {
         "similarity": similarity_cli,
         "dedupe": dedupe_cli,
     },
-    "Training": {"finetune": finetune_cli, "evaluate": evaluate_cli},
+    "Training": {"finetune": finetune_cli, "evaluate": evaluate_cli, "distill": distill_cli},
     "Models": {"models": models_cli.app, "bench": bench_cli},
     "Serving": {"serve": serve_cli, "app": app_cli},
 }

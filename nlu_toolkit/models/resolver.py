@@ -218,6 +218,11 @@ def load_model(
 
     def load() -> LoadedModel:
         info = locate(model_spec, task, revision=revision)
+        if task == "sentence-embedding" and info.source == "local":
+            from nlu_toolkit.models.static import is_static_folder, load_static
+
+            if is_static_folder(info.path):  # a Model2Vec folder (nlu distill), known by its config
+                return load_static(info)
         if task == "sentence-embedding" or (task == "zero-shot" and is_sentence_transformer(info.path)):
             return _load_sentence_transformer(info, resolved_device, trust_remote_code)
         if task == "cross-encoder":

@@ -66,6 +66,10 @@ class Embedder:
             model, "sentence-embedding", device=run.device, trust_remote_code=run.trust_remote_code
         )
         self.model_info: ModelInfo = self.loaded.info
+        self._static = self.model_info.kind == "model2vec"  # a static model (nlu distill): no transformer
+        if self._static:
+            self._init_static(normalize, long, stride, max_length)
+            return
         st = self.loaded.model
         self.dimension = int(st.get_embedding_dimension())
         # sentence-transformers' own max_seq_length (as SentenceTransformer.encode cuts), never more
@@ -90,6 +94,33 @@ class Embedder:
             self._use_onnx(runtime, quantize, threads)
         if self._onnx is None:  # torch runs, asked for or as the fallback
             self._torch_forward = self._packing_forward()
+
+    def _init_static(self, normalize: bool, long: str, stride: int | None, max_length: int | None) -> None:
+        """A Model2Vec model: token vectors looked up and mean-pooled in numpy, on the CPU."""
+        from nlu_toolkit.models.static import DEFAULT_LIMIT
+
+        self.dimension = int(self.loaded.model.dim)
+        self.limit = int(max_length or self.loaded.model.config.get("max_length") or DEFAULT_LIMIT)
+        self.normalize, self.long, self.stride, self.batch_size = normalize, long, stride, self.run.batch_size
+        self.runtime, self.runtime_warning, self._onnx = "static", None, None
+
+    def _encode_static(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        """`encode` on a static model: ``long="chunk"`` pools every token (windows would change nothing but
+        the weights of their overlaps); ``truncate`` cuts at `limit` tokens, as the transformer path does."""
+        model, chunk = self.loaded.model, self.long == "chunk"
+        vectors = model.encode(texts, max_length=None if chunk else self.limit, use_multiprocessing=False)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.normalize:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        # A token spans at least one character: only texts longer than the limit in characters can be cut.
+        long_texts = [i for i, t in enumerate(texts) if not chunk and len(t) > self.limit]
+        truncated = [False] * len(texts)
+        if long_texts:
+            # The tokenizer may cut at the model's own max_length: then what overflowed was cut too.
+            encoded = model.tokenizer.encode_batch_fast([texts[i] for i in long_texts], add_special_tokens=False)
+            for i, enc in zip(long_texts, encoded, strict=True):
+                truncated[i] = len(enc.ids) > self.limit or (len(enc.ids) >= self.limit and bool(enc.overflowing))
+        return vectors, truncated
 
     def _packing_forward(self) -> Any:
         """The torch forward, packing mixed-length batches on the CPU (see `nlu_toolkit.engine.packing`).
@@ -186,6 +217,8 @@ class Embedder:
             if not isinstance(text, str):
                 raise InputError(f"text {i} is a {type(text).__name__}, not a string", "pass strings")
             check_text(text, None, what=f"text {i}")
+        if self._static:
+            return self._encode_static(texts)
         tok = self.loaded.tokenizer
         chunk = self.long == "chunk"
         features, sample_of, truncated = tokenize_windows(

@@ -11,8 +11,13 @@ its weights checksum and the settings. The folder loads wherever an embedding mo
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import logging
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,7 +113,8 @@ def distill(
             f"{{=dims}} is {dims}, more than the teacher's {dimension} dimensions", f"give at most {dimension}"
         )
     _seed(seed)
-    static = distill_module.distill(info.path, vocabulary=words, device="cpu", pca_dims=dims)
+    with _quiet_model2vec():
+        static = distill_module.distill(info.path, vocabulary=words, device="cpu", pca_dims=dims)
     settings = {"pca_dims": dims, "seed": seed, "added_words": len(words or []), "library": _m2v_version()}
     result = DistillResult(
         output=str(output),
@@ -143,6 +149,30 @@ def _seed(seed: int) -> None:
 
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def _quiet_model2vec() -> Iterator[None]:
+    """For the block: no "Encoding tokens" bar from model2vec, no warnings from skeletoken's tokenizer
+    conversion, transformers quiet (the library never prints; the CLI reports the result)."""
+    from nlu_toolkit.models.quiet import quiet_transformers
+
+    loggers = [logging.getLogger(name) for name in ("model2vec", "skeletoken")]
+    levels = [logger.level for logger in loggers]
+    inference = sys.modules.get("model2vec.distill.inference")
+    bar = getattr(inference, "tqdm", None)
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    if bar is not None:
+        inference.tqdm = functools.partial(bar, disable=True)
+    try:
+        with quiet_transformers():
+            yield
+    finally:
+        if bar is not None:
+            inference.tqdm = bar
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _m2v_version() -> str:

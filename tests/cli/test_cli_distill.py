@@ -63,3 +63,13 @@ def test_missing_extra_names_the_pip_command(nlu, st_model, tmp_path, monkeypatc
     monkeypatch.setitem(sys.modules, "model2vec.distill", None)
     result = nlu("distill", "--model", st_model, "--output", tmp_path / "s")
     check_error(result, contains="pip install 'nlu-toolkit[static]'")
+
+
+def test_static_model_loads_in_cluster_and_zero_shot_classify(nlu, static_dir, data_dir):
+    result = nlu("cluster", "-i", data_dir / "corpus.jsonl", "--model", static_dir, "--k", "2", "--format", "jsonl")
+    check_ok(result)
+    assert {r["cluster"] for r in jsonl(result.stdout)} <= {0, 1}
+    result = nlu("classify", "I love it", "--labels", "positive,negative", "--model", static_dir, "--format", "jsonl")
+    check_ok(result)
+    (row,) = jsonl(result.stdout)
+    assert row["label"] in {"positive", "negative"} and sum(x["score"] for x in row["labels"]) == pytest.approx(1.0)

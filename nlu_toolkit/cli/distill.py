@@ -30,7 +30,7 @@ def distill_cli(
     """Distill a static embedding model (Model2Vec) from a sentence transformer: no transformer at inference.
 
     The folder loads wherever an embedding model goes (nlu embed, index build, cluster, similarity).
-    Needs the static extra: pip install 'nlu-toolkit[static]'.
+    Needs the static extra: pip install 'nlu-toolkit\\[static]'.
 
     Examples:
       nlu distill --output static-model

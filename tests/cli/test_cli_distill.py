@@ -73,3 +73,9 @@ def test_static_model_loads_in_cluster_and_zero_shot_classify(nlu, static_dir, d
     check_ok(result)
     (row,) = jsonl(result.stdout)
     assert row["label"] in {"positive", "negative"} and sum(x["score"] for x in row["labels"]) == pytest.approx(1.0)
+
+
+def test_help_names_the_extra(nlu):
+    result = nlu("distill", "--help")
+    check_ok(result)
+    assert "pip install 'nlu-toolkit[static]'" in result.stdout

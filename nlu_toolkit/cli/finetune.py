@@ -67,6 +67,14 @@ def finetune_cli(
     text_column: TextColumn = "text",
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = "label",
+    sample_per_class: Annotated[
+        int | None,
+        data_opt(
+            "--sample-per-class",
+            min=1,
+            help="Train on N rows of each class drawn from --train with --seed (few-shot learning curves).",
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         o.model_opt(
@@ -207,6 +215,7 @@ def finetune_cli(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            sample_per_class=sample_per_class,
             max_target_length=max_target_length,
             source_prefix=source_prefix,
             trust_remote_code=run.trust_remote_code,

@@ -83,6 +83,7 @@ def finetune(
     text_column: str = "text",
     text_pair_column: str | None = None,
     label_column: str = "label",
+    sample_per_class: int | None = None,
     max_target_length: int = 128,
     source_prefix: str | None = None,
     trust_remote_code: bool = False,
@@ -96,6 +97,8 @@ def finetune(
             t5-small, facebook/bart-base or a local folder, since MiniLM cannot generate).
         train, eval: data files (see `nlu_toolkit.train.data`); ``eval_split``
             holds out a fraction of ``train`` instead.
+        sample_per_class: classification: train on this many rows of each class, drawn with ``seed``
+            from ``train`` (after ``eval_split``); the drawn rows are listed in metrics.json ``data.sample``.
         epochs, lr, batch_size, max_length, seed, warmup (a fraction of the
             steps), weight_decay, gradient_accumulation: the usual knobs; lr,
             batch_size and max_length default per task (`DEFAULT_LR`,
@@ -178,6 +181,7 @@ def finetune(
         text_column=text_column,
         text_pair_column=text_pair_column,
         label_column=label_column,
+        sample_per_class=sample_per_class,
     )
     if metric is None:
         pairs = task == "embedding" and data.info.get("pair_kind") == "pairs"
@@ -205,6 +209,7 @@ def finetune(
         "warmup": warmup,
         "weight_decay": weight_decay,
         "seed": seed,
+        "sample_per_class": sample_per_class,
         "patience": patience,
         "metric": metric,
         "lora": f"r={lora_rank}" if lora else None,

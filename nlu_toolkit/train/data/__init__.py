@@ -29,6 +29,7 @@ from nlu_toolkit.train.data.embedding import _is_sts, _load_embedding, _load_sts
 from nlu_toolkit.train.data.labels import _labels_missing
 from nlu_toolkit.train.data.ner import _load_ner, read_conll, to_iob2
 from nlu_toolkit.train.data.qa import _load_qa
+from nlu_toolkit.train.data.sampling import check_sample_per_class, draw_per_class, sample_record
 from nlu_toolkit.train.data.seq2seq import _load_seq2seq
 from nlu_toolkit.train.data.tables import _EXTENSIONS, _check_file, _Columns, _listing, _Part, _quiet, _table_format
 
@@ -65,6 +66,7 @@ def load_task_data(
     text_pair_column: str | None = None,
     label_column: str = "label",
     labels: list[str] | None = None,
+    sample_per_class: int | None = None,
 ) -> TaskData:
     """Read training data, and evaluation data from ``eval`` or a held-out ``eval_split`` of it.
 
@@ -72,11 +74,16 @@ def load_task_data(
     their order. Eval labels must occur in the training labels; training labels missing from the
     eval data only add a warning to ``info["warnings"]``.
 
+    ``sample_per_class`` (classification) keeps that many training rows of each class, drawn with
+    ``seed`` after any ``eval_split`` (see `nlu_toolkit.train.data.sampling`); the draw is recorded in
+    ``info["sample"]`` (per_class, seed, from_rows, 1-based file row numbers).
+
     Raises:
         UsageError: unknown task, ``eval_split`` outside (0, 1), or both ``eval`` and ``eval_split``.
         TrainingDataError: a file is missing, unreadable, empty, lacks a column or holds bad rows.
     """
     _check_task(task)
+    check_sample_per_class(task, sample_per_class)
     if eval_split is not None:
         if isinstance(eval_split, bool) or not isinstance(eval_split, (int, float)) or not 0 < eval_split < 1:
             raise UsageError(
@@ -114,6 +121,8 @@ def load_task_data(
     warnings_ += part.info["warnings"]
 
     eval_ds: datasets.Dataset | None = None
+    if sample_per_class is not None:  # file row numbers, to record the draw whatever the split did
+        train_ds = train_ds.add_column(_ROW, list(range(train_ds.num_rows)))
     if eval is not None:
         eval_path = _check_file(eval)
         eval_part = _load(task, eval_path, columns, label_names if task in _LABELLED else None, role="train")
@@ -138,6 +147,14 @@ def load_task_data(
                 ) from e
         train_ds, eval_ds = split["train"], split["test"]
         info["eval"] = f"{_percent(eval_split)} split of train (seed {seed})"
+        info["train_rows"] = train_ds.num_rows
+    if sample_per_class is not None:
+        file_rows = list(train_ds[_ROW])
+        train_ds = train_ds.remove_columns(_ROW)
+        eval_ds = eval_ds.remove_columns(_ROW) if eval is None and eval_ds is not None else eval_ds
+        drawn = draw_per_class(list(train_ds["label"]), label_names, sample_per_class, seed, train_path)
+        train_ds = train_ds.select(drawn)
+        info["sample"] = sample_record(sample_per_class, seed, [file_rows[i] for i in drawn], len(file_rows))
         info["train_rows"] = train_ds.num_rows
     if eval_ds is not None:
         info["eval_rows"] = eval_ds.num_rows
@@ -191,6 +208,7 @@ def load_eval_data(
 # --------------------------------------------------------------------------- dispatch and checks
 
 _LABELLED = ("classification", "multilabel", "ner")
+_ROW = "__nlu_row__"  # a column added while sampling, removed before the data leave this module
 
 
 def _load(task: str, path: Path, columns: _Columns, labels: list[str] | None, role: str | None) -> _Part:

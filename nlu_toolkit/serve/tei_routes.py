@@ -190,7 +190,9 @@ def _main_model(service: Service) -> tuple[Any, dict[str, Any]]:
     if "embed" in service.tasks:
         embedder = service.tasks["embed"].embedders[False]  # type: ignore[attr-defined]
         st = embedder.loaded.model
-        pooling = next((m.get_pooling_mode_str() for m in st if hasattr(m, "get_pooling_mode_str")), "mean")
+        # A static (Model2Vec) model is no module list: its tokens' vectors are averaged, i.e. mean pooling.
+        modules = st if hasattr(st, "__iter__") else ()
+        pooling = next((m.get_pooling_mode_str() for m in modules if hasattr(m, "get_pooling_mode_str")), "mean")
         return embedder.loaded, {"embedding": {"pooling": pooling}, "max_input_length": embedder.limit}
     task = _served(service, "rerank")
     labels = task.labels
@@ -315,7 +317,8 @@ def tei_router(service: Service, config: ServeConfig) -> APIRouter:
         except TeiError as e:
             return _response(e)
         limit = kind.pop("max_input_length")
-        dtype = next((str(p.dtype).removeprefix("torch.") for p in loaded.model.parameters()), "float32")
+        params = loaded.model.parameters() if hasattr(loaded.model, "parameters") else ()  # none in a static model
+        dtype = next((str(p.dtype).removeprefix("torch.") for p in params), "float32")
         return NluJSONResponse(
             {
                 "model_id": loaded.info.name,

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from nlu_toolkit.errors import InputError
 from nlu_toolkit.io.writers import dumps
 from nlu_toolkit.records import with_fields
-from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key, rewrite_docs
+from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key, ids_to_delete, rewrite_docs
 from nlu_toolkit.tasks.common import Inputs
 
 
@@ -96,18 +95,11 @@ class IndexEdits:
 
         Ids not in the index are reported in ``not_found``, not raised; an id given twice counts once.
         """
-        given = [ids] if isinstance(ids, (str, int)) else list(ids)
-        if not given:
-            raise InputError("no ids given", "give the ids of the documents to delete")
+        unique = ids_to_delete(ids)
         known = self._ids()
         rows: list[int] = []
         not_found: list[Any] = []
-        done: set[str] = set()
-        for value in given:
-            key = id_key(value)
-            if key in done:
-                continue
-            done.add(key)
+        for key, value in unique.items():
             if key in known.rows:
                 rows.append(known.rows.pop(key))
                 rows.extend(known.extra.pop(key, []))
@@ -115,7 +107,7 @@ class IndexEdits:
                 not_found.append(value)
         if rows:
             self._compact(np.asarray(rows, dtype=np.int64), {})
-        return DeleteResult(deleted=len(done) - len(not_found), not_found=not_found, count=len(self))  # type: ignore[arg-type]
+        return DeleteResult(deleted=len(unique) - len(not_found), not_found=not_found, count=len(self))  # type: ignore[arg-type]
 
     def _refresh_codes(self, new: int) -> None:
         """Quantize and ANN-index the ``new`` rows at the end."""

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from nlu_toolkit.errors import InputError
+
 _NUMBER = re.compile(r"-?[0-9]+")
 
 
@@ -28,6 +30,20 @@ def id_key(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def ids_to_delete(ids: Iterable[Any] | str | int) -> dict[str, Any]:
+    """The ids of a delete call by their key (`id_key`), each with the value first given for it, in order.
+
+    An id given twice counts once (``3`` and ``"3"`` are one id). Raises `InputError` when none is given.
+    """
+    given = [ids] if isinstance(ids, (str, int)) else list(ids)
+    if not given:
+        raise InputError("no ids given", "give the ids of the documents to delete")
+    unique: dict[str, Any] = {}
+    for value in given:
+        unique.setdefault(id_key(value), value)
+    return unique
 
 
 @dataclass(frozen=True)

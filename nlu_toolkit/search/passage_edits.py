@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from nlu_toolkit.errors import InputError
 from nlu_toolkit.io.readers import CheckedRecord
-from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key
+from nlu_toolkit.search.ids import AddResult, DeleteResult, IdMap, id_key, ids_to_delete
 from nlu_toolkit.search.passages import parent_of, passage_records
 from nlu_toolkit.tasks.common import Inputs, as_records
 
@@ -91,20 +90,13 @@ def delete_passages(
     index: Any, ids: Iterable[Any] | str | int, delete_rows: Callable[[list[str]], Any]
 ) -> DeleteResult:
     """Delete parents (all their passages) or single passages by id; unknown ids go to ``not_found``."""
-    given = [ids] if isinstance(ids, (str, int)) else list(ids)
-    if not given:
-        raise InputError("no ids given", "give the ids of the documents to delete")
+    unique = ids_to_delete(ids)
     pairs = list(index.id_parent_pairs())
     parents = parent_rows(pairs)
     rows = {row for row, _ in pairs}
     targets: list[str] = []
     not_found: list[Any] = []
-    done: set[str] = set()
-    for value in given:
-        key = id_key(value)
-        if key in done:
-            continue
-        done.add(key)
+    for key, value in unique.items():
         if key in parents:
             targets.extend(parents[key])
         elif key in rows:
@@ -113,7 +105,7 @@ def delete_passages(
             not_found.append(value)
     if targets:
         delete_rows(list(dict.fromkeys(targets)))
-    return DeleteResult(deleted=len(done) - len(not_found), not_found=not_found, count=len(index))
+    return DeleteResult(deleted=len(unique) - len(not_found), not_found=not_found, count=len(index))
 
 
 class PassageEdits:

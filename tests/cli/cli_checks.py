@@ -1,4 +1,4 @@
-"""Assertions shared by the CLI tests: the error contract, JSONL parsing, folder listings."""
+"""Assertions and helpers shared by the CLI tests: the error contract, JSONL files, folder listings."""
 
 from __future__ import annotations
 
@@ -32,3 +32,14 @@ def jsonl(text: str) -> list[dict]:
 def listing(folder: Path) -> list[str]:
     """Every entry of ``folder``, hidden ones included (atomic writes use hidden temp files)."""
     return sorted(p.name for p in folder.iterdir())
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> str:
+    """``rows`` written to ``path`` as JSONL; returns the path as text (as the commands take it)."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def docs_of(index: Path) -> list[dict]:
+    """The documents of an index folder, as stored in its ``docs.jsonl``."""
+    return [json.loads(line) for line in (index / "docs.jsonl").open(encoding="utf-8")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_checks import check_error, check_ok, jsonl
+from cli_checks import check_error, check_ok, jsonl, write_jsonl
 
 from nlu_toolkit.search.fusion import ALPHA
 
@@ -18,11 +18,6 @@ DOCS = [
     {"id": "c", "text": "the river flooded the old town"},
     {"id": "d", "text": "a recipe for lemon cake"},
 ]
-
-
-def write_jsonl(path, rows) -> str:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return str(path)
 
 
 @pytest.fixture(scope="module")

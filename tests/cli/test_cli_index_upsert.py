@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from cli_checks import check_error, check_ok, jsonl
+from cli_checks import check_error, check_ok, docs_of, jsonl, write_jsonl
 
 DOCS = [
     {"id": "a", "text": "the cat sat on the mat"},
@@ -14,15 +14,6 @@ DOCS = [
     {"id": "c", "text": "the river flooded the old town"},
     {"id": 4, "text": "a recipe for lemon cake"},
 ]
-
-
-def write_jsonl(path, rows) -> str:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return str(path)
-
-
-def docs_of(index) -> list[dict]:
-    return [json.loads(line) for line in (index / "docs.jsonl").open(encoding="utf-8")]
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,10 @@ import json
 import shutil
 
 import pytest
-from cli_checks import check_error, check_ok, jsonl
+from cli_checks import check_error, check_ok, jsonl, write_jsonl
 from lance_fixtures import LANCE_CORPUS
 
 pytest.importorskip("lancedb")
-
-
-def write_jsonl(path, rows) -> str:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return str(path)
 
 
 @pytest.fixture

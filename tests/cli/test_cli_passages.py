@@ -7,7 +7,7 @@ import json
 import shutil
 
 import pytest
-from cli_checks import check_error, check_ok, jsonl
+from cli_checks import check_error, check_ok, docs_of, jsonl, write_jsonl
 
 LONG = "a b c d. e f g. h i j k l m n o p q. r s t.\n\nu v w x y z."
 DOCS = [
@@ -15,15 +15,6 @@ DOCS = [
     {"id": "money", "text": "bank money", "topic": "money"},
     {"id": "geo", "text": "river  bank\nlondon", "topic": "geo"},
 ]
-
-
-def write_jsonl(path, rows) -> str:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return str(path)
-
-
-def docs_of(index) -> list[dict]:
-    return [json.loads(line) for line in (index / "docs.jsonl").open(encoding="utf-8")]
 
 
 @pytest.fixture(scope="module")

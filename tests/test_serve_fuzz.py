@@ -19,6 +19,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 hypothesis = pytest.importorskip("hypothesis")
 
+from schema_fuzz import fuzz_operation  # noqa: E402
 from test_serve import CORPUS, running  # noqa: E402
 
 from nlu_toolkit.serve import ServeConfig  # noqa: E402
@@ -57,34 +58,5 @@ def fuzz_server(nli_model, ner_model, qa_model, st_model, tmp_path_factory) -> I
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=[" ".join(c) for c in CASES])
 def test_schemathesis_finds_no_server_error_or_schema_violation(fuzz_server, method, path, mode):
-    import requests
-    from hypothesis import HealthCheck, Phase, given, settings
-    from schemathesis.checks import (
-        content_type_conformance,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
-    )
-    from schemathesis.generation import GenerationMode
-
     schema, base = fuzz_server
-    operation = schema[path][method]
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-    session = requests.Session()
-
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(GenerationMode(mode)))
-    def fuzz(case: Any) -> None:
-        case.call_and_validate(base_url=base, session=session, checks=checks, timeout=60)
-
-    try:
-        fuzz()
-    finally:
-        session.close()
+    fuzz_operation(schema[path][method], base, mode, examples=EXAMPLES)

@@ -20,6 +20,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 openai = pytest.importorskip("openai")
 
+from schema_fuzz import fuzz_operation  # noqa: E402
 from test_serve import running  # noqa: E402
 
 from nlu_toolkit.serve import ServeConfig  # noqa: E402
@@ -246,35 +247,6 @@ def test_langchain_default_sends_token_ids_and_gets_a_clear_400(server, model_id
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 def test_schemathesis_finds_no_server_error_or_schema_violation_on_v1_embeddings(server, mode):
     schemathesis = pytest.importorskip("schemathesis")
-    import requests
-    from hypothesis import HealthCheck, Phase, given, settings
-    from schemathesis.checks import (
-        content_type_conformance,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
-    )
-    from schemathesis.generation import GenerationMode
-
     base = str(server.base_url).rstrip("/")
     operation = schemathesis.openapi.from_url(f"{base}/openapi.json")["/v1/embeddings"]["POST"]
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {KEY}"
-
-    @settings(
-        max_examples=15,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(GenerationMode(mode)))
-    def fuzz(case: Any) -> None:
-        case.call_and_validate(base_url=base, session=session, checks=checks, timeout=60)
-
-    try:
-        fuzz()
-    finally:
-        session.close()
+    fuzz_operation(operation, base, mode, examples=15, headers={"Authorization": f"Bearer {KEY}"})

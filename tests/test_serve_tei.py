@@ -18,6 +18,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
+from schema_fuzz import fuzz_operation  # noqa: E402
 from test_serve import running  # noqa: E402
 
 from nlu_toolkit.errors import UsageError  # noqa: E402
@@ -296,37 +297,10 @@ def test_schemathesis_finds_no_server_error_or_schema_violation_on_the_tei_route
     """As tests/test_serve_fuzz.py, on this module's server (embed and rerank models): the published
     schemas of the TEI routes say what they take and answer."""
     schemathesis = pytest.importorskip("schemathesis")
-    hypothesis = pytest.importorskip("hypothesis")
-    import requests
-    from schemathesis.checks import (
-        content_type_conformance,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
-    )
-    from schemathesis.generation import GenerationMode
-
+    pytest.importorskip("hypothesis")
     base = str(tei.base_url).rstrip("/")
     operation = schemathesis.openapi.from_url(f"{base}/openapi.json")[path][method]
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-    session = requests.Session()
-
-    @hypothesis.settings(
-        max_examples=10,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-        suppress_health_check=list(hypothesis.HealthCheck),
-    )
-    @hypothesis.given(case=operation.as_strategy(GenerationMode(mode)))
-    def fuzz(case):
-        case.call_and_validate(base_url=base, session=session, checks=checks, timeout=60)
-
-    try:
-        fuzz()
-    finally:
-        session.close()
+    fuzz_operation(operation, base, mode, examples=10, shrink=False)
 
 
 def test_concurrent_tei_requests_all_succeed(tei):

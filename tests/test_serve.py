@@ -53,6 +53,13 @@ WAIT = 60
 @contextlib.contextmanager
 def running(config: ServeConfig) -> Iterator[httpx.Client]:
     """Serve ``config`` with uvicorn in a thread on a free loopback port; yield a client for it."""
+    with serving(config) as (client, _):
+        yield client
+
+
+@contextlib.contextmanager
+def serving(config: ServeConfig) -> Iterator[tuple[httpx.Client, Any]]:
+    """`running`, yielding the app too (for tests that look at its state)."""
     import uvicorn
 
     app = create_app(config)
@@ -69,7 +76,7 @@ def running(config: ServeConfig) -> Iterator[httpx.Client]:
     port = sock.getsockname()[1]
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=WAIT) as client:
-            yield client
+            yield client, app
     finally:
         server.should_exit = True
         thread.join(WAIT)

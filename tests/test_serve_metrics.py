@@ -8,8 +8,6 @@ is parsed with prometheus_client's own parser.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,37 +21,13 @@ pytest.importorskip("prometheus_client")
 httpx = pytest.importorskip("httpx")
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from test_serve import serving as running  # noqa: E402
 
-from nlu_toolkit.serve import ServeConfig, create_app  # noqa: E402
-from nlu_toolkit.serve.protocol import json_error_protocol  # noqa: E402
+from nlu_toolkit.serve import ServeConfig  # noqa: E402
 
 WAIT = 60
 TEXTS = ["I loved this film", "John lives in Paris", "the plot was remarkably boring, unbelievably so"]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@contextlib.contextmanager
-def running(config: ServeConfig) -> Iterator[tuple[httpx.Client, Any]]:
-    """Serve ``config`` with uvicorn in a thread on a free loopback port; yield a client and the app."""
-    import uvicorn
-
-    app = create_app(config)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=json_error_protocol()))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=WAIT) as client:
-            yield client, app
-    finally:
-        server.should_exit = True
-        thread.join(WAIT)
-        sock.close()
 
 
 def scrape(client: httpx.Client, **headers: str) -> Samples:

@@ -264,21 +264,22 @@ class SemanticIndex(IndexStore, PassageEdits, IndexEdits, LexicalPart):
         texts = query_texts(queries, top_k)
         ranking = Ranking(mode, fusion, rrf_k, alpha)
         pool = candidate_pool(top_k, rerank, rerank_top)
-        if per_document:
-            search = lambda k: self.search(texts, top_k=k, mode=mode, fusion=fusion, rrf_k=rrf_k, alpha=alpha)  # noqa: E731
-            return finish_results(per_document_results(search, pool), top_k, rerank, device=self.model_info.device)
         if ranking.lexical:
-            return finish_results(
-                self.ranked_search(texts, ranking, pool), top_k, rerank, device=self.model_info.device
-            )
-        vectors, _ = self.embedder.encode(texts)
-        found = self.search_embeddings(vectors, top_k=pool)
+            search = lambda k: self.ranked_search(texts, ranking, k)  # noqa: E731
+        else:
+            vectors, _ = self.embedder.encode(texts)  # once, however often a per-document search fetches more
+            search = lambda k: self._dense_results(texts, vectors, k)  # noqa: E731
+        found = per_document_results(search, pool) if per_document else search(pool)
+        return finish_results(found, top_k, rerank, device=self.model_info.device)
+
+    def _dense_results(self, texts: list[str], vectors: np.ndarray, k: int) -> list[SearchResult]:
+        """The best ``k`` rows for each query vector, with their documents (ranks are set by the caller)."""
         results = []
         with open(self._docs_path, "rb") as docs:
-            for qi, (query, row_hits) in enumerate(zip(texts, found, strict=True)):
+            for qi, (query, row_hits) in enumerate(zip(texts, self.search_embeddings(vectors, top_k=k), strict=True)):
                 hits = [Hit(0, int(i), float(s), self._doc(docs, int(i))) for i, s in row_hits]
                 results.append(SearchResult(qi, query, hits))
-        return finish_results(results, top_k, rerank, device=self.model_info.device)
+        return results
 
     def _doc(self, f: Any, i: int) -> dict[str, Any]:
         f.seek(int(self.offsets[i]))

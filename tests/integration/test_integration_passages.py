@@ -123,6 +123,18 @@ def test_per_document_keeps_the_best_passage_and_gives_top_k_distinct_parents(st
     assert [len({h.doc["parent_id"] for h in r.hits}) for r in got] == [2, 2]
 
 
+def test_per_document_encodes_the_queries_once_however_often_it_fetches_more(st_model):
+    # as above: the first 20 candidates hold one parent only, so a second, larger fetch is needed
+    corpus = [{"id": "many", "text": " ".join(["q r s."] * 30)}, {"id": "one", "text": "q r s t"}]
+    with SemanticIndex.build(corpus, st_model, passages=4, overlap=1) as index:
+        calls = []
+        encode = index.embedder.encode
+        index.embedder.encode = lambda texts, *a, **kw: calls.append(list(texts)) or encode(texts, *a, **kw)
+        hits = index.search("q r s.", top_k=2, per_document=True)[0].hits
+        assert [h.doc["parent_id"] for h in hits] in (["many", "one"], ["one", "many"])
+        assert calls == [["q r s."]]
+
+
 def test_per_document_on_an_index_without_passages_changes_nothing(st_model):
     with SemanticIndex.build([d["text"] for d in DOCS], st_model) as index:
         assert index.passages is None

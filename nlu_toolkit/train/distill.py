@@ -4,9 +4,10 @@ Model2Vec embeds every vocabulary token with the teacher, reduces the vectors by
 weights them by Zipf's law; the result is a table of token vectors that embeds a text by a mean of
 lookups, with no transformer. The distillation is the ``model2vec`` library's own (the ``static``
 extra); this module resolves the teacher offline (the embedded MiniLM or a local folder), checks the
-output, seeds the PCA, and writes the folder atomically with a model card that records the teacher,
-its weights checksum and the settings. The folder loads wherever an embedding model goes
-(`nlu_toolkit.models.static`).
+output, seeds the PCA, measures the student against its teacher (`nlu_toolkit.train.distill_quality`:
+agreement on built-in sentences, and Spearman against gold scores with ``eval``), and writes the folder
+atomically with a model card that records the teacher, its weights checksum, the settings and the measured
+quality. The folder loads wherever an embedding model goes (`nlu_toolkit.models.static`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from nlu_toolkit.io.writers import output_error
 from nlu_toolkit.models.resolver import is_sentence_transformer, locate, weights_sha256
 from nlu_toolkit.models.static import is_static_folder
 from nlu_toolkit.models.weights import require_safetensors
+from nlu_toolkit.train.distill_quality import load_scored_pairs, measure_quality, quality_card
 
 CARD = "README.md"
 SETTINGS = "distill.json"
@@ -40,7 +42,11 @@ KIND = "static model"
 
 @dataclass
 class DistillResult:
-    """What `distill` wrote: the folder, the teacher and its checksum, the settings, the model's size."""
+    """What `distill` wrote: the folder, the teacher and its checksum, the settings, the model's size, and
+    the measured quality (`nlu_toolkit.train.distill_quality`): the student's agreement with the teacher on
+    ``agreement_sentences`` built-in sentences (Spearman of the ``agreement_pairs`` pair cosines, share of
+    equal nearest neighbours, top-5 neighbour overlap) and, with ``eval``, the student's and the teacher's
+    Spearman against the gold scores of ``eval_pairs`` pairs."""
 
     output: str
     teacher: str
@@ -52,6 +58,15 @@ class DistillResult:
     vocabulary_size: int
     dimension: int
     settings: dict[str, Any] = field(default_factory=dict)
+    agreement_spearman: float | None = None
+    agreement_nearest: float | None = None
+    agreement_top5: float | None = None
+    agreement_sentences: int = 0
+    agreement_pairs: int = 0
+    eval_file: str | None = None
+    eval_pairs: int | None = None
+    eval_spearman: float | None = None
+    eval_teacher_spearman: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +89,7 @@ def distill(
     vocabulary: str | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    eval: str | Path | None = None,
 ) -> DistillResult:
     """Distill ``model`` (default: the embedded all-MiniLM-L6-v2) into a static model folder ``output``.
 
@@ -82,14 +98,19 @@ def distill(
         vocabulary: a file of words (one per line) added to the teacher's vocabulary.
         seed: seeds the PCA, so the same teacher and settings give the same vectors.
         overwrite: replace ``output`` if it already holds a static model.
+        eval: a scored-pairs file (sentence1, sentence2, score; or raw STS Benchmark): the student's and the
+            teacher's Spearman against its gold scores are measured and recorded. Without it, only the
+            agreement with the teacher on built-in sentences is.
 
     Raises:
         MissingExtra: ``model2vec`` is not installed (``pip install 'nlu-toolkit[static]'``).
         ModelNotAvailable: the teacher cannot be found offline or is not a sentence-transformers model.
+        TrainingDataError: ``eval`` is unreadable or holds no scored pairs (raised before any work).
     """
     if dims is not None and dims < 1:
         raise UsageError(f"{{=dims}} must be at least 1, not {dims}", "give the PCA size, e.g. 256")
     words = read_vocabulary(vocabulary) if vocabulary is not None else None
+    pairs = load_scored_pairs(eval) if eval is not None else None
     info = locate(model, "sentence-embedding")
     if not is_sentence_transformer(info.path):
         raise UsageError(
@@ -101,7 +122,7 @@ def distill(
         output,
         kind=KIND,
         is_kind=is_static_folder,
-        inputs=[info.path, vocabulary],
+        inputs=[info.path, vocabulary, None if eval is None else str(eval)],
         overwrite=overwrite,
         what="{=output}",
     )
@@ -128,7 +149,7 @@ def distill(
         dimension=int(static.dim),
         settings=settings,
     )
-    _write(static, Path(output), result)
+    _write(static, Path(output), result, teacher=model, pairs=pairs)
     return result
 
 
@@ -181,8 +202,9 @@ def _m2v_version() -> str:
     return f"model2vec {version('model2vec')}"
 
 
-def _write(static: Any, target: Path, result: DistillResult) -> None:
-    """Save into a folder beside ``target``, add the card and settings, then move it into place."""
+def _write(static: Any, target: Path, result: DistillResult, *, teacher: str | None, pairs: Any) -> None:
+    """Save into a folder beside ``target``, measure it against ``teacher`` (filling ``result``'s quality
+    fields), add the card and settings, then move it into place."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -193,6 +215,9 @@ def _write(static: Any, target: Path, result: DistillResult) -> None:
         # Safetensors only: nothing model2vec or a future version writes may be a pickle.
         for pickle in [*tmp.rglob("*.bin"), *tmp.rglob("*.pt"), *tmp.rglob("*.pkl")]:
             pickle.unlink()
+        eval_file = None if pairs is None else str(pairs[3].get("path"))
+        for key, value in measure_quality(teacher, str(tmp), pairs, eval_file=eval_file).items():
+            setattr(result, key, value)
         (tmp / SETTINGS).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
         (tmp / CARD).write_text(model_card(result), encoding="utf-8")
         replace_folder(tmp, target)
@@ -206,7 +231,8 @@ def _write(static: Any, target: Path, result: DistillResult) -> None:
 
 
 def model_card(result: DistillResult) -> str:
-    """The folder's README: what the static model is, its teacher (with checksum) and the settings."""
+    """The folder's README: what the static model is, its teacher (with checksum), the settings and the
+    measured quality."""
     dims = result.dims if result.dims is not None else "none (teacher's dimension)"
     lines = [
         "---",
@@ -230,6 +256,7 @@ def model_card(result: DistillResult) -> str:
         f"| vocabulary size | {result.vocabulary_size} |",
         f"| dimension | {result.dimension} |",
         "",
+        *quality_card(result.to_dict()),
         "Load it with `nlu embed --model DIR`, or `Embedder(DIR)` / `StaticModel.from_pretrained(DIR)`.",
         "",
     ]

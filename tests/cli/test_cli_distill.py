@@ -33,6 +33,50 @@ def test_distill_reports_the_teacher_and_its_checksum(nlu, st_model, tmp_path):
     assert summary["teacher_sha256"] == weights_sha256(locate(st_model, "sentence-embedding"))
     assert summary["dimension"] == 4 and summary["dims"] == 4
     assert (tmp_path / "s" / "model.safetensors").is_file()
+    # The measured agreement with the teacher, on every run.
+    assert summary["agreement_pairs"] == 1128 and -1 <= summary["agreement_spearman"] <= 1
+    assert summary["eval_spearman"] is None
+
+
+STS_LINES = [
+    ("a cat sat on the mat", "a cat is on the mat", 4.8),
+    ("a dog runs in the park", "a dog is running outside", 4.0),
+    ("stock markets fell sharply", "shares dropped today", 3.5),
+    ("a man plays the guitar", "the weather is cold", 0.2),
+    ("refunds take a week", "the cat sleeps", 0.0),
+]
+
+
+def test_distill_eval_scores_student_and_teacher(nlu, st_model, tmp_path):
+    sts = tmp_path / "sts-dev.csv"  # raw STS Benchmark lines: genre, file, year, id, score, sentence1, sentence2
+    sts.write_text("".join(f"g\tf\t2012\t{i:04d}\t{s}\t{a}\t{b}\n" for i, (a, b, s) in enumerate(STS_LINES)))
+    result = nlu(
+        "distill", "--model", st_model, "--output", tmp_path / "s", "--dims", "4", "--eval", sts, "--format", "json"
+    )
+    check_ok(result)
+    summary = json.loads(result.stdout)
+    assert summary["eval_pairs"] == 5 and summary["eval_file"] == str(sts)
+    assert isinstance(summary["eval_spearman"], float) and isinstance(summary["eval_teacher_spearman"], float)
+    assert json.loads((tmp_path / "s" / "distill.json").read_text())["eval_spearman"] == summary["eval_spearman"]
+    assert "sts-dev.csv (5 scored pairs)" in (tmp_path / "s" / "README.md").read_text()
+    table = nlu(
+        "distill", "--model", st_model, "--output", tmp_path / "t", "--dims", "4", "--eval", sts, "--format", "table"
+    )
+    check_ok(table)
+    assert "eval_teacher_spearman" in table.stdout and "agreement_spearman" in table.stdout
+
+
+def test_distill_bad_eval_file_is_a_clean_error(nlu, st_model, tmp_path):
+    unscored = tmp_path / "pairs.csv"
+    unscored.write_text("anchor,positive\na cat,a kitten\na dog,a puppy\n", encoding="utf-8")
+    result = nlu("distill", "--model", st_model, "--output", tmp_path / "a", "--eval", unscored)
+    check_error(result, contains="--eval")
+    assert "without scores" in result.stderr
+    check_error(
+        nlu("distill", "--model", st_model, "--output", tmp_path / "b", "--eval", tmp_path / "no.csv"),
+        contains="no such file",
+    )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_static_model_loads_in_embed_similarity_and_index(nlu, static_dir, data_dir, tmp_path):

@@ -1,4 +1,5 @@
-"""``nlu finetune``: fine-tune a model for classification, multi-label, NER, QA, sentence embeddings or seq2seq."""
+"""``nlu finetune``: fine-tune a model for classification, multi-label, NER, QA, sentence embeddings, seq2seq
+or few-shot classification."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ data_opt = o.panel("Data")
 training_opt = o.panel("Training")
 
 
-Task = o.choices("Task", "classification", "multilabel", "ner", "qa", "embedding", "seq2seq")
+Task = o.choices("Task", "classification", "multilabel", "ner", "qa", "embedding", "seq2seq", "fewshot")
+Head = o.choices("Head", "logreg", "torch")
+fewshot_opt = o.panel("Few-shot and heads")
 
 
 Precision = o.choices("Precision", "auto", "fp32", "bf16", "fp16")
@@ -84,7 +87,9 @@ def finetune_cli(
             "seq2seq needs a seq2seq model, e.g. t5-small or a local folder).",
         ),
     ] = None,
-    epochs: Annotated[float, training_opt("--epochs", min=0.0, help="Passes over the data.")] = 3.0,
+    epochs: Annotated[
+        float | None, training_opt("--epochs", min=0.0, help="Passes over the data (default 3; 1 for fewshot).")
+    ] = None,
     lr: Annotated[
         float | None, training_opt("--lr", help="Peak learning rate (default 5e-5; 1e-4 for ner, 2e-5 for embeddings).")
     ] = None,
@@ -160,17 +165,46 @@ def finetune_cli(
     precision: Annotated[
         Precision, o.model_opt("--precision", help="auto: bf16/fp16 mixed precision on a CUDA GPU, fp32 elsewhere.")
     ] = Precision.auto,
+    multi_label: Annotated[
+        bool, fewshot_opt("--multi-label", help="fewshot: several labels per row (as for --task multilabel).")
+    ] = False,
+    head: Annotated[
+        Head | None,
+        fewshot_opt(
+            "--head",
+            help="fewshot, or a static --model: logreg (logistic regression, default) or torch (a trained linear layer).",
+        ),
+    ] = None,
+    num_iterations: Annotated[
+        int | None,
+        fewshot_opt("--num-iterations", min=1, help="fewshot: N positive and N negative pairs per example."),
+    ] = None,
+    pairs_per_example: Annotated[
+        int | None,
+        fewshot_opt(
+            "--pairs-per-example",
+            min=1,
+            help="fewshot: pairs per example in all (default: every pair, the rarer kind oversampled, as SetFit).",
+        ),
+    ] = None,
     *,
     out: OutputOptions,
     run: RunOptions,
 ) -> None:
     """Fine-tune a model; the saved folder loads straight into classify/ner/qa/embed/summarize/translate --model DIR.
 
+    fewshot: SetFit's recipe (contrastive pairs, then a head) for a few labelled texts per class; a static
+    --model (nlu distill) with --task classification fits a head on its vectors: the fastest classifier.
+
     Examples:
 
       nlu finetune --task classification --train train.csv --eval dev.csv --output my-model
 
       nlu finetune --task ner --train eng.train --eval eng.testa --output ner-model --epochs 1
+
+      nlu finetune --task fewshot --train labelled.csv --sample-per-class 8 --seed 0 --eval dev.csv --output fs-model
+
+      nlu finetune --task classification --model static-model --train train.csv --output fast-classifier
 
       nlu finetune --task seq2seq --model ./my-t5 --source-prefix "summarize: " --train pairs.jsonl --output sum-model
 
@@ -216,6 +250,10 @@ def finetune_cli(
             text_pair_column=text_pair_column,
             label_column=label_column,
             sample_per_class=sample_per_class,
+            multi_label=multi_label,
+            head=None if head is None else head.value,
+            num_iterations=num_iterations,
+            pairs_per_example=pairs_per_example,
             max_target_length=max_target_length,
             source_prefix=source_prefix,
             trust_remote_code=run.trust_remote_code,

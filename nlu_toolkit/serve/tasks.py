@@ -194,6 +194,7 @@ class ClassifyTask:
     """
 
     def __init__(self, spec: str | None, *, must: bool, options: dict[str, Any]) -> None:
+        from nlu_toolkit.models.head import has_head
         from nlu_toolkit.models.resolver import is_nli, is_sentence_transformer, load_model, locate
         from nlu_toolkit.tasks.classify import Classifier
         from nlu_toolkit.tasks.zero_shot_cache import ZeroShotCache
@@ -204,7 +205,9 @@ class ClassifyTask:
         self.reason = ""
         # Thread-safe: the supervised and the zero-shot model may have different worker threads.
         self._cache = ZeroShotCache(CLASSIFIER_CACHE, **options)
-        if spec is not None and is_sentence_transformer(locate(spec, "zero-shot").path):
+        # An encoder with a linear head (nlu finetune --task fewshot) has labels of its own: supervised first.
+        headed = spec is not None and has_head(locate(spec, "zero-shot").path)
+        if spec is not None and not headed and is_sentence_transformer(locate(spec, "zero-shot").path):
             self.zero_shot_spec = spec
             self.reason = f"classify model {spec!r} is a sentence-transformers model, with no labels of its own"
         else:
@@ -225,6 +228,8 @@ class ClassifyTask:
                 self.reason = "no model was given and the default sentiment model is not in the local HF cache"
             if spec is None:
                 self.zero_shot_spec = "embedded"  # the spec embed uses, so the resolver loads the model once
+            elif headed:
+                self.zero_shot_spec = spec  # requests with labels: its encoder scores them by similarity
             elif is_nli(load_model(spec, "text-classification", device=options.get("device")).model.config):
                 self.zero_shot_spec = spec
         self.zero_shot_info = None

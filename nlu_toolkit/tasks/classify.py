@@ -16,8 +16,9 @@ from nlu_toolkit.core.pooling import pool_windows, sigmoid, softmax
 from nlu_toolkit.engine.batching import WINDOW, chunked, run_sorted, tokenize_windows
 from nlu_toolkit.engine.options import RunFields, RunOptions
 from nlu_toolkit.engine.probe import PROBE_SENTENCES
-from nlu_toolkit.errors import InputError, UsageError
+from nlu_toolkit.errors import InputError, NluError, UsageError
 from nlu_toolkit.io.readers import check_text
+from nlu_toolkit.models.head import LinearHead, has_head, has_pickled_head, load_head, refuse_pickled_head
 from nlu_toolkit.models.resolver import LoadedModel, ModelInfo, is_sentence_transformer, load_model, locate
 from nlu_toolkit.records import Classification, LabelScore
 from nlu_toolkit.tasks.common import (
@@ -228,11 +229,41 @@ class _EmbeddingScorer(_Scorer):
         return scores, truncated
 
 
+class _HeadScorer(_Scorer):
+    """An embedding model plus a linear head (``nlu finetune --task fewshot``, or a head on a static model)."""
+
+    def __init__(self, embedder: Embedder, head: LinearHead, multi_label: bool):
+        super().__init__(embedder.loaded, head.labels, multi_label, embedder.long, embedder.batch_size)
+        self.embedder, self.head = embedder, head
+        self.runtime, self.runtime_warning = embedder.runtime, embedder.runtime_warning
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        vectors, truncated = self.embedder.encode(texts)
+        return self.head.scores(vectors, self.multi_label), truncated
+
+
+def head_folder(model: str | None) -> str | None:
+    """The local folder of ``model`` when it is an encoder with a linear head (`nlu_toolkit.models.head`).
+
+    A SetFit folder (a pickled head) is refused with `UnsafeModel`."""
+    if model is None:
+        return None
+    try:
+        path = locate(model, "text-classification").path
+    except NluError:
+        return None  # loading it the usual way raises the error that says what to do
+    if has_pickled_head(path):
+        refuse_pickled_head(path)
+    return path if has_head(path) else None
+
+
 class Classifier:
     """A loaded classifier; `predict` streams `Classification` records in input order.
 
     Modes:
-        - no ``labels``: the model's own classification head (default: distilbert SST-2);
+        - no ``labels``: the model's own classification head (default: distilbert SST-2), or an
+          embedding model's linear head (folders of ``nlu finetune --task fewshot``, or of
+          ``--task classification`` on a static model): its encoder runs on the asked-for backend;
         - ``labels`` and an NLI ``model``: NLI zero-shot (entailment of ``hypothesis_template``);
         - ``labels`` and no model (or a sentence-transformers model): embedding zero-shot,
           cosine similarity between texts and templated labels, offline on the embedded MiniLM.
@@ -295,7 +326,14 @@ class Classifier:
         self.top_k = top_k
         args = (long, run.max_length, run.batch_size)
         device, trust_remote_code = run.device, run.trust_remote_code
-        if label_list is None:
+        head_path = head_folder(model) if label_list is None else None
+        if head_path is not None:
+            head = load_head(head_path)
+            embedder = Embedder(head_path, normalize=head.normalize, long=long, stride=stride, run=run)
+            loaded = embedder.loaded
+            multi_label = head.multi_label if multi_label is None else multi_label
+            self._scorer = _HeadScorer(embedder, head, multi_label)
+        elif label_list is None:
             loaded = load_model(model, "text-classification", device=device, trust_remote_code=trust_remote_code)
             if multi_label is None:
                 multi_label = getattr(loaded.model.config, "problem_type", None) == "multi_label_classification"
@@ -316,6 +354,11 @@ class Classifier:
         self.labels = self._scorer.labels
         #: The backend that runs ("torch", "onnx", "onnx-int8"), and why not the one asked for.
         self.runtime, self.runtime_warning = self._scorer.runtime, self._scorer.runtime_warning
+
+    def score(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        """Raw scores (n_texts, n_labels) in `labels` order (probabilities, or cosines for embedding
+        zero-shot), and which texts were cut at the token limit."""
+        return self._scorer.score(texts)
 
     def predict(self, inputs: Inputs) -> Iterator[Classification]:
         """Classify ``inputs`` (a string, strings, or records with ``text``), lazily and in order."""

@@ -15,15 +15,42 @@ DEFAULT_METRIC = {
     "embedding": "spearman",
     # ROUGE-L suits summaries; for translation pass metric="bleu" (or chrf).
     "seq2seq": "rougeL",
+    "fewshot": "accuracy",  # micro_f1 when multi-label
 }
 #: Default learning rates and batch sizes, measured (benchmarks/RESULTS.md): one epoch on CoNLL-2003 at
 #: batch 16 / lr 1e-4 reaches entity F1 0.884, at batch 32 / lr 5e-5 only 0.823; SST-2 (20k sentences)
 #: reaches 0.872 at batch 16 and 0.866 at 32. Embedding losses with in-batch negatives want larger batches.
-DEFAULT_LR = {"classification": 5e-5, "multilabel": 5e-5, "ner": 1e-4, "qa": 5e-5, "embedding": 2e-5, "seq2seq": 5e-5}
-DEFAULT_BATCH_SIZE = {"classification": 16, "multilabel": 16, "ner": 16, "qa": 16, "embedding": 32, "seq2seq": 16}
+#: Few-shot takes SetFit's defaults for its contrastive step: lr 2e-5, batch 16, one epoch.
+DEFAULT_LR = {
+    "classification": 5e-5,
+    "multilabel": 5e-5,
+    "ner": 1e-4,
+    "qa": 5e-5,
+    "embedding": 2e-5,
+    "seq2seq": 5e-5,
+    "fewshot": 2e-5,
+}
+DEFAULT_BATCH_SIZE = {
+    "classification": 16,
+    "multilabel": 16,
+    "ner": 16,
+    "qa": 16,
+    "embedding": 32,
+    "seq2seq": 16,
+    "fewshot": 16,
+}
+DEFAULT_EPOCHS = {"fewshot": 1.0}  # 3 for the others
 #: Default token limits: sentence tasks rarely need more than 256 tokens; SQuAD-style QA uses 384-token windows;
 #: seq2seq sources (documents to summarize) get 512 (targets: ``max_target_length``, 128 by default).
-DEFAULT_MAX_LENGTH = {"classification": 256, "multilabel": 256, "ner": 256, "qa": 384, "embedding": 256, "seq2seq": 512}
+DEFAULT_MAX_LENGTH = {
+    "classification": 256,
+    "multilabel": 256,
+    "ner": 256,
+    "qa": 384,
+    "embedding": 256,
+    "seq2seq": 512,
+    "fewshot": 256,
+}
 #: What each task reports per epoch, so ``metric`` can be checked before training rather than after the first epoch.
 METRICS = {
     "classification": ("accuracy", "macro_f1", "mcc"),

@@ -17,6 +17,7 @@ from nlu_toolkit.errors import NluError, TrainingDataError, UsageError
 from nlu_toolkit.train.args import DEFAULT_MAX_LENGTH, FinetuneResult
 from nlu_toolkit.train.data import TaskData
 from nlu_toolkit.train.embedding import train_embedding
+from nlu_toolkit.train.fewshot import train_fewshot, train_static_head
 from nlu_toolkit.train.guard import CHECKPOINTS
 from nlu_toolkit.train.outputs import finish_run
 from nlu_toolkit.train.parts import (
@@ -53,9 +54,11 @@ class _Run:
 
     # ---- shared ------------------------------------------------------------------------------------------------
 
-    def training_arguments(self, cls: type, **extra: Any) -> Any:
+    def training_arguments(self, cls: type, *, evaluate: bool = True, rows: int | None = None, **extra: Any) -> Any:
+        """The Trainer's arguments from the settings; ``evaluate=False``: no evaluation inside the Trainer
+        (few-shot scores its classifier after the Trainer); ``rows``: training rows when not the data's."""
         s = self.settings
-        has_eval = self.data.eval is not None
+        has_eval = evaluate and self.data.eval is not None
         metric = s["metric"]
         return cls(
             output_dir=str(self.out / CHECKPOINTS),
@@ -75,7 +78,7 @@ class _Run:
             metric_for_best_model=metric if has_eval else None,
             greater_is_better=not metric.endswith("loss"),
             logging_strategy="steps",
-            logging_steps=self.logging_steps(),
+            logging_steps=self.logging_steps(rows),
             report_to="none",
             disable_tqdm=True,
             use_cpu=self.device == "cpu",
@@ -85,10 +88,10 @@ class _Run:
             **extra,
         )
 
-    def logging_steps(self) -> int:
+    def logging_steps(self, rows: int | None = None) -> int:
         """About 20 loss points per epoch for the curve, never fewer than one step apart."""
         s = self.settings
-        steps = len(self.data.train) / (s["batch_size"] * s["gradient_accumulation"] * s.get("processes", 1))
+        steps = (rows or len(self.data.train)) / (s["batch_size"] * s["gradient_accumulation"] * s.get("processes", 1))
         if s["max_steps"]:
             steps = min(steps, s["max_steps"])
         return max(1, int(steps // 20))
@@ -295,6 +298,14 @@ class _Run:
 
     def train_embedding(self) -> FinetuneResult:
         return train_embedding(self)
+
+    # ---- an encoder plus a linear head: few-shot, and classifiers on static models ---------------------------
+
+    def train_fewshot(self) -> FinetuneResult:
+        return train_fewshot(self)
+
+    def train_static_head(self) -> FinetuneResult:
+        return train_static_head(self)
 
 
 def per_batch_mean_loss(trainer: Any) -> None:

@@ -178,20 +178,33 @@ def _classification(task: str, model: str, path: Path, columns: dict, **opts: An
     from nlu_toolkit.tasks.common import token_limit, torch_forward
 
     run: RunOptions = opts["run"]
-    loaded = load_model(model, "text-classification", device=run.device, trust_remote_code=run.trust_remote_code)
-    labels = _model_labels(loaded)
-    ds, info = load_eval_data(task, path, labels=labels, **columns)
-    texts = list(ds["text"])
-    pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
-    tok = loaded.tokenizer
-    limit = token_limit(tok, loaded.model, run.max_length)
-    features, _, truncated = tokenize_windows(tok, texts, pairs, limit=limit, all_windows=False)
-    forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
-    logits = np.stack(run_sorted(features, forward, batch_size=run.batch_size, pad_id=tok.pad_token_id or 0))
+    from nlu_toolkit.tasks.classify import Classifier, head_folder
+
+    head_path = head_folder(model)
+    if head_path is not None:  # an encoder and a linear head (nlu finetune --task fewshot, or a static base)
+        classifier = Classifier(head_path, multi_label=task == "multilabel", run=run)
+        labels, model_info = classifier.labels, classifier.model_info
+        ds, info = load_eval_data(task, path, labels=labels, **columns)
+        if "text_pair" in ds.column_names:
+            raise UsageError("this classifier scores single texts: it takes no {=text_pair_column}", "drop it")
+        texts = list(ds["text"])
+        scores, truncated = classifier.score(texts)
+    else:
+        loaded = load_model(model, "text-classification", device=run.device, trust_remote_code=run.trust_remote_code)
+        labels, model_info = _model_labels(loaded), loaded.info
+        ds, info = load_eval_data(task, path, labels=labels, **columns)
+        texts = list(ds["text"])
+        pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
+        tok = loaded.tokenizer
+        limit = token_limit(tok, loaded.model, run.max_length)
+        features, _, truncated = tokenize_windows(tok, texts, pairs, limit=limit, all_windows=False)
+        forward = torch_forward(loaded.model, loaded.info.device, lambda out: out.logits)
+        logits = np.stack(run_sorted(features, forward, batch_size=run.batch_size, pad_id=tok.pad_token_id or 0))
+        scores = sigmoid(logits) if task == "multilabel" else logits  # single-label: only the argmax matters
     gold = ds["label"]
     errors: list[dict[str, Any]] = []
     if task == "multilabel":
-        predicted = sigmoid(logits) >= opts["threshold"]
+        predicted = scores >= opts["threshold"]
         truth = np.asarray(gold, dtype=np.float32) > 0.5
         found = multilabel_metrics(truth, predicted, labels)
         for i in np.flatnonzero((predicted != truth).any(axis=1)):
@@ -204,7 +217,7 @@ def _classification(task: str, model: str, path: Path, columns: dict, **opts: An
                 }
             )
     else:
-        predicted = logits.argmax(axis=1)
+        predicted = scores.argmax(axis=1)
         found = classification_metrics(list(gold), predicted.tolist(), labels)
         for i in np.flatnonzero(predicted != np.asarray(gold)):
             errors.append(
@@ -214,7 +227,7 @@ def _classification(task: str, model: str, path: Path, columns: dict, **opts: An
     details["truncated"] = int(sum(truncated))
     details["warnings"] = info.get("warnings", [])
     return EvaluationResult(
-        task, loaded.info.describe(), str(path), len(texts), metrics, details, errors, model_info=loaded.info
+        task, model_info.describe(), str(path), len(texts), metrics, details, errors, model_info=model_info
     )
 
 

@@ -31,11 +31,14 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nlu_toolkit.errors import UsageError
 from nlu_toolkit.models.quiet import quiet_libraries
+from nlu_toolkit.models.static import is_static_folder
 from nlu_toolkit.train.args import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
     DEFAULT_LR,
     DEFAULT_METRIC,
     METRICS,
@@ -61,7 +64,7 @@ def finetune(
     eval: str | os.PathLike[str] | None = None,
     eval_split: float | None = None,
     model: str | None = None,
-    epochs: float = 3.0,
+    epochs: float | None = None,
     lr: float | None = None,
     batch_size: int | None = None,
     max_length: int | None = None,
@@ -84,6 +87,10 @@ def finetune(
     text_pair_column: str | None = None,
     label_column: str = "label",
     sample_per_class: int | None = None,
+    multi_label: bool = False,
+    head: str | None = None,
+    num_iterations: int | None = None,
+    pairs_per_example: int | None = None,
     max_target_length: int = 128,
     source_prefix: str | None = None,
     trust_remote_code: bool = False,
@@ -92,9 +99,17 @@ def finetune(
     """Fine-tune ``model`` (default: the embedded all-MiniLM-L6-v2) for ``task`` and save it to ``output_dir``.
 
     Args:
-        task: ``classification``, ``multilabel``, ``ner``, ``qa``, ``embedding`` or ``seq2seq``
+        task: ``classification``, ``multilabel``, ``ner``, ``qa``, ``embedding``, ``seq2seq``
             (source/target text pairs: summaries or translations; needs a seq2seq ``model`` such as
-            t5-small, facebook/bart-base or a local folder, since MiniLM cannot generate).
+            t5-small, facebook/bart-base or a local folder, since MiniLM cannot generate) or ``fewshot``
+            (a few labelled texts per class: SetFit's recipe, `nlu_toolkit.train.fewshot`; the folder is
+            the tuned sentence encoder plus a linear head). ``classification``/``multilabel`` on a static
+            ``model`` (``nlu distill``) fit a head on its frozen vectors instead of training a transformer.
+        multi_label: ``fewshot``: the label column holds several labels per row (as for ``multilabel``).
+        head: ``fewshot`` or a static base: ``logreg`` (scikit-learn logistic regression, default) or
+            ``torch`` (the same linear layer trained by gradient descent); saved as safetensors either way.
+        num_iterations, pairs_per_example: ``fewshot``: contrastive pairs per example and kind, or in all
+            (`nlu_toolkit.train.fewshot_pairs`; default: every pair, the rarer kind oversampled, as SetFit).
         train, eval: data files (see `nlu_toolkit.train.data`); ``eval_split``
             holds out a fraction of ``train`` instead.
         sample_per_class: classification: train on this many rows of each class, drawn with ``seed``
@@ -134,8 +149,13 @@ def finetune(
     """
     from nlu_toolkit.core.device import resolve_device
 
-    if task not in TASKS:
-        raise UsageError(f"unknown task {task!r}", f"use {{=task}} {'|'.join(TASKS)}")
+    if task not in (*TASKS, "fewshot"):
+        raise UsageError(f"unknown task {task!r}", f"use {{=task}} {'|'.join((*TASKS, 'fewshot'))}")
+    data_task = ("multilabel" if multi_label else "classification") if task == "fewshot" else task
+    if multi_label and task != "fewshot":
+        raise UsageError("{=multi_label} is for {=task} fewshot", "use {=task} multilabel for a multi-label model")
+    _check_fewshot_options(task, num_iterations=num_iterations, pairs_per_example=pairs_per_example)
+    epochs = DEFAULT_EPOCHS.get(task, 3.0) if epochs is None else epochs
     if progress is False:  # the old "no bar" value
         progress = None
     if progress is not None and not callable(progress):
@@ -173,7 +193,7 @@ def finetune(
     resolved_device = resolve_device(device)
     mixed = _mixed_precision(precision, resolved_device)
     data = load_task_data(
-        task,
+        data_task,
         train,
         eval,
         eval_split=eval_split,
@@ -185,17 +205,19 @@ def finetune(
     )
     if metric is None:
         pairs = task == "embedding" and data.info.get("pair_kind") == "pairs"
-        metric = "mrr@10" if pairs else DEFAULT_METRIC[task]
+        metric = "mrr@10" if pairs else DEFAULT_METRIC[data_task]
     metric = "eval_loss" if metric in ("loss", "eval_loss") else metric
-    if metric not in (*METRICS[task], "eval_loss"):
+    if metric not in (*METRICS[data_task], "eval_loss"):
         raise UsageError(
-            f"{{=metric}} {metric} is not reported for {task}", f"use one of: {', '.join(METRICS[task])}, loss"
+            f"{{=metric}} {metric} is not reported for {task}", f"use one of: {', '.join(METRICS[data_task])}, loss"
         )
     if patience is not None and data.eval is None:
         raise UsageError("{=patience} needs evaluation data", "pass an {=eval} file or {=eval_split} 0.1")
     base = _base_model(model, task)
     if task == "seq2seq":
         _check_seq2seq_base(base, trust_remote_code)
+    static = is_static_folder(base["path"])
+    _check_head_route(task, static, head=head, lora=lora, patience=patience, text_pair_column=text_pair_column)
     check_base(base, out)  # safetensors only, and not the output folder
     settings = {
         "base_model": base["name"],
@@ -219,6 +241,14 @@ def finetune(
     if task == "seq2seq":
         settings["max_target_length"] = max_target_length
         settings["source_prefix"] = source_prefix
+    if task == "fewshot" or static:
+        settings["head"] = head or "logreg"
+    if task == "fewshot":
+        settings |= {
+            "multi_label": multi_label,
+            "num_iterations": num_iterations,
+            "pairs_per_example": pairs_per_example,
+        }
     run = _Run(
         task=task,
         data=data,
@@ -242,7 +272,11 @@ def finetune(
     # The libraries are quiet meanwhile: transformers' "newly initialized head" is expected when fine-tuning,
     # and the bars of loading weights, mapping data and writing shards would cut through ours, the training bar.
     with output_run(out, resume=resume, overwrite=overwrite), quiet_libraries():
-        if task == "embedding":
+        if task == "fewshot":
+            result = run.train_fewshot()
+        elif static:
+            result = run.train_static_head()
+        elif task == "embedding":
             if lora:
                 raise UsageError("{=lora} is not supported for {=task} embedding", "drop {=lora}")
             result = run.train_embedding()
@@ -253,6 +287,40 @@ def finetune(
         if not keep_checkpoints and result.files:
             shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     return result
+
+
+def _check_fewshot_options(task: str, **counts: int | None) -> None:
+    given = [name for name, value in counts.items() if value is not None]
+    _check_numbers(**counts)
+    if given and task != "fewshot":
+        raise UsageError(f"{{={given[0]}}} is for {{=task}} fewshot", f"drop {{={given[0]}}}")
+    if len(given) > 1:
+        raise UsageError("{=num_iterations} and {=pairs_per_example} both set the number of pairs", "give one")
+
+
+def _check_head_route(task: str, static: bool, *, head: str | None, **refused: Any) -> None:
+    """Options that do not apply to a classifier made of an encoder and a fitted head, and the head's kind."""
+    from nlu_toolkit.models.head import HEAD_KINDS
+
+    if static and task not in ("classification", "multilabel"):
+        what = "fine-tunes a transformer encoder" if task == "fewshot" else "needs a transformer model"
+        raise UsageError(
+            f"the base {{=model}} is a static (Model2Vec) model, and {{=task}} {task} {what}",
+            "use {=task} classification or multilabel on a static model (a head on its vectors), or a "
+            "sentence-transformers {=model} such as the embedded MiniLM",
+        )
+    if task != "fewshot" and not static:
+        if head is not None:
+            raise UsageError("{=head} is for {=task} fewshot or a static base {=model}", "drop {=head}")
+        return
+    if head is not None and head not in HEAD_KINDS:
+        raise UsageError(f"unknown {{=head}} {head!r}", f"use one of: {', '.join(HEAD_KINDS)}")
+    for name, value in refused.items():
+        if value:
+            raise UsageError(
+                f"{{={name}}} does not apply to a classifier of an encoder and a fitted head (scored once)",
+                f"drop {{={name}}}",
+            )
 
 
 def _check_numbers(**values: float | None) -> None:

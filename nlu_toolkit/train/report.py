@@ -123,11 +123,12 @@ def model_card(
         "ner": 'nlu ner --model DIR "Some text about Paris"',
         "qa": 'nlu qa --model DIR --question "Who?" --context "..."',
         "embedding": 'nlu embed --model DIR "some text"',
+        "fewshot": 'nlu classify --model DIR "some text"\nnlu embed --model DIR "some text"   # the tuned encoder',
         "seq2seq": 'nlu summarize --model DIR "a longer text ..."\nnlu translate --model DIR "some text"',
     }[task]
     lines = [
         "---",
-        "library_name: " + ("sentence-transformers" if task == "embedding" else "transformers"),
+        "library_name: " + ("sentence-transformers" if task in ("embedding", "fewshot") else "transformers"),
         f"base_model: {base_model}",
         "tags: [nlu-toolkit, " + task + "]",
         "---",

@@ -56,11 +56,38 @@ class SequenceScorer:
         return out
 
 
-def classifier_scorer(spec: str | None, options: dict[str, Any]) -> SequenceScorer:
+class HeadScorer:
+    """``/predict`` on an encoder with a linear head (`nlu_toolkit.models.head`): its logits, or probabilities."""
+
+    def __init__(self, path: str, options: dict[str, Any]) -> None:
+        from nlu_toolkit.models.head import load_head
+        from nlu_toolkit.tasks.embed import Embedder
+
+        self.head = load_head(path)
+        self.labels = self.head.labels
+        # The resolver's cache hands back the encoder `Classifier` already loaded.
+        self.embedder = Embedder(path, normalize=self.head.normalize, device=options.get("device"))
+        self.tokenizer, self.max_length = self.embedder.loaded.tokenizer, self.embedder.limit
+
+    def scores(self, payloads: list[tuple[str, ...]], *, raw: bool) -> list[dict[str, Any]]:
+        from nlu_toolkit.errors import InputError
+
+        if any(len(p) != 1 for p in payloads):
+            raise InputError("this classifier scores single texts, not text pairs", "send one text per input")
+        vectors, _ = self.embedder.encode([p[0] for p in payloads])
+        rows = self.head.logits(vectors) if raw else self.head.scores(vectors)
+        return [{"scores": [float(x) for x in row]} for row in rows]
+
+
+def classifier_scorer(spec: str | None, options: dict[str, Any]) -> SequenceScorer | HeadScorer:
     """The scorer of a supervised classify model: the model the resolver loaded for `Classifier` (cached)."""
     from nlu_toolkit.models.resolver import load_model
+    from nlu_toolkit.tasks.classify import head_folder
     from nlu_toolkit.tasks.common import token_limit
 
+    head_path = head_folder(spec)
+    if head_path is not None:
+        return HeadScorer(head_path, options)
     loaded = load_model(spec, "text-classification", device=options.get("device"))
     limit = token_limit(loaded.tokenizer, loaded.model)
     return SequenceScorer(loaded.model, loaded.tokenizer, limit, int(options.get("batch_size") or 32))
